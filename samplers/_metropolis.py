@@ -1,0 +1,46 @@
+"""Metropolis–Hastings accept/reject step shared by the base kernels.
+
+A proposal whose log acceptance ratio is not finite (NaN, or +/-inf from a non-finite log density or
+gradient) is rejected and flagged, never accepted.
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+class Decision(NamedTuple):
+    """Outcome of one Metropolis–Hastings test."""
+
+    is_accepted: Array
+    acceptance_rate: Array
+    is_nonfinite: Array
+
+
+def metropolis_decision(rng_key: Array, log_ratio: Array) -> Decision:
+    """Accept with probability min(1, exp(log_ratio)); a non-finite ratio is rejected and flagged."""
+    is_nonfinite = ~jnp.isfinite(log_ratio)
+    safe_log_ratio = jnp.where(is_nonfinite, -jnp.inf, log_ratio)
+    acceptance_rate = jnp.exp(jnp.minimum(safe_log_ratio, 0.0))
+    log_uniform = jnp.log(jax.random.uniform(rng_key, dtype=jnp.result_type(float)))
+    is_accepted = (log_uniform < safe_log_ratio) & ~is_nonfinite
+    return Decision(is_accepted, acceptance_rate, is_nonfinite)
+
+
+def select(is_accepted: Array, proposal: Any, current: Any) -> Any:
+    """Pick the proposal's leaves where accepted, else the current ones."""
+    return jax.tree.map(lambda new, old: jnp.where(is_accepted, new, old), proposal, current)
+
+
+def check_step_size(step_size: Any, name: str = "step_size") -> None:
+    """Raise a ValueError when a concrete step size is non-positive or not finite (tracers pass)."""
+    if isinstance(step_size, jax.core.Tracer):
+        return
+    import numpy as np
+
+    value = np.asarray(step_size)
+    if not np.all(np.isfinite(value)) or np.any(value <= 0):
+        raise ValueError(f"{name} must be positive and finite, got {step_size!r}.")

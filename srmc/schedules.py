@@ -1,0 +1,82 @@
+"""Step-count schedules for the history step size gamma_n and the repellence strength alpha_n.
+
+A schedule is a callable ``count -> value`` (the optax ``Schedule`` type), so optax schedules plug in
+directly; numbers are promoted with ``optax.constant_schedule``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+Schedule = Callable[[jax.Array], jax.Array]
+
+
+def constant(value: float) -> Schedule:
+    """value at every step."""
+    return optax.constant_schedule(value)
+
+
+def polynomial(scale: float = 1.0, power: float = 0.6, offset: float = 0.0) -> Schedule:
+    """scale / (count + offset)^power — the default history step size gamma_n = 1 / n^0.6."""
+    _check_number(scale, "scale", positive=True)
+    _check_number(power, "power")
+    _check_number(offset, "offset")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}.")
+
+    def schedule(count: jax.Array) -> jax.Array:
+        return scale / (jnp.asarray(count, jnp.result_type(float)) + offset) ** power
+
+    return schedule
+
+
+def linear_warmup(alpha: float, warmup_steps: int) -> Schedule:
+    """alpha * min(1, count / warmup_steps), built on ``optax.linear_schedule``."""
+    _check_number(alpha, "alpha")
+    if not isinstance(warmup_steps, (int, np.integer)) or warmup_steps < 1:
+        raise ValueError(f"warmup_steps must be a positive integer, got {warmup_steps!r}.")
+    return optax.linear_schedule(0.0, alpha, int(warmup_steps))
+
+
+def rational(alpha: float, c: float) -> Schedule:
+    """count / (c + count / alpha): rises from 0 towards alpha, reaching alpha / 2 at count = c * alpha."""
+    _check_number(alpha, "alpha", positive=True)
+    _check_number(c, "c", positive=True)
+
+    def schedule(count: jax.Array) -> jax.Array:
+        count = jnp.asarray(count, jnp.result_type(float))
+        return count / (c + count / alpha)
+
+    return schedule
+
+
+def as_schedule(value: float | Schedule, name: str, *, positive: bool = False) -> Schedule:
+    """Promote a number to a constant schedule after checking it; pass callables through."""
+    if callable(value):
+        return value
+    _check_number(value, name, positive=positive)
+    return constant(float(value))
+
+
+def check_schedule(schedule: Schedule, name: str, num_steps: int, *, positive: bool = False) -> None:
+    """Evaluate a schedule on a grid of step counts up to `num_steps` and raise if a value is bad."""
+    counts = np.unique(np.concatenate([np.arange(min(num_steps, 1000) + 1), np.geomspace(1, max(num_steps, 1), 200)]))
+    values = np.asarray(jax.vmap(schedule)(jnp.asarray(counts.astype(np.int32))))
+    bad = ~np.isfinite(values) | ((values <= 0) if positive else (values < 0))
+    if np.any(bad):
+        count = int(counts[np.argmax(bad)])
+        bound = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} schedule must be finite and {bound}; at step {count} it is {values[np.argmax(bad)]}.")
+
+
+def _check_number(value: float, name: str, *, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number or a schedule (count -> value), got {type(value).__name__}.")
+    if not np.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "positive" if positive else "non-negative"
+        raise ValueError(f"{name} must be finite and {bound}, got {value}.")

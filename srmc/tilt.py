@@ -1,0 +1,80 @@
+"""The surrogate target pi_theta: score tilt and linear tilt, with exact or shifted proposal gradients.
+
+    score tilt:   log pi_theta(x) = log pi(x) - alpha <theta, s(x)>
+    linear tilt:  log pi_theta(x) = log pi(x) + alpha <theta, x>
+
+The surrogate is a `jax.custom_jvp` function, so ``jax.value_and_grad`` of it (what every gradient-based kernel
+calls) costs one pass of the chosen kind: exact (s - alpha H theta, forward-over-reverse), shifted
+(s(x - alpha theta), a proposal drift only) or linear (s + alpha theta, free). The *value* is always exact, so
+Metropolis corrections target pi_theta exactly whatever drift the proposal used.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from targets import Target
+
+Array = jax.Array
+
+TILTS = ("score", "linear")
+GRADIENTS = ("exact", "shifted")
+
+
+def tilted_value(logpi: Array, score: Array | None, x: Array, theta: Array, alpha: Array, tilt: str) -> Array:
+    """log pi_theta(x) from log pi(x) and s(x); equals log pi(x) exactly where alpha == 0."""
+    tilt_term = -jnp.vdot(theta, score) if tilt == "score" else jnp.vdot(theta, x)
+    return jnp.where(alpha == 0, logpi, logpi + alpha * tilt_term)
+
+
+def tilted_gradient(
+    target: Target, x: Array, score: Array, theta: Array, alpha: Array, tilt: str, gradient: str
+) -> Array:
+    """The gradient a kernel should see for pi_theta at x, given s(x) (exact or shifted, see module doc)."""
+    if tilt == "linear":
+        return score + alpha * theta
+    if gradient == "shifted":
+        return jnp.where(alpha == 0, score, target.score(x - alpha * theta))
+    _, hessian_theta = jax.jvp(target.score, (x,), (theta,))
+    return jnp.where(alpha == 0, score, score - alpha * hessian_theta)
+
+
+def surrogate_logdensity(
+    target: Target, theta: Array, alpha: Array, tilt: str = "score", gradient: str = "exact"
+) -> Callable[[Array], Array]:
+    """log pi_theta as a function of x whose autodiff gradient is the chosen (exact or shifted) one."""
+    surrogate = _surrogate_fn(target, tilt, gradient)
+    return lambda x: surrogate(x, theta, alpha)
+
+
+def _surrogate_fn(target: Target, tilt: str, gradient: str) -> Callable[[Array, Array, Array], Array]:
+    @jax.custom_jvp
+    def surrogate(x: Array, theta: Array, alpha: Array) -> Array:
+        if tilt == "linear":
+            return tilted_value(target.logdensity(x), None, x, theta, alpha, tilt)
+        logpi, score = target.value_and_score(x)
+        return tilted_value(logpi, score, x, theta, alpha, tilt)
+
+    @surrogate.defjvp
+    def surrogate_jvp(primals, tangents):
+        x, theta, alpha = primals
+        x_dot, theta_dot, alpha_dot = tangents
+        if tilt == "score" and gradient == "exact":
+            (logpi, score), (_, hessian_theta) = jax.jvp(target.value_and_score, (x,), (theta,))
+            grad_x = jnp.where(alpha == 0, score, score - alpha * hessian_theta)
+        else:
+            logpi, score = target.value_and_score(x)
+            grad_x = tilted_gradient(target, x, score, theta, alpha, tilt, gradient)
+        value = tilted_value(logpi, score, x, theta, alpha, tilt)
+        tilt_direction = -score if tilt == "score" else x
+        value_dot = (
+            jnp.vdot(grad_x, x_dot)
+            + alpha * jnp.vdot(tilt_direction, theta_dot)
+            + jnp.vdot(theta, tilt_direction) * alpha_dot
+        )
+        return value, value_dot
+
+    return surrogate

@@ -1,0 +1,138 @@
+"""SRMC: run any base kernel on the history-dependent surrogate pi_theta_n and update theta online.
+
+    X_{n+1} ~ K_{pi_theta_n}(X_n, .)
+    theta_{n+1} = theta_n + gamma_{n+1} (s(X_{n+1}) - theta_n)
+
+After every step the kernel's cached log density and gradient (fields ``logdensity`` and ``logdensity_grad``,
+when the state has them) are refreshed exactly for the new theta and alpha, reusing s(X_{n+1}) from the
+history update.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from srmc import schedules
+from srmc.algorithm import Algorithm, _kernel_name, check_kernel_params, resolve_kernel
+from srmc.tilt import GRADIENTS, TILTS, surrogate_logdensity, tilted_gradient, tilted_value
+from targets import Target
+
+Array = jax.Array
+
+
+class SRMCState(NamedTuple):
+    """Inner kernel state (cache valid for the current surrogate), history theta and steps taken."""
+
+    inner: Any
+    theta: Array
+    count: Array
+
+
+class SRMCInfo(NamedTuple):
+    """Per-step diagnostics: the inner kernel's, plus the alpha and gamma used."""
+
+    acceptance_rate: Array
+    is_accepted: Array
+    is_nonfinite: Array
+    alpha: Array
+    gamma: Array
+    inner: Any
+
+
+def wrap(
+    base: Any,
+    *,
+    alpha: float | schedules.Schedule = 1.0,
+    tilt: str = "score",
+    gradient: str = "exact",
+    gamma: float | schedules.Schedule | None = None,
+    **params: Any,
+) -> Algorithm:
+    """Wrap a BlackJAX-shaped kernel (``init``, ``build_kernel``) in Score-Repellent Monte Carlo.
+
+    Args:
+      base: kernel module or object, e.g. ``samplers.mala``.
+      alpha: repellence strength, a number >= 0 or a schedule ``count -> alpha_n``. ``alpha=0`` reproduces
+        the base chain bit for bit.
+      tilt: ``"score"`` (log pi - alpha <theta, s>) or ``"linear"`` (log pi + alpha <theta, x>).
+      gradient: for the score tilt, ``"exact"`` (Hessian-vector product) or ``"shifted"`` (s(x - alpha theta),
+        used only inside proposals; Metropolis tests always use the exact surrogate density).
+      gamma: history step size, a number > 0 or a schedule; default ``1 / n^0.6``.
+      **params: the base kernel's parameters, e.g. ``step_size=0.1``.
+    """
+    if tilt not in TILTS:
+        raise ValueError(f"tilt must be one of {TILTS}, got {tilt!r}.")
+    if gradient not in GRADIENTS:
+        raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}.")
+    alpha_schedule = schedules.as_schedule(alpha, "alpha")
+    gamma_schedule = schedules.as_schedule(schedules.polynomial() if gamma is None else gamma, "gamma", positive=True)
+    base_init, kernel = resolve_kernel(base)
+    check_kernel_params(kernel, params)
+
+    def surrogate(target: Target, theta: Array, alpha_value: Array):
+        return surrogate_logdensity(target, theta, alpha_value, tilt, gradient)
+
+    def init(position: Array, target: Target) -> SRMCState:
+        theta = jnp.zeros_like(position)
+        inner = base_init(position, surrogate(target, theta, alpha_schedule(0)))
+        _check_inner_state(inner)
+        return SRMCState(inner, theta, jnp.zeros((), jnp.int32))
+
+    def step(rng_key: Array, state: SRMCState, target: Target) -> tuple[SRMCState, SRMCInfo]:
+        alpha_now = jnp.asarray(alpha_schedule(state.count))
+        inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now), **params)
+        position = inner.position
+        logpi, score = _base_value_and_score(inner, target, state.theta, alpha_now, tilt)
+        count = state.count + 1
+        gamma_now = jnp.asarray(gamma_schedule(count))
+        theta = state.theta + gamma_now * (score - state.theta)
+        alpha_next = jnp.asarray(alpha_schedule(count))
+        inner = _refresh_cache(inner, target, position, logpi, score, theta, alpha_next, tilt, gradient)
+        info = SRMCInfo(
+            inner_info.acceptance_rate,
+            getattr(inner_info, "is_accepted", jnp.ones((), bool)),
+            getattr(inner_info, "is_nonfinite", ~jnp.isfinite(getattr(inner, "logdensity", 0.0))),
+            alpha_now,
+            gamma_now,
+            inner_info,
+        )
+        return SRMCState(inner, theta, count), info
+
+    params_shown = dict(params, alpha=alpha, tilt=tilt, gradient=gradient)
+    return Algorithm(init, step, f"srmc[{_kernel_name(base)}]", params_shown)
+
+
+def _check_inner_state(inner: Any) -> None:
+    if not hasattr(inner, "position") or not hasattr(inner, "_replace"):
+        raise TypeError("the base kernel's state must be a NamedTuple with a `position` field (BlackJAX shape).")
+
+
+def _base_value_and_score(inner: Any, target: Target, theta: Array, alpha: Array, tilt: str) -> tuple[Array, Array]:
+    """(log pi, s) at the new position; for the linear tilt, read off the kernel's cache for free."""
+    if tilt == "linear" and _has_cache(inner) and target.kind == "continuous":
+        position = inner.position
+        logpi = jnp.where(alpha == 0, inner.logdensity, inner.logdensity - alpha * jnp.vdot(theta, position))
+        return logpi, inner.logdensity_grad - alpha * theta
+    return target.value_and_score(inner.position)
+
+
+def _refresh_cache(
+    inner: Any, target: Target, position: Array, logpi: Array, score: Array, theta: Array, alpha: Array,
+    tilt: str, gradient: str,
+) -> Any:
+    """Make the cached log density (and gradient) those of the surrogate for the new theta and alpha."""
+    fields = getattr(inner, "_fields", ())
+    updates = {}
+    if "logdensity" in fields:
+        updates["logdensity"] = tilted_value(logpi, score, position, theta, alpha, tilt)
+    if "logdensity_grad" in fields:
+        updates["logdensity_grad"] = tilted_gradient(target, position, score, theta, alpha, tilt, gradient)
+    return inner._replace(**updates)
+
+
+def _has_cache(inner: Any) -> bool:
+    fields = getattr(inner, "_fields", ())
+    return "logdensity" in fields and "logdensity_grad" in fields

@@ -1,0 +1,11 @@
+"""Registry of sampling targets with ground truth.
+
+    >>> import targets
+    >>> target = targets.get("correlated_gaussian", dim=20, rho=0.9)
+    >>> targets.names()
+"""
+
+from targets.base import GroundTruth, Target, describe, exact_truth, from_logdensity, get, names, register
+from targets import gaussian  # noqa: F401  (registers the Gaussian family)
+
+__all__ = ["GroundTruth", "Target", "describe", "exact_truth", "from_logdensity", "get", "names", "register"]

@@ -1,0 +1,141 @@
+"""The `Target` type and the registry of named targets."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+
+KINDS = ("continuous", "binary", "categorical")
+
+
+class GroundTruth(NamedTuple):
+    """Known moments of a target: exact (zero standard errors) or from a stored long reference run."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    mean_stderr: np.ndarray
+    variance_stderr: np.ndarray
+    exact: bool
+    note: str = ""
+
+
+def exact_truth(mean: Any, variance: Any, note: str = "") -> GroundTruth:
+    """Ground truth known in closed form (standard errors are zero)."""
+    mean, variance = np.asarray(mean, np.float64), np.asarray(variance, np.float64)
+    return GroundTruth(mean, variance, np.zeros_like(mean), np.zeros_like(variance), True, note)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Target:
+    """A distribution to sample, with what is known about it.
+
+    Attributes:
+      name: registry name (with parameters, e.g. ``"correlated_gaussian(dim=20,rho=0.9)"``).
+      kind: ``"continuous"``, ``"binary"`` or ``"categorical"``.
+      dim: length of a position vector.
+      logdensity: unnormalised log density of one position of shape ``(dim,)``.
+      score: ``s(x)`` with ``E_pi[s] = 0``; defaults to ``jax.grad(logdensity)`` for continuous targets.
+      initial_position: ``(rng_key, num) -> (num, dim)`` starting points for chains.
+      ground_truth: known mean and variance with standard errors, or ``None``.
+      sample: exact sampler ``(rng_key, num) -> (num, dim)`` where one exists, else ``None``.
+      num_categories: number of values per site for categorical targets.
+      params: the parameters the target was built with.
+    """
+
+    name: str
+    kind: str
+    dim: int
+    logdensity: Callable[[Array], Array]
+    initial_position: Callable[[Array, int], Array]
+    score: Callable[[Array], Array] | None = None
+    ground_truth: GroundTruth | None = None
+    sample: Callable[[Array, int], Array] | None = None
+    num_categories: int = 2
+    params: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Target kind must be one of {KINDS}, got {self.kind!r}.")
+        if not isinstance(self.dim, (int, np.integer)) or self.dim < 1:
+            raise ValueError(f"Target dim must be a positive integer, got {self.dim!r}.")
+        if self.score is None:
+            if self.kind != "continuous":
+                raise ValueError(f"Target {self.name!r}: a discrete target needs an explicit mean-zero score.")
+            object.__setattr__(self, "score", jax.grad(self.logdensity))
+
+    def value_and_score(self, position: Array) -> tuple[Array, Array]:
+        """``(log pi(x), s(x))``; one reverse pass when the score is the autodiff gradient."""
+        if self._score_is_autodiff:
+            return jax.value_and_grad(self.logdensity)(position)
+        return self.logdensity(position), self.score(position)
+
+    @property
+    def _score_is_autodiff(self) -> bool:
+        return self.kind == "continuous" and getattr(self.score, "__wrapped__", None) is self.logdensity
+
+    def __repr__(self) -> str:
+        return f"Target({self.name!r}, kind={self.kind!r}, dim={self.dim})"
+
+
+def from_logdensity(
+    logdensity: Callable[[Array], Array],
+    dim: int,
+    *,
+    name: str = "custom",
+    score: Callable[[Array], Array] | None = None,
+    initial_scale: float = 1.0,
+) -> Target:
+    """Wrap a bare continuous log density as a `Target` (chains start from N(0, initial_scale^2 I))."""
+
+    def initial_position(rng_key: Array, num: int) -> Array:
+        return initial_scale * jax.random.normal(rng_key, (num, dim))
+
+    return Target(name, "continuous", int(dim), logdensity, initial_position, score=score)
+
+
+def gaussian_initial_position(dim: int, scale: float = 1.0, loc: Any = 0.0) -> Callable[[Array, int], Array]:
+    """Starting points loc + scale * N(0, I)."""
+
+    def initial_position(rng_key: Array, num: int) -> Array:
+        return jnp.asarray(loc) + scale * jax.random.normal(rng_key, (num, dim))
+
+    return initial_position
+
+
+_REGISTRY: dict[str, Callable[..., Target]] = {}
+
+
+def register(name: str, factory: Callable[..., Target] | None = None, *, overwrite: bool = False):
+    """Register `factory(**params) -> Target` under `name`; usable as a decorator."""
+
+    def decorate(fn: Callable[..., Target]) -> Callable[..., Target]:
+        if name in _REGISTRY and not overwrite and _REGISTRY[name] is not fn:
+            raise ValueError(f"A target named {name!r} is already registered; pass overwrite=True to replace it.")
+        _REGISTRY[name] = fn
+        return fn
+
+    return decorate(factory) if factory is not None else decorate
+
+
+def get(name: str, **params: Any) -> Target:
+    """Build the registered target `name` with `params`."""
+    if name not in _REGISTRY:
+        raise KeyError(f"Unknown target {name!r}. Known targets: {', '.join(names())}.")
+    return _REGISTRY[name](**params)
+
+
+def names() -> list[str]:
+    """Sorted names of all registered targets."""
+    return sorted(_REGISTRY)
+
+
+def describe(name: str) -> str:
+    """First line of the docstring of a registered target's factory."""
+    doc = (_REGISTRY[name].__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
