@@ -17,13 +17,15 @@ class Algorithm:
     """A sampler bound to its parameters but not to a target.
 
     ``init(position, target) -> state`` and ``step(rng_key, state, target) -> (state, info)``; both act on one
-    chain (the runner vmaps them). ``info`` has at least ``acceptance_rate``.
+    chain (the runner vmaps them). ``info`` has at least ``acceptance_rate``. ``check_run(total_steps)`` raises
+    before compilation if the algorithm cannot run that long (e.g. a schedule that turns negative).
     """
 
     init: Callable[[Array, Any], Any]
     step: Callable[[Array, Any, Any], tuple[Any, Any]]
     name: str
     params: dict = dataclasses.field(default_factory=dict)
+    check_run: Callable[[int], None] = lambda total_steps: None
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items() if not callable(v))

@@ -75,6 +75,7 @@ def sample(
     burn_in = check_int(burn_in, "burn_in", minimum=0)
     thin = None if thin is None else check_int(thin, "thin", minimum=1)
     target = resolve_target(target, initial_position)
+    algorithm.check_run(burn_in + num_steps)
     functions = dict(DEFAULT_FUNCTIONS if functions is None else functions)
     if not functions or not all(callable(f) for f in functions.values()):
         raise TypeError("functions must be a non-empty mapping of names to callables f(x).")

@@ -63,10 +63,12 @@ def as_schedule(value: float | Schedule, name: str, *, positive: bool = False) -
     return constant(float(value))
 
 
-def check_schedule(schedule: Schedule, name: str, num_steps: int, *, positive: bool = False) -> None:
-    """Evaluate a schedule on a grid of step counts up to `num_steps` and raise if a value is bad."""
-    counts = np.unique(np.concatenate([np.arange(min(num_steps, 1000) + 1), np.geomspace(1, max(num_steps, 1), 200)]))
-    values = np.asarray(jax.vmap(schedule)(jnp.asarray(counts.astype(np.int32))))
+def check_schedule(schedule: Schedule, name: str, num_steps: int, *, positive: bool = False, start: int = 0) -> None:
+    """Evaluate a schedule on a grid of step counts in [start, num_steps] and raise if a value is bad."""
+    dense = np.arange(start, min(num_steps, 1000) + 1)
+    sparse = np.geomspace(max(start, 1), max(num_steps, 1), 200).astype(np.int64)
+    counts = np.unique(np.concatenate([dense, sparse, [num_steps]]))
+    values = np.broadcast_to(np.asarray(jax.vmap(schedule)(jnp.asarray(counts, jnp.int32))), counts.shape)
     bad = ~np.isfinite(values) | ((values <= 0) if positive else (values < 0))
     if np.any(bad):
         count = int(counts[np.argmax(bad)])

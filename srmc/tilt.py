@@ -62,12 +62,9 @@ def _surrogate_fn(target: Target, tilt: str, gradient: str) -> Callable[[Array, 
     def surrogate_jvp(primals, tangents):
         x, theta, alpha = primals
         x_dot, theta_dot, alpha_dot = tangents
-        if tilt == "score" and gradient == "exact":
-            (logpi, score), (_, hessian_theta) = jax.jvp(target.value_and_score, (x,), (theta,))
-            grad_x = jnp.where(alpha == 0, score, score - alpha * hessian_theta)
-        else:
-            logpi, score = target.value_and_score(x)
-            grad_x = tilted_gradient(target, x, score, theta, alpha, tilt, gradient)
+        # (log pi, s) always come from the same computation as the base kernel's, so alpha = 0 is bit-exact
+        logpi, score = target.value_and_score(x)
+        grad_x = tilted_gradient(target, x, score, theta, alpha, tilt, gradient)
         value = tilted_value(logpi, score, x, theta, alpha, tilt)
         tilt_direction = -score if tilt == "score" else x
         value_dot = (

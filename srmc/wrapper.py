@@ -72,7 +72,13 @@ def wrap(
     base_init, kernel = resolve_kernel(base)
     check_kernel_params(kernel, params)
 
+    # A constant alpha = 0 makes the surrogate pi itself: the kernel then sees the target's own log density
+    # and its cache never goes stale, so the chain is the base kernel's bit for bit.
+    alpha_is_zero = not callable(alpha) and float(alpha) == 0.0
+
     def surrogate(target: Target, theta: Array, alpha_value: Array):
+        if alpha_is_zero:
+            return target.logdensity
         return surrogate_logdensity(target, theta, alpha_value, tilt, gradient)
 
     def init(position: Array, target: Target) -> SRMCState:
@@ -85,12 +91,14 @@ def wrap(
         alpha_now = jnp.asarray(alpha_schedule(state.count))
         inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now), **params)
         position = inner.position
-        logpi, score = _base_value_and_score(inner, target, state.theta, alpha_now, tilt)
+        reads_cache = alpha_is_zero or tilt == "linear"
+        logpi, score = _base_value_and_score(inner, target, state.theta, alpha_now, reads_cache)
         count = state.count + 1
         gamma_now = jnp.asarray(gamma_schedule(count))
         theta = state.theta + gamma_now * (score - state.theta)
         alpha_next = jnp.asarray(alpha_schedule(count))
-        inner = _refresh_cache(inner, target, position, logpi, score, theta, alpha_next, tilt, gradient)
+        if not alpha_is_zero:
+            inner = _refresh_cache(inner, target, position, logpi, score, theta, alpha_next, tilt, gradient)
         info = SRMCInfo(
             inner_info.acceptance_rate,
             getattr(inner_info, "is_accepted", jnp.ones((), bool)),
@@ -101,8 +109,12 @@ def wrap(
         )
         return SRMCState(inner, theta, count), info
 
+    def check_run(total_steps: int) -> None:
+        schedules.check_schedule(alpha_schedule, "alpha", total_steps)
+        schedules.check_schedule(gamma_schedule, "gamma", total_steps, positive=True, start=1)
+
     params_shown = dict(params, alpha=alpha, tilt=tilt, gradient=gradient)
-    return Algorithm(init, step, f"srmc[{_kernel_name(base)}]", params_shown)
+    return Algorithm(init, step, f"srmc[{_kernel_name(base)}]", params_shown, check_run)
 
 
 def _check_inner_state(inner: Any) -> None:
@@ -110,9 +122,15 @@ def _check_inner_state(inner: Any) -> None:
         raise TypeError("the base kernel's state must be a NamedTuple with a `position` field (BlackJAX shape).")
 
 
-def _base_value_and_score(inner: Any, target: Target, theta: Array, alpha: Array, tilt: str) -> tuple[Array, Array]:
-    """(log pi, s) at the new position; for the linear tilt, read off the kernel's cache for free."""
-    if tilt == "linear" and _has_cache(inner) and target.kind == "continuous":
+def _base_value_and_score(
+    inner: Any, target: Target, theta: Array, alpha: Array, reads_cache: bool
+) -> tuple[Array, Array]:
+    """(log pi, s) at the new position; read off the kernel's cache for free where that is exact.
+
+    It is for the linear tilt (cache = log pi + alpha <theta, x> and s + alpha theta) and for alpha = 0
+    (cache = log pi and s), provided the score is the gradient of the log density.
+    """
+    if reads_cache and _has_cache(inner) and target.kind == "continuous" and target.score_is_gradient:
         position = inner.position
         logpi = jnp.where(alpha == 0, inner.logdensity, inner.logdensity - alpha * jnp.vdot(theta, position))
         return logpi, inner.logdensity_grad - alpha * theta

@@ -76,6 +76,11 @@ class Target:
         return self.logdensity(position), self.score(position)
 
     @property
+    def score_is_gradient(self) -> bool:
+        """True when s = grad log pi (continuous targets with the default or an analytic gradient score)."""
+        return self.kind == "continuous" and self.params.get("score_is_gradient", True)
+
+    @property
     def _score_is_autodiff(self) -> bool:
         return self.kind == "continuous" and getattr(self.score, "__wrapped__", None) is self.logdensity
 

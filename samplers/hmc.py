@@ -1,0 +1,72 @@
+"""Hamiltonian Monte Carlo (HMC) with a fixed number of leapfrog steps and a diagonal mass matrix.
+
+Draw p ~ N(0, M), integrate H(x, p) = -log p(x) + 0.5 * p^T M^{-1} p with L leapfrog steps of size h to
+(x', p'), and accept x' with probability min(1, exp(H(x, p) - H(x', p'))).
+"""
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from samplers._leapfrog import (
+    IntegratorState,
+    energy_change,
+    leapfrog,
+    resolve_inverse_mass_matrix,
+    sample_momentum,
+)
+from samplers._metropolis import metropolis_decision, select
+
+Array = jax.Array
+
+
+class HMCState(NamedTuple):
+    """Position with its cached log density and gradient."""
+
+    position: Array
+    logdensity: Array
+    logdensity_grad: Array
+
+
+class HMCInfo(NamedTuple):
+    """Per-step diagnostics; `energy_change` is H(x', p') - H(x, p) (NaN/inf when non-finite)."""
+
+    acceptance_rate: Array
+    is_accepted: Array
+    is_nonfinite: Array
+    energy_change: Array
+
+
+def init(position: Array, logdensity_fn: Callable) -> HMCState:
+    """Build the state at `position`, caching log density and gradient."""
+    position = jnp.asarray(position)
+    logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
+    return HMCState(position, logdensity, logdensity_grad)
+
+
+def build_kernel() -> Callable:
+    """Return `kernel(rng_key, state, logdensity_fn, step_size, num_integration_steps, inverse_mass_matrix=None)`."""
+
+    def kernel(
+        rng_key: Array,
+        state: HMCState,
+        logdensity_fn: Callable,
+        step_size: float | Array,
+        num_integration_steps: int,
+        inverse_mass_matrix: Array | None = None,
+    ) -> tuple[HMCState, HMCInfo]:
+        """One HMC transition targeting `logdensity_fn` (`num_integration_steps` is a static int)."""
+        key_momentum, key_accept = jax.random.split(rng_key)
+        inverse_mass = resolve_inverse_mass_matrix(inverse_mass_matrix, state.position)
+        momentum = sample_momentum(key_momentum, inverse_mass)
+        start = IntegratorState(state.position, momentum, state.logdensity, state.logdensity_grad)
+        end = leapfrog(start, logdensity_fn, step_size, inverse_mass, num_integration_steps)
+        delta_energy = energy_change(start, end, inverse_mass)
+        decision = metropolis_decision(key_accept, -delta_energy)
+        proposal = HMCState(end.position, end.logdensity, end.logdensity_grad)
+        new_state = select(decision.is_accepted, proposal, state)
+        info = HMCInfo(decision.acceptance_rate, decision.is_accepted, decision.is_nonfinite, delta_energy)
+        return new_state, info
+
+    return kernel

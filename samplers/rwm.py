@@ -1,0 +1,54 @@
+"""Random-walk Metropolis (RWM).
+
+Proposal x' = x + h * xi with xi ~ N(0, I) (h a scalar or one step per coordinate), accepted with probability
+min(1, p(x') / p(x)); the proposal is symmetric, so no proposal-density correction is needed.
+"""
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from samplers._metropolis import metropolis_decision, select
+
+Array = jax.Array
+
+
+class RWMState(NamedTuple):
+    """Position with its cached log density."""
+
+    position: Array
+    logdensity: Array
+
+
+class RWMInfo(NamedTuple):
+    """Per-step diagnostics."""
+
+    acceptance_rate: Array
+    is_accepted: Array
+    is_nonfinite: Array
+
+
+def init(position: Array, logdensity_fn: Callable) -> RWMState:
+    """Build the state at `position`, caching its log density."""
+    position = jnp.asarray(position)
+    return RWMState(position, jnp.asarray(logdensity_fn(position)))
+
+
+def build_kernel() -> Callable:
+    """Return `kernel(rng_key, state, logdensity_fn, step_size) -> (state, info)`."""
+
+    def kernel(
+        rng_key: Array, state: RWMState, logdensity_fn: Callable, step_size: float | Array
+    ) -> tuple[RWMState, RWMInfo]:
+        """One random-walk Metropolis transition targeting `logdensity_fn`."""
+        key_noise, key_accept = jax.random.split(rng_key)
+        x = state.position
+        noise = jax.random.normal(key_noise, x.shape, x.dtype)
+        proposal = init(x + step_size * noise, logdensity_fn)
+        decision = metropolis_decision(key_accept, proposal.logdensity - state.logdensity)
+        new_state = select(decision.is_accepted, proposal, state)
+        info = RWMInfo(decision.acceptance_rate, decision.is_accepted, decision.is_nonfinite)
+        return new_state, info
+
+    return kernel
