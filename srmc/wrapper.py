@@ -60,7 +60,8 @@ def wrap(
       tilt: ``"score"`` (log pi - alpha <theta, s>) or ``"linear"`` (log pi + alpha <theta, x>).
       gradient: for the score tilt, ``"exact"`` (Hessian-vector product) or ``"shifted"`` (s(x - alpha theta),
         used only inside proposals; Metropolis tests always use the exact surrogate density).
-      gamma: history step size, a number > 0 or a schedule; default ``1 / n^0.6``.
+      gamma: history step size, a number > 0 or a schedule; default ``1 / (n + 1 + 2 alpha)``
+        (see `schedules.default_gamma` for why, and when to choose another).
       **params: the base kernel's parameters, e.g. ``step_size=0.1``.
     """
     if tilt not in TILTS:
@@ -68,7 +69,8 @@ def wrap(
     if gradient not in GRADIENTS:
         raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}.")
     alpha_schedule = schedules.as_schedule(alpha, "alpha")
-    gamma_schedule = schedules.as_schedule(schedules.polynomial() if gamma is None else gamma, "gamma", positive=True)
+    default_gamma = schedules.default_gamma(alpha_schedule) if gamma is None else gamma
+    gamma_schedule = schedules.as_schedule(default_gamma, "gamma", positive=True)
     base_init, kernel = resolve_kernel(base)
     check_kernel_params(kernel, params)
 

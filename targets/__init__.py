@@ -7,5 +7,6 @@
 
 from targets.base import GroundTruth, Target, describe, exact_truth, from_logdensity, get, names, register
 from targets import gaussian  # noqa: F401  (registers the Gaussian family)
+from targets import banana, funnel, logistic, mixture  # noqa: F401  (register the other continuous families)
 
 __all__ = ["GroundTruth", "Target", "describe", "exact_truth", "from_logdensity", "get", "names", "register"]

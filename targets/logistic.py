@@ -1,0 +1,92 @@
+"""Bayesian logistic regression on the breast-cancer data; ground truth from a stored NUTS reference run."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from targets.base import GroundTruth, Target, gaussian_initial_position, register
+
+REFERENCE_NAME = "logistic_breast_cancer"
+
+
+def load_breast_cancer_design() -> tuple[np.ndarray, np.ndarray]:
+    """Standardised breast-cancer features with a leading intercept column, shape (569, 31), and 0/1 labels."""
+    try:
+        from sklearn.datasets import load_breast_cancer
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'The breast-cancer target needs scikit-learn for its data set: pip install "srmc[datasets]"'
+        ) from error
+    data = load_breast_cancer()
+    features = np.asarray(data.data, np.float64)
+    features = (features - features.mean(axis=0)) / features.std(axis=0)
+    design = np.concatenate([np.ones((features.shape[0], 1)), features], axis=1)
+    return design, np.asarray(data.target, np.float64)
+
+
+def logistic_regression_logdensity(design: np.ndarray, labels: np.ndarray, prior_scale: float):
+    """log p(beta | data) up to a constant for a logistic regression with prior N(0, prior_scale^2 I)."""
+    design_j, labels_j = jnp.asarray(design), jnp.asarray(labels)
+
+    def logdensity(beta: jax.Array) -> jax.Array:
+        logits = design_j @ beta
+        # y log sigmoid(z) + (1 - y) log sigmoid(-z)
+        loglik = jnp.sum(labels_j * jax.nn.log_sigmoid(logits) + (1.0 - labels_j) * jax.nn.log_sigmoid(-logits))
+        return loglik - 0.5 * jnp.sum(beta**2) / prior_scale**2
+
+    return logdensity
+
+
+def load_reference(name: str, params: dict | None = None) -> GroundTruth | None:
+    """The stored reference `targets/data/<name>.json` as a `GroundTruth`.
+
+    Returns ``None`` when no reference is stored, or when `params` is given and any of its entries differs from
+    the parameters the reference was made with.
+    """
+    resource = importlib.resources.files("targets").joinpath("data", f"{name}.json")
+    if not resource.is_file():
+        return None
+    stored = json.loads(resource.read_text())
+    if params is not None:
+        made_with = stored.get("params", {})
+        for key, value in params.items():
+            if key not in made_with or not np.isclose(float(made_with[key]), float(value)):
+                return None
+    return GroundTruth(
+        mean=np.asarray(stored["mean"], np.float64),
+        variance=np.asarray(stored["variance"], np.float64),
+        mean_stderr=np.asarray(stored["mean_stderr"], np.float64),
+        variance_stderr=np.asarray(stored["variance_stderr"], np.float64),
+        exact=False,
+        note=stored.get("note", ""),
+    )
+
+
+@register("logistic_breast_cancer")
+def logistic_breast_cancer(prior_scale: float = 1.0) -> Target:
+    """Bayesian logistic regression, breast-cancer data (30 standardised features + intercept), N(0, s^2) prior."""
+    if (
+        isinstance(prior_scale, bool)
+        or not isinstance(prior_scale, (int, float, np.floating, np.integer))
+        or not (np.isfinite(prior_scale) and prior_scale > 0)
+    ):
+        raise ValueError(f"prior_scale must be a positive finite number, got {prior_scale!r}.")
+    prior_scale = float(prior_scale)
+    design, labels = load_breast_cancer_design()
+    dim = design.shape[1]
+    params = {"prior_scale": prior_scale}
+    return Target(
+        name=f"logistic_breast_cancer(prior_scale={prior_scale})",
+        kind="continuous",
+        dim=dim,
+        logdensity=logistic_regression_logdensity(design, labels, prior_scale),
+        initial_position=gaussian_initial_position(dim, 0.1),
+        ground_truth=load_reference(REFERENCE_NAME, params),
+        sample=None,
+        params=params,
+    )

@@ -1,0 +1,81 @@
+"""Equal-weight mixtures of isotropic 2-D Gaussians on a grid of means. All moments are exact."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from targets.base import Target, exact_truth, register
+
+
+def gaussian_mixture(name: str, means: np.ndarray, variance: float, weights: np.ndarray | None = None) -> Target:
+    """Mixture sum_k w_k N(means[k], variance I) as a `Target` with exact moments and an exact sampler."""
+    means = np.asarray(means, np.float64)
+    if means.ndim != 2 or means.shape[0] < 1:
+        raise ValueError(f"means must have shape (num_components, dim), got {means.shape}.")
+    num_components, dim = means.shape
+    if not (np.isfinite(variance) and variance > 0):
+        raise ValueError(f"variance must be a positive finite number, got {variance!r}.")
+    if weights is None:
+        weights = np.full(num_components, 1.0 / num_components)
+    weights = np.asarray(weights, np.float64)
+    if weights.shape != (num_components,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+        raise ValueError(f"weights must be {num_components} non-negative numbers summing to 1, got {weights}.")
+
+    mean = weights @ means
+    variance_per_coordinate = variance + weights @ (means - mean) ** 2
+    locs = jnp.asarray(means)
+    log_weights = jnp.log(jnp.asarray(weights))
+    low, high = jnp.asarray(means.min(axis=0)), jnp.asarray(means.max(axis=0))
+
+    def logdensity(x: jax.Array) -> jax.Array:
+        squared = jnp.sum((x - locs) ** 2, axis=-1)
+        return jax.nn.logsumexp(log_weights - 0.5 * squared / variance)
+
+    def sample(rng_key: jax.Array, num: int) -> jax.Array:
+        key_component, key_noise = jax.random.split(rng_key)
+        component = jax.random.categorical(key_component, log_weights, shape=(num,))
+        return locs[component] + jnp.sqrt(variance) * jax.random.normal(key_noise, (num, dim))
+
+    def initial_position(rng_key: jax.Array, num: int) -> jax.Array:
+        """Uniform over the bounding box of the means."""
+        return jax.random.uniform(rng_key, (num, dim), minval=low, maxval=high)
+
+    return Target(
+        name=name,
+        kind="continuous",
+        dim=dim,
+        logdensity=logdensity,
+        initial_position=initial_position,
+        ground_truth=exact_truth(mean, variance_per_coordinate),
+        sample=sample,
+        params={"means": means, "weights": weights, "variance": float(variance)},
+    )
+
+
+def _grid_means(points: list[float]) -> np.ndarray:
+    return np.array(list(itertools.product(points, points)), np.float64)
+
+
+def _check_variance(variance: float) -> None:
+    if not isinstance(variance, (int, float, np.floating, np.integer)) or not (np.isfinite(variance) and variance > 0):
+        raise ValueError(f"variance must be a positive finite number, got {variance!r}.")
+
+
+@register("gaussian_mixture_25")
+def gaussian_mixture_25(variance: float = 0.03) -> Target:
+    """2-D mixture of 25 equal-weight isotropic Gaussians on the grid {-4,-2,0,2,4}^2."""
+    _check_variance(variance)
+    return gaussian_mixture(
+        f"gaussian_mixture_25(variance={variance})", _grid_means([-4.0, -2.0, 0.0, 2.0, 4.0]), variance
+    )
+
+
+@register("gaussian_mixture_9")
+def gaussian_mixture_9(variance: float = 0.1) -> Target:
+    """2-D mixture of 9 equal-weight isotropic Gaussians on the grid {-3,0,3}^2."""
+    _check_variance(variance)
+    return gaussian_mixture(f"gaussian_mixture_9(variance={variance})", _grid_means([-3.0, 0.0, 3.0]), variance)
