@@ -84,11 +84,12 @@ def cmd_bench(args: argparse.Namespace) -> None:
     alphas = [float(a) for a in args.alpha.split(",")]
     rows = variance_benchmark(
         jax.random.key(args.seed), target, kernel, params, alphas, num_steps=args.steps,
-        num_replicates=args.replicates, tilt=args.tilt, gradient=args.gradient, alpha_warmup=args.alpha_warmup,
-        progress=not args.quiet and None,
+        num_replicates=args.replicates, tilts=args.tilt.split(","), gradient=args.gradient,
+        alpha_warmup=args.alpha_warmup, progress=not args.quiet and None,
     )
     print(f"{target.name}, {args.kernel} {params}, {args.replicates} replicates x {args.steps} steps, "
-          f"tilt={args.tilt}, MSE of the mean averaged over coordinates (ratio = base MSE / MSE)")
+          f"alpha warm-up {args.alpha_warmup} steps; MSE of the mean averaged over coordinates "
+          f"(ratio = base MSE / MSE)")
     print(format_table(rows))
 
 
@@ -96,9 +97,10 @@ def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", help="registered target name (see `srmc targets`)")
     parser.add_argument("--param", action="append", default=[], help="target parameter key=value (repeatable)")
     parser.add_argument("--kernel", default="mala", help="base kernel: rwm, mala, hmc, kinetic_langevin")
-    parser.add_argument("--tilt", default="score", choices=["score", "linear"])
+    parser.add_argument("--tilt", default="score", help="score or linear (bench: a comma-separated list)")
     parser.add_argument("--gradient", default="exact", choices=["exact", "shifted"])
-    parser.add_argument("--alpha-warmup", type=int, default=0, help="linear warm-up of alpha over this many steps")
+    parser.add_argument("--alpha-warmup", type=int, default=500,
+                        help="linear warm-up of alpha over this many steps (0: constant alpha)")
     parser.add_argument("--step-size", type=float, dest="step_size")
     parser.add_argument("--num-integration-steps", type=int, dest="num_integration_steps")
     parser.add_argument("--damping", type=float)
