@@ -21,6 +21,15 @@ class IntegratorState(NamedTuple):
     logdensity_grad: Array
 
 
+class HamiltonianInfo(NamedTuple):
+    """Per-step diagnostics; `energy_change` is H(x', p') - H(x, p) (NaN/inf when non-finite)."""
+
+    acceptance_rate: Array
+    is_accepted: Array
+    is_nonfinite: Array
+    energy_change: Array
+
+
 def resolve_inverse_mass_matrix(inverse_mass_matrix: Array | None, position: Array) -> Array:
     """The diagonal inverse mass matrix as an array shaped like `position` (None means ones)."""
     if inverse_mass_matrix is None:

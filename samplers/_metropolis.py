@@ -4,7 +4,7 @@ A proposal whose log acceptance ratio is not finite (NaN, or +/-inf from a non-f
 gradient) is rejected and flagged, never accepted.
 """
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +18,21 @@ class Decision(NamedTuple):
     is_accepted: Array
     acceptance_rate: Array
     is_nonfinite: Array
+
+
+class MetropolisInfo(NamedTuple):
+    """Per-step diagnostics of a Metropolis–Hastings kernel."""
+
+    acceptance_rate: Array
+    is_accepted: Array
+    is_nonfinite: Array
+
+
+def evaluate(position: Array, logdensity_fn: Callable) -> tuple[Array, Array, Array]:
+    """``(position, log density, gradient)`` at `position`, through ``jax.value_and_grad(logdensity_fn)``."""
+    position = jnp.asarray(position)
+    logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
+    return position, logdensity, logdensity_grad
 
 
 def metropolis_decision(rng_key: Array, log_ratio: Array) -> Decision:

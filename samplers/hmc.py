@@ -7,16 +7,16 @@ Draw p ~ N(0, M), integrate H(x, p) = -log p(x) + 0.5 * p^T M^{-1} p with L leap
 from typing import Callable, NamedTuple
 
 import jax
-import jax.numpy as jnp
 
 from samplers._leapfrog import (
+    HamiltonianInfo,
     IntegratorState,
     energy_change,
     leapfrog,
     resolve_inverse_mass_matrix,
     sample_momentum,
 )
-from samplers._metropolis import metropolis_decision, select
+from samplers._metropolis import evaluate, metropolis_decision, select
 
 Array = jax.Array
 
@@ -29,20 +29,11 @@ class HMCState(NamedTuple):
     logdensity_grad: Array
 
 
-class HMCInfo(NamedTuple):
-    """Per-step diagnostics; `energy_change` is H(x', p') - H(x, p) (NaN/inf when non-finite)."""
-
-    acceptance_rate: Array
-    is_accepted: Array
-    is_nonfinite: Array
-    energy_change: Array
-
+HMCInfo = HamiltonianInfo  # acceptance_rate, is_accepted, is_nonfinite, energy_change
 
 def init(position: Array, logdensity_fn: Callable) -> HMCState:
     """Build the state at `position`, caching log density and gradient."""
-    position = jnp.asarray(position)
-    logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
-    return HMCState(position, logdensity, logdensity_grad)
+    return HMCState(*evaluate(position, logdensity_fn))
 
 
 def build_kernel() -> Callable:

@@ -11,13 +11,14 @@ import jax
 import jax.numpy as jnp
 
 from samplers._leapfrog import (
+    HamiltonianInfo,
     IntegratorState,
     energy_change,
     leapfrog,
     resolve_inverse_mass_matrix,
     sample_momentum,
 )
-from samplers._metropolis import metropolis_decision, select
+from samplers._metropolis import evaluate, metropolis_decision, select
 
 Array = jax.Array
 
@@ -31,19 +32,11 @@ class KineticLangevinState(NamedTuple):
     logdensity_grad: Array
 
 
-class KineticLangevinInfo(NamedTuple):
-    """Per-step diagnostics; `energy_change` is H(x', p') - H(x, p) (NaN/inf when non-finite)."""
-
-    acceptance_rate: Array
-    is_accepted: Array
-    is_nonfinite: Array
-    energy_change: Array
-
+KineticLangevinInfo = HamiltonianInfo  # acceptance_rate, is_accepted, is_nonfinite, energy_change
 
 def init(position: Array, logdensity_fn: Callable) -> KineticLangevinState:
     """Build the state at `position` with zero momentum; the partial refreshes bring it to N(0, M)."""
-    position = jnp.asarray(position)
-    logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
+    position, logdensity, logdensity_grad = evaluate(position, logdensity_fn)
     return KineticLangevinState(position, jnp.zeros_like(position), logdensity, logdensity_grad)
 
 

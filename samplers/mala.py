@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers._metropolis import metropolis_decision, select
+from samplers._metropolis import MetropolisInfo, evaluate, metropolis_decision, select
 
 Array = jax.Array
 
@@ -23,19 +23,11 @@ class MALAState(NamedTuple):
     logdensity_grad: Array
 
 
-class MALAInfo(NamedTuple):
-    """Per-step diagnostics."""
-
-    acceptance_rate: Array
-    is_accepted: Array
-    is_nonfinite: Array
-
+MALAInfo = MetropolisInfo  # acceptance_rate, is_accepted, is_nonfinite
 
 def init(position: Array, logdensity_fn: Callable) -> MALAState:
     """Build the state at `position`, caching log density and gradient."""
-    position = jnp.asarray(position)
-    logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
-    return MALAState(position, logdensity, logdensity_grad)
+    return MALAState(*evaluate(position, logdensity_fn))
 
 
 def _log_proposal(to: Array, start: Array, start_grad: Array, step_size: Array) -> Array:

@@ -9,7 +9,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers._metropolis import metropolis_decision, select
+from samplers._metropolis import MetropolisInfo, metropolis_decision, select
 
 Array = jax.Array
 
@@ -21,13 +21,7 @@ class RWMState(NamedTuple):
     logdensity: Array
 
 
-class RWMInfo(NamedTuple):
-    """Per-step diagnostics."""
-
-    acceptance_rate: Array
-    is_accepted: Array
-    is_nonfinite: Array
-
+RWMInfo = MetropolisInfo  # acceptance_rate, is_accepted, is_nonfinite
 
 def init(position: Array, logdensity_fn: Callable) -> RWMState:
     """Build the state at `position`, caching its log density."""

@@ -13,7 +13,6 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from srmc.algorithm import Algorithm, state_position
 from srmc.result import SampleResult
