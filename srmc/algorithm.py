@@ -7,6 +7,7 @@ import inspect
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 Array = jax.Array
@@ -35,6 +36,21 @@ class Algorithm:
 def state_position(state: Any) -> Array:
     """The position of a base-kernel state or of an SRMC state (which holds the base state as `inner`)."""
     return state.inner.position if hasattr(state, "inner") else state.position
+
+
+def nonfinite_proposal(info: Any) -> Array:
+    """Whether a step's proposal was rejected for a non-finite log density, read off any kernel's info.
+
+    srmc kernels report ``is_nonfinite``; BlackJAX infos carry the ``proposal`` state (random walk, Barker, HMC)
+    or only ``acceptance_rate``, which is NaN when the log ratio was NaN.
+    """
+    if hasattr(info, "is_nonfinite"):
+        return info.is_nonfinite
+    flagged = jnp.isnan(info.acceptance_rate)
+    proposal_logdensity = getattr(getattr(info, "proposal", None), "logdensity", None)
+    if proposal_logdensity is not None:
+        flagged = flagged | ~jnp.isfinite(proposal_logdensity)
+    return flagged
 
 
 def resolve_kernel(base: Any) -> tuple[Callable, Callable]:
@@ -90,5 +106,6 @@ def base(kernel_module: Any, **params: Any) -> Algorithm:
 
 
 def _kernel_name(kernel_module: Any) -> str:
-    name = getattr(kernel_module, "__name__", None) or type(kernel_module).__name__
-    return name.rsplit(".", 1)[-1]
+    """'mala' for samplers.mala and for blackjax.mala (named after the module that defines its `init`)."""
+    name = getattr(kernel_module, "__name__", None) or getattr(kernel_module.init, "__module__", None)
+    return (name or type(kernel_module).__name__).rsplit(".", 1)[-1]

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from srmc.algorithm import Algorithm, state_position
+from srmc.algorithm import Algorithm, nonfinite_proposal, state_position
 from srmc.result import SampleResult
 from srmc.validation import check_initial_positions, check_int, resolve_target
 from targets import Target
@@ -156,7 +156,7 @@ def _run_chunk(run, chain_keys, *, algorithm, target, function_items, num_blocks
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, run.step)
         states, info = vmapped_step(keys, run.states)
         positions = state_position(states)
-        nonfinite = getattr(info, "is_nonfinite", jnp.zeros_like(info.acceptance_rate, bool))
+        nonfinite = nonfinite_proposal(info)
         run = run._replace(states=states, step=run.step + 1, num_nonfinite=run.num_nonfinite + nonfinite)
         if accumulate:
             count = run.num_accumulated + 1

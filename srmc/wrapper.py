@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from srmc import schedules
-from srmc.algorithm import Algorithm, _kernel_name, check_kernel_params, resolve_kernel
+from srmc.algorithm import Algorithm, _kernel_name, check_kernel_params, nonfinite_proposal, resolve_kernel
 from srmc.tilt import GRADIENTS, TILTS, surrogate_logdensity, tilted_gradient, tilted_value
 from targets import Target
 
@@ -104,7 +104,7 @@ def wrap(
         info = SRMCInfo(
             inner_info.acceptance_rate,
             getattr(inner_info, "is_accepted", jnp.ones((), bool)),
-            getattr(inner_info, "is_nonfinite", ~jnp.isfinite(getattr(inner, "logdensity", 0.0))),
+            nonfinite_proposal(inner_info),
             alpha_now,
             gamma_now,
             inner_info,
