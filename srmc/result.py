@@ -18,7 +18,8 @@ class SampleResult:
       acceptance_rate: mean acceptance probability per chain over the counted steps.
       num_nonfinite: proposals rejected because their log density or gradient was not finite, per chain.
       draws: stored positions ``(num_chains, num_draws, dim)`` when `thin` was given, else None.
-      theta_norm: ``|theta|`` at each stored draw (SRMC only), else None.
+      draw_stats: per stored draw ``(num_chains, num_draws)``: ``acceptance_rate`` and ``num_nonfinite`` over the
+        `thin` steps leading to it, and ``theta_norm`` (SRMC only); empty without draws.
       final_state: the last state of every chain (a pytree with a leading chain axis).
       num_steps, burn_in, thin: the run's lengths; wall_time: seconds spent sampling (compilation included).
     """
@@ -28,7 +29,7 @@ class SampleResult:
     acceptance_rate: np.ndarray
     num_nonfinite: np.ndarray
     draws: np.ndarray | None
-    theta_norm: np.ndarray | None
+    draw_stats: dict[str, np.ndarray]
     final_state: Any
     algorithm_name: str
     target_name: str
@@ -42,14 +43,14 @@ class SampleResult:
                  wall_time) -> "SampleResult":
         """Collect a finished run (see `runner.RunState`) into a result."""
         chain_estimates = {name: np.asarray(m) for name, m in zip(functions, run.running_means)}
-        positions, theta_norm = (None, None) if draws is None else draws
+        positions, draw_stats = (None, {}) if draws is None else draws
         return cls(
             estimates={name: value.mean(axis=0) for name, value in chain_estimates.items()},
             chain_estimates=chain_estimates,
             acceptance_rate=np.asarray(run.acceptance_sum) / num_steps,
             num_nonfinite=np.asarray(run.num_nonfinite),
             draws=None if positions is None else np.asarray(positions),
-            theta_norm=None if theta_norm is None else np.asarray(theta_norm),
+            draw_stats={name: np.asarray(value) for name, value in draw_stats.items()},
             final_state=run.states,
             algorithm_name=algorithm.name,
             target_name=target.name,
@@ -63,6 +64,27 @@ class SampleResult:
     def num_chains(self) -> int:
         """Number of chains."""
         return int(self.acceptance_rate.shape[0])
+
+    @property
+    def theta_norm(self) -> np.ndarray | None:
+        """``|theta|`` at each stored draw, ``(num_chains, num_draws)``; None without draws or for a base kernel."""
+        return self.draw_stats.get("theta_norm")
+
+    def to_arviz(self, var_name: str = "x"):
+        """An ``arviz.InferenceData``: posterior draws (chain, draw, dim) and per-draw sample stats."""
+        if self.draws is None:
+            raise ValueError("to_arviz needs stored draws: pass thin=... to srmc.sample.")
+        try:
+            import arviz
+        except ImportError as error:
+            raise ImportError('to_arviz needs arviz: pip install "srmc[arviz]"') from error
+        return arviz.from_dict(
+            posterior={var_name: self.draws},
+            sample_stats=dict(self.draw_stats),
+            dims={var_name: [f"{var_name}_dim"]},
+            attrs={"algorithm": self.algorithm_name, "target": self.target_name, "thin": self.thin,
+                   "burn_in": self.burn_in, "num_steps": self.num_steps},
+        )
 
     @property
     def mean(self) -> np.ndarray:

@@ -169,16 +169,18 @@ def _run_chunk(run, chain_keys, *, algorithm, target, function_items, num_blocks
                 acceptance_sum=run.acceptance_sum + info.acceptance_rate,
                 num_accumulated=count,
             )
-        return run, None
+        return run, (info.acceptance_rate, nonfinite) if store else None
 
     def one_block(run: RunState, _):
-        run, _ = jax.lax.scan(one_step, run, None, length=block_length)
+        run, per_step = jax.lax.scan(one_step, run, None, length=block_length)
         if not store:
             return run, None
-        positions = state_position(run.states)
+        acceptance, nonfinite = per_step
+        stats = {"acceptance_rate": acceptance.mean(axis=0), "num_nonfinite": nonfinite.sum(axis=0)}
         theta = getattr(run.states, "theta", None)
-        theta_norm = None if theta is None else jnp.linalg.norm(theta, axis=-1)
-        return run, (positions, theta_norm)
+        if theta is not None:
+            stats["theta_norm"] = jnp.linalg.norm(theta, axis=-1)
+        return run, (state_position(run.states), stats)
 
     run, out = jax.lax.scan(one_block, run, None, length=num_blocks)
     if store:
