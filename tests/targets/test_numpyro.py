@@ -1,7 +1,6 @@
 """NumPyro models as targets: density, constraint map, and SRMC-HMC against NumPyro's NUTS."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

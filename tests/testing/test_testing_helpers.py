@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 
 import samplers
-import srmc
 import targets
 from samplers._leapfrog import resolve_inverse_mass_matrix, sample_momentum
 from samplers._metropolis import MetropolisInfo, metropolis_decision, select
