@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from targets.base import Target, exact_truth, gaussian_initial_position, register
+from targets.base import Target, exact_target, register
 
 
 @register("banana")
@@ -39,13 +39,6 @@ def banana(dim: int = 2, sigma1: float = 1.0, b: float = 0.5, sigma2: float = 1.
     variance = np.ones(dim)
     variance[0] = sigma1**2
     variance[1] = 2.0 * b**2 * sigma1**4 + sigma2**2
-    return Target(
-        name=f"banana(dim={dim},sigma1={sigma1},b={b},sigma2={sigma2})",
-        kind="continuous",
-        dim=dim,
-        logdensity=logdensity,
-        initial_position=gaussian_initial_position(dim, 1.0),
-        ground_truth=exact_truth(np.zeros(dim), variance),
-        sample=sample,
-        params={"dim": dim, "sigma1": sigma1, "b": b, "sigma2": sigma2},
-    )
+    name = f"banana(dim={dim},sigma1={sigma1},b={b},sigma2={sigma2})"
+    params = {"dim": dim, "sigma1": sigma1, "b": b, "sigma2": sigma2}
+    return exact_target(name, logdensity, sample, np.zeros(dim), variance, params)

@@ -88,6 +88,32 @@ class Target:
         return f"Target({self.name!r}, kind={self.kind!r}, dim={self.dim})"
 
 
+def exact_target(
+    name: str,
+    logdensity: Callable[[Array], Array],
+    sample: Callable[[Array, int], Array],
+    mean: Any,
+    variance: Any,
+    params: dict,
+    *,
+    score: Callable[[Array], Array] | None = None,
+    initial_position: Callable[[Array, int], Array] | None = None,
+) -> Target:
+    """A continuous target with an exact sampler and closed-form moments (chains start from N(0, I) by default)."""
+    dim = int(np.shape(mean)[0])
+    return Target(
+        name=name,
+        kind="continuous",
+        dim=dim,
+        logdensity=logdensity,
+        score=score,
+        initial_position=initial_position or gaussian_initial_position(dim, 1.0),
+        ground_truth=exact_truth(mean, variance),
+        sample=sample,
+        params=params,
+    )
+
+
 def from_logdensity(
     logdensity: Callable[[Array], Array],
     dim: int,

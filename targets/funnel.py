@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from targets.base import Target, exact_truth, gaussian_initial_position, register
+from targets.base import Target, exact_target, register
 
 
 @register("funnel")
@@ -32,13 +32,4 @@ def funnel(dim: int = 10, scale: float = 3.0) -> Target:
 
     variance = np.full(dim, np.exp(scale**2 / 2.0))  # E[exp(x0)] for x0 ~ N(0, scale^2)
     variance[0] = scale**2
-    return Target(
-        name=f"funnel(dim={dim})",
-        kind="continuous",
-        dim=dim,
-        logdensity=logdensity,
-        initial_position=gaussian_initial_position(dim, 1.0),
-        ground_truth=exact_truth(np.zeros(dim), variance),
-        sample=sample,
-        params={"dim": dim, "scale": scale},
-    )
+    return exact_target(f"funnel(dim={dim})", logdensity, sample, np.zeros(dim), variance, {"dim": dim, "scale": scale})

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from targets.base import Target, exact_truth, gaussian_initial_position, register
+from targets.base import Target, exact_target, gaussian_initial_position, register
 
 
 def gaussian(name: str, mean: np.ndarray, cov: np.ndarray, params: dict, initial_scale: float = 1.0) -> Target:
@@ -28,16 +28,9 @@ def gaussian(name: str, mean: np.ndarray, cov: np.ndarray, params: dict, initial
     def sample(rng_key: jax.Array, num: int) -> jax.Array:
         return loc + jax.random.normal(rng_key, (num, dim)) @ chol.T
 
-    return Target(
-        name=name,
-        kind="continuous",
-        dim=dim,
-        logdensity=logdensity,
-        score=score,
+    return exact_target(
+        name, logdensity, sample, mean, np.diag(cov), dict(params, cov=cov), score=score,
         initial_position=gaussian_initial_position(dim, initial_scale),
-        ground_truth=exact_truth(mean, np.diag(cov)),
-        sample=sample,
-        params=dict(params, cov=cov),
     )
 
 

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from targets.base import Target, exact_truth, register
+from targets.base import Target, exact_target, register
 
 
 def gaussian_mixture(name: str, means: np.ndarray, variance: float, weights: np.ndarray | None = None) -> Target:
@@ -44,16 +44,9 @@ def gaussian_mixture(name: str, means: np.ndarray, variance: float, weights: np.
         """Uniform over the bounding box of the means."""
         return jax.random.uniform(rng_key, (num, dim), minval=low, maxval=high)
 
-    return Target(
-        name=name,
-        kind="continuous",
-        dim=dim,
-        logdensity=logdensity,
-        initial_position=initial_position,
-        ground_truth=exact_truth(mean, variance_per_coordinate),
-        sample=sample,
-        params={"means": means, "weights": weights, "variance": float(variance)},
-    )
+    params = {"means": means, "weights": weights, "variance": float(variance)}
+    return exact_target(name, logdensity, sample, mean, variance_per_coordinate, params,
+                        initial_position=initial_position)
 
 
 def _grid_means(points: list[float]) -> np.ndarray:
