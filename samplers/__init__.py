@@ -6,6 +6,6 @@ The log density is passed on every call, so a wrapper may change it between step
 Every ``Info`` carries ``acceptance_rate``, ``is_accepted`` and ``is_nonfinite``.
 """
 
-from samplers import hmc, kinetic_langevin, mala, rwm
+from samplers import discrete_metropolis, gibbs, hmc, kinetic_langevin, mala, rwm
 
-__all__ = ["rwm", "mala", "hmc", "kinetic_langevin"]
+__all__ = ["rwm", "mala", "hmc", "kinetic_langevin", "gibbs", "discrete_metropolis"]

@@ -19,6 +19,8 @@ DEFAULT_KERNEL_PARAMS = {
     "mala": {"step_size": 0.05},
     "hmc": {"step_size": 0.15, "num_integration_steps": 10},
     "kinetic_langevin": {"step_size": 0.15, "damping": 0.5, "num_integration_steps": 1},
+    "gibbs": {},
+    "discrete_metropolis": {},
 }
 
 

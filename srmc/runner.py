@@ -109,10 +109,9 @@ def _chunk_size(chunk_size: int | None, total_steps: int, thin: int | None) -> i
 
 def _initial_run_state(states: Any, positions: Array, function_items: tuple) -> RunState:
     num_chains = positions.shape[0]
-    means = tuple(
-        jnp.zeros((num_chains, *jax.eval_shape(f, positions[0]).shape), positions.dtype) for _, f in function_items
-    )
-    zeros = jnp.zeros(num_chains, positions.dtype)
+    dtype = positions.dtype if jnp.issubdtype(positions.dtype, jnp.floating) else jnp.result_type(float)
+    means = tuple(jnp.zeros((num_chains, *jax.eval_shape(f, positions[0]).shape), dtype) for _, f in function_items)
+    zeros = jnp.zeros(num_chains, dtype)
     return RunState(states, means, zeros, jnp.zeros(num_chains, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
 
@@ -160,7 +159,7 @@ def _run_chunk(run, chain_keys, *, algorithm, target, function_items, num_blocks
         run = run._replace(states=states, step=run.step + 1, num_nonfinite=run.num_nonfinite + nonfinite)
         if accumulate:
             count = run.num_accumulated + 1
-            weight = 1.0 / count.astype(positions.dtype)
+            weight = 1.0 / count.astype(run.acceptance_sum.dtype)
             means = tuple(
                 m + weight * (jax.vmap(f)(positions) - m) for m, (_, f) in zip(run.running_means, function_items)
             )

@@ -45,6 +45,11 @@ def check_initial_positions(target: Target, initial_position: Any, num_chains: i
             f"initial_position must have shape ({num_chains}, {target.dim}) or ({target.dim},) "
             f"for {num_chains} chains of {target.name}, got {tuple(np.shape(initial_position))}."
         )
+    if target.kind != "continuous":
+        if not jnp.issubdtype(positions.dtype, jnp.integer):
+            raise ValueError(f"initial_position for the {target.kind} target {target.name} must hold integers.")
+        if bool(jnp.any((positions < 0) | (positions >= target.num_categories))):
+            raise ValueError(f"initial_position values must lie in 0..{target.num_categories - 1}.")
     if target.kind == "continuous":
         if not jnp.issubdtype(positions.dtype, jnp.floating):
             positions = positions.astype(jnp.result_type(float))

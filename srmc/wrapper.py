@@ -84,7 +84,8 @@ def wrap(
         return surrogate_logdensity(target, theta, alpha_value, tilt, gradient)
 
     def init(position: Array, target: Target) -> SRMCState:
-        theta = jnp.zeros_like(position)
+        score_shape = jax.eval_shape(target.score, position)
+        theta = jnp.zeros(score_shape.shape, score_shape.dtype)
         inner = base_init(position, surrogate(target, theta, alpha_schedule(0)))
         _check_inner_state(inner)
         return SRMCState(inner, theta, jnp.zeros((), jnp.int32))

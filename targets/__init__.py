@@ -8,7 +8,7 @@
 from targets.base import GroundTruth, Target, describe, exact_truth, from_logdensity, get, names, register
 from targets import gaussian  # noqa: F401  (registers the Gaussian family)
 from targets import banana, funnel, logistic, mixture  # noqa: F401  (register the other continuous families)
-from targets import numpyro_model  # noqa: F401  (registers eight_schools and numpyro_logistic)
+from targets import discrete, numpyro_model  # noqa: F401  (register discrete targets, eight_schools, ...)
 from targets.numpyro_model import constrain, constrained_functions, from_numpyro
 
 __all__ = [

@@ -1,0 +1,47 @@
+"""Metropolis with random single-site changes on {0..K-1}^d.
+
+Proposal: pick a site uniformly and a new value uniformly among the other K - 1 (a bit flip when K = 2); the
+proposal is symmetric, so it is accepted with probability min(1, p(x') / p(x)).
+"""
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from samplers._metropolis import MetropolisInfo, metropolis_decision, select
+
+Array = jax.Array
+
+DiscreteMetropolisInfo = MetropolisInfo  # acceptance_rate, is_accepted, is_nonfinite
+
+
+class DiscreteMetropolisState(NamedTuple):
+    """Configuration with its cached log density."""
+
+    position: Array
+    logdensity: Array
+
+
+def init(position: Array, logdensity_fn: Callable) -> DiscreteMetropolisState:
+    """Build the state at `position`, caching its log density."""
+    position = jnp.asarray(position, jnp.int32)
+    return DiscreteMetropolisState(position, jnp.asarray(logdensity_fn(position)))
+
+
+def build_kernel() -> Callable:
+    """Return `kernel(rng_key, state, logdensity_fn, num_categories=2) -> (state, info)`."""
+
+    def kernel(
+        rng_key: Array, state: DiscreteMetropolisState, logdensity_fn: Callable, num_categories: int = 2
+    ) -> tuple[DiscreteMetropolisState, DiscreteMetropolisInfo]:
+        """One single-site Metropolis step targeting `logdensity_fn`."""
+        key_site, key_value, key_accept = jax.random.split(rng_key, 3)
+        x = state.position
+        site = jax.random.randint(key_site, (), 0, x.shape[0])
+        shift = jax.random.randint(key_value, (), 1, num_categories)
+        proposal = init(x.at[site].set((x[site] + shift) % num_categories), logdensity_fn)
+        decision = metropolis_decision(key_accept, proposal.logdensity - state.logdensity)
+        return select(decision.is_accepted, proposal, state), DiscreteMetropolisInfo(*decision)
+
+    return kernel

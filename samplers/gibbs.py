@@ -1,0 +1,67 @@
+"""Gibbs sampling on {0..K-1}^d: random-scan (one uniformly chosen site per step) or a systematic sweep.
+
+A site's full conditional p(x_i = k | x_-i) is computed from the log density at the K values of the site; a
+non-finite conditional leaves the state unchanged and is flagged.
+"""
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from samplers._metropolis import MetropolisInfo
+
+Array = jax.Array
+
+GibbsInfo = MetropolisInfo  # acceptance_rate (always 1 when finite), is_accepted, is_nonfinite
+
+
+class GibbsState(NamedTuple):
+    """Current configuration (integers)."""
+
+    position: Array
+
+
+def init(position: Array, logdensity_fn: Callable) -> GibbsState:
+    """Build the state at `position` (no cache: Gibbs evaluates conditionals afresh)."""
+    return GibbsState(jnp.asarray(position, jnp.int32))
+
+
+def site_conditional_logits(logdensity_fn: Callable, x: Array, site: Array, num_categories: int) -> Array:
+    """log p(x_site = k | rest) up to a constant, for k = 0..K-1."""
+    candidates = jnp.broadcast_to(x, (num_categories, x.shape[0])).at[:, site].set(jnp.arange(num_categories))
+    return jax.vmap(logdensity_fn)(candidates)
+
+
+def _update_site(rng_key: Array, x: Array, site: Array, logdensity_fn: Callable, num_categories: int):
+    logits = site_conditional_logits(logdensity_fn, x, site, num_categories)
+    finite = jnp.all(jnp.isfinite(logits) | (logits == -jnp.inf)) & jnp.any(jnp.isfinite(logits))
+    value = jax.random.categorical(rng_key, jnp.where(finite, logits, 0.0))
+    return jnp.where(finite, x.at[site].set(value), x), ~finite
+
+
+def build_kernel() -> Callable:
+    """Return `kernel(rng_key, state, logdensity_fn, num_categories=2, scan="random") -> (state, info)`."""
+
+    def kernel(
+        rng_key: Array, state: GibbsState, logdensity_fn: Callable, num_categories: int = 2, scan: str = "random"
+    ) -> tuple[GibbsState, GibbsInfo]:
+        """One random-scan update (`scan="random"`) or one sweep over all sites in order (`"systematic"`)."""
+        x = state.position
+        if scan == "random":
+            key_site, key_value = jax.random.split(rng_key)
+            site = jax.random.randint(key_site, (), 0, x.shape[0])
+            x, nonfinite = _update_site(key_value, x, site, logdensity_fn, num_categories)
+        elif scan == "systematic":
+            def body(site, carry):
+                x, nonfinite = carry
+                x, bad = _update_site(jax.random.fold_in(rng_key, site), x, site, logdensity_fn, num_categories)
+                return x, nonfinite | bad
+
+            x, nonfinite = jax.lax.fori_loop(0, x.shape[0], body, (x, jnp.zeros((), bool)))
+        else:
+            raise ValueError(f"scan must be 'random' or 'systematic', got {scan!r}.")
+        info = GibbsInfo(jnp.where(nonfinite, 0.0, 1.0), ~nonfinite, nonfinite)
+        return GibbsState(x), info
+
+    return kernel
