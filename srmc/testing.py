@@ -558,49 +558,14 @@ def check_determinism(kernel: Any, params: dict, target: Target | LogDensity, po
 # --- targets for property tests, and hypothesis strategies ---------------------------------------------------------
 
 
-def _gaussian_logdensity(loc: Array, precision: Array, x: Array) -> Array:
-    centred = x - loc
-    return -0.5 * centred @ (precision @ centred)
-
-
-def _gaussian_score(loc: Array, precision: Array, x: Array) -> Array:
-    return -(precision @ (x - loc))
-
-
-def _gaussian_sample(loc: Array, chol: Array, rng_key: Array, num: int) -> Array:
-    return loc + jax.random.normal(rng_key, (num, loc.shape[0])) @ chol.T
-
-
 def gaussian_target(name: str, mean: np.ndarray, cov: np.ndarray, params: dict | None = None) -> Target:
-    """`targets.gaussian.gaussian` whose functions are `Partial`s: checks on many of them share compilations."""
-    target = gaussian(name, mean, cov, params or {})
-    loc, precision = jnp.asarray(np.asarray(mean, np.float64)), jnp.asarray(np.linalg.inv(cov))
-    chol = jnp.asarray(np.linalg.cholesky(cov))
-    return dataclasses.replace(target, logdensity=Partial(_gaussian_logdensity, loc, precision),
-                               score=Partial(_gaussian_score, loc, precision),
-                               sample=Partial(_gaussian_sample, loc, chol))
-
-
-def _mixture_logdensity(locs: Array, log_weights: Array, variance: Array, x: Array) -> Array:
-    return jax.nn.logsumexp(log_weights - 0.5 * jnp.sum((x - locs) ** 2, axis=-1) / variance)
-
-
-_mixture_score = jax.grad(_mixture_logdensity, argnums=3)
-
-
-def _mixture_sample(locs: Array, log_weights: Array, variance: Array, rng_key: Array, num: int) -> Array:
-    key_component, key_noise = jax.random.split(rng_key)
-    component = jax.random.categorical(key_component, log_weights, shape=(num,))
-    return locs[component] + jnp.sqrt(variance) * jax.random.normal(key_noise, (num, locs.shape[1]))
+    """`targets.gaussian.gaussian`: its functions are `Partial`s, so checks on many of them share compilations."""
+    return gaussian(name, mean, cov, params or {})
 
 
 def mixture_target(name: str, means: np.ndarray, variance: float, weights: np.ndarray | None = None) -> Target:
-    """`targets.mixture.gaussian_mixture` whose functions are `Partial`s (see `gaussian_target`)."""
-    target = gaussian_mixture(name, means, variance, weights)
-    leaves = (jnp.asarray(target.params["means"]), jnp.log(jnp.asarray(target.params["weights"])),
-              jnp.asarray(float(variance)))
-    return dataclasses.replace(target, logdensity=Partial(_mixture_logdensity, *leaves),
-                               score=Partial(_mixture_score, *leaves), sample=Partial(_mixture_sample, *leaves))
+    """`targets.mixture.gaussian_mixture`, whose log density and sampler are `Partial`s too."""
+    return gaussian_mixture(name, means, variance, weights)
 
 
 class LatticeModel(NamedTuple):

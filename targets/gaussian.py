@@ -5,29 +5,40 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 
 from targets.base import Target, exact_target, gaussian_initial_position, register
 
 
+def gaussian_logdensity(loc: jax.Array, precision: jax.Array, x: jax.Array) -> jax.Array:
+    """log N(x; loc, precision^-1) up to a constant."""
+    centred = x - loc
+    return -0.5 * centred @ (precision @ centred)
+
+
+def gaussian_score(loc: jax.Array, precision: jax.Array, x: jax.Array) -> jax.Array:
+    """grad log N(x; loc, precision^-1)."""
+    return -(precision @ (x - loc))
+
+
+def gaussian_sample(loc: jax.Array, chol: jax.Array, rng_key: jax.Array, num: int) -> jax.Array:
+    """`num` exact draws loc + chol @ z."""
+    return loc + jax.random.normal(rng_key, (num, loc.shape[0])) @ chol.T
+
+
 def gaussian(name: str, mean: np.ndarray, cov: np.ndarray, params: dict, initial_scale: float = 1.0) -> Target:
-    """A multivariate normal N(mean, cov) as a `Target` with exact moments and an exact sampler."""
+    """A multivariate normal N(mean, cov) as a `Target` with exact moments and an exact sampler.
+
+    Its functions are `jax.tree_util.Partial`s of module-level functions, so code that passes them as traced
+    arguments (e.g. `srmc.testing`) compiles once for all Gaussians of one dimension.
+    """
     mean = np.asarray(mean, np.float64)
     cov = np.asarray(cov, np.float64)
     dim = mean.shape[0]
-    precision = jnp.asarray(np.linalg.inv(cov))
-    chol = jnp.asarray(np.linalg.cholesky(cov))
-    loc = jnp.asarray(mean)
-
-    def logdensity(x: jax.Array) -> jax.Array:
-        centred = x - loc
-        return -0.5 * centred @ (precision @ centred)
-
-    def score(x: jax.Array) -> jax.Array:
-        return -(precision @ (x - loc))
-
-    def sample(rng_key: jax.Array, num: int) -> jax.Array:
-        return loc + jax.random.normal(rng_key, (num, dim)) @ chol.T
-
+    loc, precision = jnp.asarray(mean), jnp.asarray(np.linalg.inv(cov))
+    logdensity = Partial(gaussian_logdensity, loc, precision)
+    score = Partial(gaussian_score, loc, precision)
+    sample = Partial(gaussian_sample, loc, jnp.asarray(np.linalg.cholesky(cov)))
     return exact_target(
         name, logdensity, sample, mean, np.diag(cov), dict(params, cov=cov), score=score,
         initial_position=gaussian_initial_position(dim, initial_scale),

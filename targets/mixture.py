@@ -7,12 +7,29 @@ import itertools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 
 from targets.base import Target, exact_target, register
 
 
+def mixture_logdensity(locs: jax.Array, log_weights: jax.Array, variance: jax.Array, x: jax.Array) -> jax.Array:
+    """log sum_k w_k N(x; locs[k], variance I) up to a constant."""
+    return jax.nn.logsumexp(log_weights - 0.5 * jnp.sum((x - locs) ** 2, axis=-1) / variance)
+
+
+def mixture_sample(locs: jax.Array, log_weights: jax.Array, variance: jax.Array, rng_key: jax.Array,
+                   num: int) -> jax.Array:
+    """`num` exact draws: a component by weight, then its Gaussian."""
+    key_component, key_noise = jax.random.split(rng_key)
+    component = jax.random.categorical(key_component, log_weights, shape=(num,))
+    return locs[component] + jnp.sqrt(variance) * jax.random.normal(key_noise, (num, locs.shape[1]))
+
+
 def gaussian_mixture(name: str, means: np.ndarray, variance: float, weights: np.ndarray | None = None) -> Target:
-    """Mixture sum_k w_k N(means[k], variance I) as a `Target` with exact moments and an exact sampler."""
+    """Mixture sum_k w_k N(means[k], variance I) as a `Target` with exact moments and an exact sampler.
+
+    Its log density and sampler are `jax.tree_util.Partial`s (see `targets.gaussian.gaussian`).
+    """
     means = np.asarray(means, np.float64)
     if means.ndim != 2 or means.shape[0] < 1:
         raise ValueError(f"means must have shape (num_components, dim), got {means.shape}.")
@@ -31,14 +48,8 @@ def gaussian_mixture(name: str, means: np.ndarray, variance: float, weights: np.
     log_weights = jnp.log(jnp.asarray(weights))
     low, high = jnp.asarray(means.min(axis=0)), jnp.asarray(means.max(axis=0))
 
-    def logdensity(x: jax.Array) -> jax.Array:
-        squared = jnp.sum((x - locs) ** 2, axis=-1)
-        return jax.nn.logsumexp(log_weights - 0.5 * squared / variance)
-
-    def sample(rng_key: jax.Array, num: int) -> jax.Array:
-        key_component, key_noise = jax.random.split(rng_key)
-        component = jax.random.categorical(key_component, log_weights, shape=(num,))
-        return locs[component] + jnp.sqrt(variance) * jax.random.normal(key_noise, (num, dim))
+    leaves = (locs, log_weights, jnp.asarray(float(variance)))
+    logdensity, sample = Partial(mixture_logdensity, *leaves), Partial(mixture_sample, *leaves)
 
     def initial_position(rng_key: jax.Array, num: int) -> jax.Array:
         """Uniform over the bounding box of the means."""
