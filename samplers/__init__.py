@@ -4,8 +4,13 @@ Each module offers ``init(position, logdensity_fn) -> State`` and
 ``build_kernel() -> kernel(rng_key, state, logdensity_fn, **params) -> (State, Info)``.
 The log density is passed on every call, so a wrapper may change it between steps.
 Every ``Info`` carries ``acceptance_rate``, ``is_accepted`` and ``is_nonfinite``.
+
+Continuous: rwm, mala, hmc, kinetic_langevin. Discrete, on {0..K-1}^d (parameter ``num_categories``, which
+srmc fills in from the target): gibbs, discrete_metropolis, gwg (Gibbs-with-Gradients), dmala (discrete
+Langevin with a Metropolis correction). The discrete kernels expose ``transition_probabilities`` for exact
+invariance checks by enumeration.
 """
 
-from samplers import discrete_metropolis, gibbs, hmc, kinetic_langevin, mala, rwm
+from samplers import discrete_metropolis, dmala, gibbs, gwg, hmc, kinetic_langevin, mala, rwm
 
-__all__ = ["rwm", "mala", "hmc", "kinetic_langevin", "gibbs", "discrete_metropolis"]
+__all__ = ["rwm", "mala", "hmc", "kinetic_langevin", "gibbs", "discrete_metropolis", "gwg", "dmala"]

@@ -1,7 +1,8 @@
 """Metropolis with random single-site changes on {0..K-1}^d.
 
 Proposal: pick a site uniformly and a new value uniformly among the other K - 1 (a bit flip when K = 2); the
-proposal is symmetric, so it is accepted with probability min(1, p(x') / p(x)).
+proposal is symmetric, so it is accepted with probability min(1, p(x') / p(x)). `transition_probabilities`
+gives the exact one-step transition probabilities.
 """
 
 from typing import Callable, NamedTuple
@@ -9,6 +10,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from samplers._discrete import acceptance_probability, hamming_neighbours, with_stay_probability
 from samplers._metropolis import MetropolisInfo, metropolis_decision, select
 
 Array = jax.Array
@@ -45,3 +47,12 @@ def build_kernel() -> Callable:
         return select(decision.is_accepted, proposal, state), DiscreteMetropolisInfo(*decision)
 
     return kernel
+
+
+def transition_probabilities(position: Array, states: Array, logdensity_fn: Callable, num_categories: int = 2
+                             ) -> Array:
+    """Exact probabilities of one step from `position` to each row of `states`."""
+    distance, _ = hamming_neighbours(position, states)
+    log_ratio = jax.vmap(logdensity_fn)(states) - logdensity_fn(position)
+    move = acceptance_probability(log_ratio) / (position.shape[0] * (num_categories - 1))
+    return with_stay_probability(jnp.where(distance == 1, move, 0.0), distance)

@@ -1,7 +1,8 @@
 """Gibbs sampling on {0..K-1}^d: random-scan (one uniformly chosen site per step) or a systematic sweep.
 
 A site's full conditional p(x_i = k | x_-i) is computed from the log density at the K values of the site; a
-non-finite conditional leaves the state unchanged and is flagged.
+non-finite conditional leaves the state unchanged and is flagged. `transition_probabilities` gives the exact
+one-step transition probabilities (for `srmc.testing`'s exact invariance checks).
 """
 
 from typing import Callable, NamedTuple
@@ -9,6 +10,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from samplers._discrete import hamming_neighbours, single_site_logits
 from samplers._metropolis import MetropolisInfo
 
 Array = jax.Array
@@ -65,3 +67,40 @@ def build_kernel() -> Callable:
         return GibbsState(x), info
 
     return kernel
+
+
+def transition_probabilities(
+    position: Array, states: Array, logdensity_fn: Callable, num_categories: int = 2, scan: str = "random"
+) -> Array:
+    """Exact probabilities of one kernel step from `position` to each row of `states`.
+
+    Random scan: (1/d) sum_i [y_-i = x_-i] p(y_i | x_-i). Systematic sweep: the product of the d single-site
+    updates, which needs `states` to hold all K^d configurations (in any order).
+    """
+    if scan == "random":
+        distance, site = hamming_neighbours(position, states)
+        conditionals = jax.nn.softmax(single_site_logits(logdensity_fn, position, num_categories), axis=-1)
+        dim = position.shape[0]
+        move = conditionals[site, states[jnp.arange(states.shape[0]), site]] / dim
+        stay = jnp.sum(jnp.take_along_axis(conditionals, position[:, None], axis=1)) / dim
+        return jnp.where(distance == 0, stay, jnp.where(distance == 1, move, 0.0))
+    if scan != "systematic":
+        raise ValueError(f"scan must be 'random' or 'systematic', got {scan!r}.")
+    return _sweep_probabilities(position, states, logdensity_fn, num_categories)
+
+
+def _sweep_probabilities(position: Array, states: Array, logdensity_fn: Callable, num_categories: int) -> Array:
+    """Push the point mass at `position` through the site updates 0..d-1 over all K^d states."""
+    num_states, dim = states.shape
+    strides = num_categories ** jnp.arange(dim - 1, -1, -1)
+    codes = states @ strides
+    row_of_code = jnp.zeros(num_categories**dim, jnp.int32).at[codes].set(jnp.arange(num_states, dtype=jnp.int32))
+    # conditionals at every state (independent of `position`, so vmap computes them once)
+    conditionals = jax.nn.softmax(jax.vmap(lambda x: single_site_logits(logdensity_fn, x, num_categories))(states),
+                                  axis=-1)  # (S, d, K)
+    probabilities = jnp.all(states == position, axis=1).astype(conditionals.dtype)
+    for site in range(dim):
+        changed = codes[:, None] + (jnp.arange(num_categories)[None, :] - states[:, site:site + 1]) * strides[site]
+        incoming = probabilities[row_of_code[changed]].sum(axis=1)  # mass on y with any value at `site`
+        probabilities = conditionals[jnp.arange(num_states), site, states[:, site]] * incoming
+    return probabilities

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from srmc import interop
+
 Array = jax.Array
 
 
@@ -39,22 +41,23 @@ def state_position(state: Any) -> Array:
 
 
 def nonfinite_proposal(info: Any) -> Array:
-    """Whether a step's proposal was rejected for a non-finite log density, read off any kernel's info.
+    """Whether a step's proposal was rejected for a non-finite log density or gradient, read off its info.
 
-    srmc kernels report ``is_nonfinite``; BlackJAX infos carry the ``proposal`` state (random walk, Barker, HMC)
-    or only ``acceptance_rate``, which is NaN when the log ratio was NaN.
+    srmc's kernels and BlackJAX's (through `srmc.interop`) report ``is_nonfinite``; for any other kernel a NaN
+    ``acceptance_rate`` is the only sign.
     """
     if hasattr(info, "is_nonfinite"):
         return info.is_nonfinite
-    flagged = jnp.isnan(info.acceptance_rate)
-    proposal_logdensity = getattr(getattr(info, "proposal", None), "logdensity", None)
-    if proposal_logdensity is not None:
-        flagged = flagged | ~jnp.isfinite(proposal_logdensity)
-    return flagged
+    return jnp.isnan(info.acceptance_rate)
 
 
 def resolve_kernel(base: Any) -> tuple[Callable, Callable]:
-    """(init, kernel) of a BlackJAX-shaped module or object with `init` and `build_kernel`."""
+    """(init, kernel) of a BlackJAX-shaped module or object with `init` and `build_kernel`.
+
+    BlackJAX's own API objects (``blackjax.mala``, ...) go through `srmc.interop.blackjax_kernel` first.
+    """
+    if interop.is_blackjax_api(base):
+        base = interop.blackjax_kernel(base)
     if not (callable(getattr(base, "init", None)) and callable(getattr(base, "build_kernel", None))):
         raise TypeError(
             "base must provide init(position, logdensity_fn) and build_kernel() (e.g. samplers.mala or "
@@ -82,30 +85,78 @@ def check_kernel_params(kernel: Callable, params: dict) -> None:
 def _check_param_value(name: str, value: Any) -> None:
     if isinstance(value, jax.core.Tracer) or callable(value):
         return
-    if "step_size" in name or name in ("inverse_mass_matrix", "damping", "friction"):
-        array = np.asarray(value, dtype=float)
-        if not np.all(np.isfinite(array)) or np.any(array <= 0):
+    if "step_size" in name or name in ("inverse_mass_matrix", "momentum_inverse_scale", "damping", "friction"):
+        array = _as_float_array(value)
+        if array is None:
+            return  # e.g. a BlackJAX Metric object: its kernel checks it
+        checked = np.diagonal(array) if array.ndim == 2 else array  # dense mass matrix: positive diagonal
+        if not np.all(np.isfinite(array)) or np.any(checked <= 0):
             raise ValueError(f"{name} must be positive and finite, got {value!r}.")
+    if name == "momentum_refresh":
+        array = _as_float_array(value)
+        if array is not None and not np.all((array > 0) & (array <= 1)):
+            raise ValueError(f"momentum_refresh (BlackJAX ghmc's alpha) must lie in (0, 1], got {value!r}.")
     if name in ("num_integration_steps", "num_steps"):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def _as_float_array(value: Any) -> np.ndarray | None:
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def target_params(function: Callable, params: dict, target: Any, name: str = "kernel") -> dict:
+    """`params` plus ``num_categories`` from `target` when `function` takes it (checked against the target).
+
+    Raises a ValueError, before anything is compiled, when a discrete kernel meets a continuous target or the
+    other way round, or when a given ``num_categories`` disagrees with the target's.
+    """
+    takes_categories = "num_categories" in inspect.signature(function).parameters
+    discrete_target = getattr(target, "kind", "continuous") != "continuous"
+    if takes_categories != discrete_target:
+        kind = "a discrete" if takes_categories else "a continuous"
+        hint = ("rwm, mala, hmc, kinetic_langevin or a BlackJAX kernel" if not discrete_target
+                else "gibbs, discrete_metropolis, gwg or dmala")
+        raise ValueError(f"{name} is {kind} kernel but target {target.name} is {target.kind}; use {hint}.")
+    if not takes_categories:
+        return params
+    given = params.get("num_categories", target.num_categories)
+    if given != target.num_categories:
+        raise ValueError(f"num_categories={given} but target {target.name} has {target.num_categories} categories.")
+    return {**params, "num_categories": target.num_categories}
+
+
+def init_params(init: Callable, target: Any) -> dict:
+    """``{"num_categories": K}`` for a discrete kernel's init that takes it (gwg, dmala), else ``{}``."""
+    if getattr(target, "kind", "continuous") != "continuous" and "num_categories" in inspect.signature(init).parameters:
+        return {"num_categories": target.num_categories}
+    return {}
 
 
 def base(kernel_module: Any, **params: Any) -> Algorithm:
     """Run a base kernel directly on the target (no repellence), e.g. ``base(samplers.mala, step_size=0.1)``."""
     base_init, kernel = resolve_kernel(kernel_module)
     check_kernel_params(kernel, params)
+    name = _kernel_name(kernel_module)
 
     def init(position: Array, target: Any) -> Any:
-        return base_init(position, target.logdensity)
+        target_params(kernel, params, target, name)  # fails early on a kernel that does not fit the target
+        return base_init(position, target.logdensity, **init_params(base_init, target))
 
     def step(rng_key: Array, state: Any, target: Any) -> tuple[Any, Any]:
-        return kernel(rng_key, state, target.logdensity, **params)
+        return kernel(rng_key, state, target.logdensity, **target_params(kernel, params, target, name))
 
-    return Algorithm(init, step, _kernel_name(kernel_module), dict(params))
+    return Algorithm(init, step, name, dict(params))
 
 
 def _kernel_name(kernel_module: Any) -> str:
-    """'mala' for samplers.mala and for blackjax.mala (named after the module that defines its `init`)."""
+    """'mala' for samplers.mala, 'blackjax.mala' for blackjax.mala (else the module that defines `init`)."""
+    if interop.is_blackjax_api(kernel_module):
+        kernel_module = interop.blackjax_kernel(kernel_module)
+    if isinstance(kernel_module, interop.KernelAdapter):
+        return kernel_module.name
     name = getattr(kernel_module, "__name__", None) or getattr(kernel_module.init, "__module__", None)
     return (name or type(kernel_module).__name__).rsplit(".", 1)[-1]

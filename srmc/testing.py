@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
+import inspect
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -33,11 +33,13 @@ from jax.tree_util import Partial
 from scipy import stats
 
 import srmc
-from srmc.algorithm import Algorithm, resolve_kernel
+from srmc.algorithm import Algorithm, init_params, resolve_kernel
 from srmc.tilt import surrogate_logdensity
 from srmc.wrapper import SRMCState
 from targets import Target
+from targets.discrete import enumerate_configurations, enumerated_probabilities
 from targets.gaussian import gaussian
+from targets.lattice import pairwise_target
 from targets.mixture import gaussian_mixture
 
 Array = jax.Array
@@ -89,6 +91,12 @@ def _kernel_functions(kernel: Any, target: Any) -> tuple[Callable, Callable]:
     return _BUILT[id(kernel)][1:]
 
 
+def _init_kwargs(init: Callable, params: dict) -> dict:
+    """The kernel parameters a kernel's ``init`` also takes (``num_categories`` for gwg and dmala)."""
+    accepted = inspect.signature(init).parameters
+    return {name: value for name, value in params.items() if name in accepted and name != "position"}
+
+
 def _logdensity_of(target: Target | LogDensity) -> LogDensity:
     return target.logdensity if isinstance(target, Target) else target
 
@@ -130,11 +138,12 @@ def stationary_momentum(state: Any, rng_key: Array, inverse_mass_matrix: Array |
 def _run_states(keys, starts, logdensity_fn, dynamic_params, inverse_mass, *, init, step, init_state_fn,
                 static_params, num_steps):
     params = {**dynamic_params, **dict(static_params)}
+    init_kwargs = _init_kwargs(init, params)
 
     def one_chain(key: Array, start: Array) -> Any:
         init_key, run_key = jax.random.split(key)
         if init_state_fn is None:
-            state = stationary_momentum(init(start, logdensity_fn), init_key, inverse_mass)
+            state = stationary_momentum(init(start, logdensity_fn, **init_kwargs), init_key, inverse_mass)
         else:
             state = init_state_fn(init_key, start, logdensity_fn)
 
@@ -288,14 +297,12 @@ def enumerate_states(dim: int, num_categories: int = 2) -> np.ndarray:
     """All ``num_categories**dim`` configurations in lexicographic order, shape (num_states, dim), int32."""
     if num_categories**dim > MAX_ENUMERATED_STATES:
         raise ValueError(f"{num_categories}^{dim} states is too many to enumerate (limit {MAX_ENUMERATED_STATES}).")
-    return np.array(list(itertools.product(range(num_categories), repeat=dim)), np.int32).reshape(-1, dim)
+    return enumerate_configurations(dim, num_categories)
 
 
 def exact_probabilities(logdensity_fn: Target | LogDensity, states: np.ndarray) -> np.ndarray:
     """pi over the enumerated `states`, normalised in float64."""
-    logp = np.asarray(jax.vmap(_logdensity_of(logdensity_fn))(jnp.asarray(states)), np.float64)
-    weights = np.exp(logp - logp.max())
-    return weights / weights.sum()
+    return enumerated_probabilities(_logdensity_of(logdensity_fn), np.asarray(states))
 
 
 def state_index(states: np.ndarray, num_categories: int) -> np.ndarray:
@@ -429,15 +436,51 @@ def check_discrete_invariance(
         return _exact_result(error, error <= tolerance and row_error <= tolerance,
                              f"exact over {len(states)} states: max |pi P - pi| = {error:.3g}, "
                              f"row error {row_error:.3g}, tolerance {tolerance:g}")
-    start_key, run_key = jax.random.split(_key(rng_key))
+    return _chi_square_invariance(kernel, params, logdensity_fn, states, probabilities, num_categories, num_chains,
+                                  num_steps, _key(rng_key), false_alarm_rate)
+
+
+def _chi_square_invariance(kernel: Any, params: dict, target: Target | LogDensity, states: np.ndarray,
+                           probabilities: np.ndarray, num_categories: int, num_chains: int, num_steps: int,
+                           rng_key: Array, false_alarm_rate: float, init_state_fn: Callable | None = None
+                           ) -> CheckResult:
+    """Start chains from exact draws of `probabilities`, step, and test the end-state counts (Pearson)."""
+    start_key, run_key = jax.random.split(rng_key)
     start_rows = jax.random.choice(start_key, len(states), (num_chains,), p=jnp.asarray(probabilities))
     starts = jnp.asarray(states)[start_rows]
-    ends = np.asarray(run_kernel(kernel, params, logdensity_fn, starts, num_steps, run_key))
+    ends = np.asarray(run_kernel(kernel, params, target, starts, num_steps, run_key, init_state_fn=init_state_fn))
     observed = np.bincount(_rows_of(ends, states, num_categories), minlength=len(states))
     statistic, df = pearson_test(observed, num_chains * probabilities)
     p_value = float(stats.chi2.sf(statistic, df)) if df > 0 else 1.0
     return CheckResult(statistic, p_value, false_alarm_rate, p_value > false_alarm_rate,
                        f"chi-square, {df + 1} cells, {num_chains} chains x {num_steps} steps")
+
+
+def check_srmc_frozen_theta_discrete(
+    kernel: Any, params: dict, target: Target, theta: Array, alpha: float, *, tilt: str = "score",
+    num_chains: int = 100_000, num_steps: int = 2, rng_key: Array | None = None, false_alarm_rate: float = 1e-3,
+) -> CheckResult:
+    """SRMC around a discrete `kernel` with theta frozen (gamma = 0) must leave pi_theta invariant.
+
+    Runs the real wrapper, ``srmc.wrap(kernel, alpha, tilt, gamma=0)``, from SRMC states at `theta` whose
+    positions are exact draws of pi_theta (enumerated), and tests the end states against pi_theta with Pearson's
+    chi-square: this covers the surrogate, the kernel on it and the wrapper's cache refresh between steps.
+    (For the kernel on the surrogate alone, exactly: ``check_discrete_invariance(kernel, params,
+    srmc.surrogate_logdensity(target, theta, alpha, tilt), dim)``.)
+    """
+    states = enumerate_states(target.dim, target.num_categories)
+    theta = jnp.asarray(theta, jnp.result_type(float))
+    surrogate = surrogate_logdensity(target, theta, alpha, tilt)
+    algorithm = srmc.wrap(kernel, alpha=alpha, tilt=tilt, gamma=_no_history_step, **params)
+    base_init = resolve_kernel(kernel)[0]
+
+    def init_state(rng_key: Array, position: Array, _logdensity_fn: LogDensity) -> SRMCState:
+        inner = base_init(position, surrogate, **init_params(base_init, target))
+        return SRMCState(inner, theta, jnp.zeros((), jnp.int32))
+
+    return _chi_square_invariance(algorithm, {}, target, states, exact_probabilities(surrogate, states),
+                                  target.num_categories, num_chains, num_steps, _key(rng_key), false_alarm_rate,
+                                  init_state)
 
 
 def check_transition_probabilities(
@@ -568,31 +611,14 @@ def mixture_target(name: str, means: np.ndarray, variance: float, weights: np.nd
     return gaussian_mixture(name, means, variance, weights)
 
 
-class LatticeModel(NamedTuple):
-    """A Potts model (Ising when q = 2) on any coupling graph, over {0..q-1}^dim.
+def lattice_model(couplings: np.ndarray, field: np.ndarray, score: str = "barker") -> Target:
+    """A pairwise (Ising when q = 2, Potts) `Target` over {0..q-1}^dim from couplings (dim, dim) and a field (dim, q).
 
-    log p(x) = 1/2 sum_ij J_ij [x_i == x_j] + sum_i h_i[x_i]; `logdensity` is a `Partial` of (J, h).
+    log p(x) = 1/2 sum_ij J_ij [x_i == x_j] + sum_i h_i[x_i] (`targets.lattice.pairwise_target`): exact moments by
+    enumeration, a mean-zero score, fast conditional logits; its functions are `Partial`s of (J, h), so checks
+    on many models of one shape share compilations.
     """
-
-    logdensity: Callable[[Array], Array]
-    dim: int
-    num_categories: int
-    couplings: np.ndarray
-    field: np.ndarray
-
-
-def _potts_logdensity(couplings: Array, field: Array, x: Array) -> Array:
-    one_hot = jax.nn.one_hot(x, field.shape[1], dtype=field.dtype)
-    return 0.5 * jnp.sum(couplings * (one_hot @ one_hot.T)) + jnp.sum(one_hot * field)
-
-
-def lattice_model(couplings: np.ndarray, field: np.ndarray) -> LatticeModel:
-    """A `LatticeModel` from symmetric couplings (dim, dim) with zero diagonal and a field (dim, q)."""
-    couplings, field = np.asarray(couplings, np.float32), np.asarray(field, np.float32)
-    if couplings.shape != (field.shape[0],) * 2 or not np.allclose(couplings, couplings.T):
-        raise ValueError(f"couplings must be symmetric ({field.shape[0]}, {field.shape[0]}), got {couplings.shape}.")
-    logdensity = Partial(_potts_logdensity, jnp.asarray(couplings), jnp.asarray(field))
-    return LatticeModel(logdensity, field.shape[0], field.shape[1], couplings, field)
+    return pairwise_target(f"lattice(dim={np.shape(field)[0]},q={np.shape(field)[1]})", couplings, field, {}, score)
 
 
 def gaussian_targets(dim: int | None = None, max_dim: int = 4, max_condition: float = 20.0):
@@ -634,14 +660,14 @@ def mixture_targets(num_components: int | None = None, max_components: int = 4):
 
 def lattice_models(min_sites: int = 4, max_sites: int = 10, num_categories: tuple[int, int] = (2, 2),
                    max_coupling: float = 1.0, max_field: float = 1.0):
-    """Hypothesis strategy: Ising/Potts `LatticeModel`s, all-pairs couplings in [-max_coupling, max_coupling].
+    """Hypothesis strategy: Ising/Potts `Target`s (`lattice_model`), all-pairs couplings in [-max_coupling, max_coupling].
 
     The number of states q^dim is kept <= 4096 (exact checks) by capping dim for q > 2.
     """
     from hypothesis import strategies as st
 
     @st.composite
-    def build(draw) -> LatticeModel:
+    def build(draw) -> Target:
         q = draw(st.integers(*num_categories))
         cap = int(np.floor(np.log(MAX_EXACT_STATES) / np.log(q) + 1e-9))
         d = draw(st.integers(min_sites, max(min_sites, min(max_sites, cap))))

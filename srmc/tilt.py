@@ -1,12 +1,17 @@
 """The surrogate target pi_theta: score tilt and linear tilt, with exact or shifted proposal gradients.
 
     score tilt:   log pi_theta(x) = log pi(x) - alpha <theta, s(x)>
-    linear tilt:  log pi_theta(x) = log pi(x) + alpha <theta, x>
+    linear tilt:  log pi_theta(x) = log pi(x) + alpha <theta, phi(x)>     phi(x) = x (continuous, binary),
+                                                                          one_hot(x)[:, 1:] (categorical)
 
-The surrogate is a `jax.custom_jvp` function, so ``jax.value_and_grad`` of it (what every gradient-based kernel
-calls) costs one pass of the chosen kind: exact (s - alpha H theta, forward-over-reverse), shifted
-(s(x - alpha theta), a proposal drift only) or linear (s + alpha theta, free). The *value* is always exact, so
-Metropolis corrections target pi_theta exactly whatever drift the proposal used.
+For continuous targets the surrogate is a `jax.custom_jvp` function, so ``jax.value_and_grad`` of it (what every
+gradient-based kernel calls) costs one pass of the chosen kind: exact (s - alpha H theta, forward-over-reverse),
+shifted (s(x - alpha theta), a proposal drift only) or linear (s + alpha theta, free). The *value* is always
+exact, so Metropolis corrections target pi_theta exactly whatever drift the proposal used.
+
+For discrete targets the surrogate is the plain expression: Gibbs conditionals and Metropolis ratios evaluate it
+at the candidate configurations (so they see how s changes under the move), and gradient-based discrete kernels
+differentiate it through the targets' relaxation (`targets.discrete`) by ordinary autodiff.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from targets import Target
+from targets.discrete import one_hot_features
 
 Array = jax.Array
 
@@ -24,9 +30,14 @@ TILTS = ("score", "linear")
 GRADIENTS = ("exact", "shifted")
 
 
-def tilted_value(logpi: Array, score: Array | None, x: Array, theta: Array, alpha: Array, tilt: str) -> Array:
-    """log pi_theta(x) from log pi(x) and s(x); equals log pi(x) exactly where alpha == 0."""
-    tilt_term = -jnp.vdot(theta, score) if tilt == "score" else jnp.vdot(theta, x)
+def tilt_features(target: Target, x: Array) -> Array:
+    """phi(x) of the linear tilt: x for continuous targets, ``one_hot(x)[:, 1:]`` flattened for discrete ones."""
+    return x if target.kind == "continuous" else one_hot_features(x, target.num_categories)
+
+
+def tilted_value(logpi: Array, score: Array | None, features: Array, theta: Array, alpha: Array, tilt: str) -> Array:
+    """log pi_theta(x) from log pi(x), s(x) and phi(x) (`tilt_features`); equals log pi(x) where alpha == 0."""
+    tilt_term = -jnp.vdot(theta, score) if tilt == "score" else jnp.vdot(theta, features)
     return jnp.where(alpha == 0, logpi, logpi + alpha * tilt_term)
 
 
@@ -46,8 +57,17 @@ def surrogate_logdensity(
     target: Target, theta: Array, alpha: Array, tilt: str = "score", gradient: str = "exact"
 ) -> Callable[[Array], Array]:
     """log pi_theta as a function of x whose autodiff gradient is the chosen (exact or shifted) one."""
+    if target.kind != "continuous":
+        if gradient != "exact":
+            raise ValueError(f"gradient={gradient!r} is for continuous targets; {target.name} is {target.kind}.")
+        return lambda x: _discrete_surrogate(target, x, theta, alpha, tilt)
     surrogate = _surrogate_fn(target, tilt, gradient)
     return lambda x: surrogate(x, theta, alpha)
+
+
+def _discrete_surrogate(target: Target, x: Array, theta: Array, alpha: Array, tilt: str) -> Array:
+    score = target.score(x) if tilt == "score" else None
+    return tilted_value(target.logdensity(x), score, tilt_features(target, x), theta, alpha, tilt)
 
 
 def _surrogate_fn(target: Target, tilt: str, gradient: str) -> Callable[[Array, Array, Array], Array]:

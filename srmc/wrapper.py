@@ -16,8 +16,10 @@ import jax
 import jax.numpy as jnp
 
 from srmc import schedules
-from srmc.algorithm import Algorithm, _kernel_name, check_kernel_params, nonfinite_proposal, resolve_kernel
-from srmc.tilt import GRADIENTS, TILTS, surrogate_logdensity, tilted_gradient, tilted_value
+from srmc.algorithm import (
+    Algorithm, _kernel_name, check_kernel_params, init_params, nonfinite_proposal, resolve_kernel, target_params,
+)
+from srmc.tilt import GRADIENTS, TILTS, surrogate_logdensity, tilt_features, tilted_gradient, tilted_value
 from targets import Target
 
 Array = jax.Array
@@ -54,7 +56,7 @@ def wrap(
     """Wrap a BlackJAX-shaped kernel (``init``, ``build_kernel``) in Score-Repellent Monte Carlo.
 
     Args:
-      base: kernel module or object, e.g. ``samplers.mala``.
+      base: kernel module or object, e.g. ``samplers.mala`` or ``blackjax.mala`` (see `srmc.interop`).
       alpha: repellence strength, a number >= 0 or a schedule ``count -> alpha_n``. ``alpha=0`` reproduces
         the base chain bit for bit.
       tilt: ``"score"`` (log pi - alpha <theta, s>) or ``"linear"`` (log pi + alpha <theta, x>).
@@ -73,6 +75,7 @@ def wrap(
     gamma_schedule = schedules.as_schedule(default_gamma, "gamma", positive=True)
     base_init, kernel = resolve_kernel(base)
     check_kernel_params(kernel, params)
+    name = _kernel_name(base)
 
     # A constant alpha = 0 makes the surrogate pi itself: the kernel then sees the target's own log density
     # and its cache never goes stale, so the chain is the base kernel's bit for bit.
@@ -84,15 +87,22 @@ def wrap(
         return surrogate_logdensity(target, theta, alpha_value, tilt, gradient)
 
     def init(position: Array, target: Target) -> SRMCState:
+        target_params(kernel, params, target, name)  # fails early on a kernel that does not fit the target
         score_shape = jax.eval_shape(target.score, position)
-        theta = jnp.zeros(score_shape.shape, score_shape.dtype)
-        inner = base_init(position, surrogate(target, theta, alpha_schedule(0)))
+        theta = jnp.zeros(score_shape.shape, jnp.result_type(score_shape.dtype, float))
+        inner = base_init(position, surrogate(target, theta, alpha_schedule(0)), **init_params(base_init, target))
         _check_inner_state(inner)
         return SRMCState(inner, theta, jnp.zeros((), jnp.int32))
 
+    def refresh_gradient(target: Target, position: Array, theta: Array, alpha: Array) -> Array:
+        """The kernel's own cached gradient of the new surrogate (discrete kernels: its relaxed gradient)."""
+        fresh = base_init(position, surrogate(target, theta, alpha), **init_params(base_init, target))
+        return fresh.logdensity_grad
+
     def step(rng_key: Array, state: SRMCState, target: Target) -> tuple[SRMCState, SRMCInfo]:
         alpha_now = jnp.asarray(alpha_schedule(state.count))
-        inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now), **params)
+        kernel_params = target_params(kernel, params, target, name)
+        inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now), **kernel_params)
         position = inner.position
         reads_cache = alpha_is_zero or tilt == "linear"
         logpi, score = _base_value_and_score(inner, target, state.theta, alpha_now, reads_cache)
@@ -101,7 +111,8 @@ def wrap(
         theta = state.theta + gamma_now * (score - state.theta)
         alpha_next = jnp.asarray(alpha_schedule(count))
         if not alpha_is_zero:
-            inner = _refresh_cache(inner, target, position, logpi, score, theta, alpha_next, tilt, gradient)
+            inner = _refresh_cache(inner, target, position, logpi, score, theta, alpha_next, tilt, gradient,
+                                   refresh_gradient)
         info = SRMCInfo(
             inner_info.acceptance_rate,
             getattr(inner_info, "is_accepted", jnp.ones((), bool)),
@@ -117,7 +128,7 @@ def wrap(
         schedules.check_schedule(gamma_schedule, "gamma", total_steps, positive=True, start=1)
 
     params_shown = dict(params, alpha=alpha, tilt=tilt, gradient=gradient)
-    return Algorithm(init, step, f"srmc[{_kernel_name(base)}]", params_shown, check_run)
+    return Algorithm(init, step, f"srmc[{name}]", params_shown, check_run)
 
 
 def _check_inner_state(inner: Any) -> None:
@@ -142,15 +153,22 @@ def _base_value_and_score(
 
 def _refresh_cache(
     inner: Any, target: Target, position: Array, logpi: Array, score: Array, theta: Array, alpha: Array,
-    tilt: str, gradient: str,
+    tilt: str, gradient: str, refresh_gradient: Any,
 ) -> Any:
-    """Make the cached log density (and gradient) those of the surrogate for the new theta and alpha."""
+    """Make the cached log density (and gradient) those of the surrogate for the new theta and alpha.
+
+    The value reuses log pi and s at the new position; a continuous gradient is the tilt's (see `tilt`), a
+    discrete kernel's relaxed gradient comes from its own ``init`` on the new surrogate (`refresh_gradient`).
+    """
     fields = getattr(inner, "_fields", ())
     updates = {}
     if "logdensity" in fields:
-        updates["logdensity"] = tilted_value(logpi, score, position, theta, alpha, tilt)
+        updates["logdensity"] = tilted_value(logpi, score, tilt_features(target, position), theta, alpha, tilt)
     if "logdensity_grad" in fields:
-        updates["logdensity_grad"] = tilted_gradient(target, position, score, theta, alpha, tilt, gradient)
+        if target.kind == "continuous":
+            updates["logdensity_grad"] = tilted_gradient(target, position, score, theta, alpha, tilt, gradient)
+        else:
+            updates["logdensity_grad"] = refresh_gradient(target, position, theta, alpha)
     return inner._replace(**updates)
 
 

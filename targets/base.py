@@ -15,7 +15,10 @@ KINDS = ("continuous", "binary", "categorical")
 
 
 class GroundTruth(NamedTuple):
-    """Known moments of a target: exact (zero standard errors) or from a stored long reference run."""
+    """Known moments of a target: exact (zero standard errors) or from a stored long reference run.
+
+    ``marginals`` (discrete targets): ``(dim, num_categories)`` single-site marginals p(x_i = k).
+    """
 
     mean: np.ndarray
     variance: np.ndarray
@@ -23,12 +26,14 @@ class GroundTruth(NamedTuple):
     variance_stderr: np.ndarray
     exact: bool
     note: str = ""
+    marginals: np.ndarray | None = None
 
 
-def exact_truth(mean: Any, variance: Any, note: str = "") -> GroundTruth:
-    """Ground truth known in closed form (standard errors are zero)."""
+def exact_truth(mean: Any, variance: Any, note: str = "", marginals: Any = None) -> GroundTruth:
+    """Ground truth known in closed form or by enumeration (standard errors are zero)."""
     mean, variance = np.asarray(mean, np.float64), np.asarray(variance, np.float64)
-    return GroundTruth(mean, variance, np.zeros_like(mean), np.zeros_like(variance), True, note)
+    marginals = None if marginals is None else np.asarray(marginals, np.float64)
+    return GroundTruth(mean, variance, np.zeros_like(mean), np.zeros_like(variance), True, note, marginals)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -41,10 +46,14 @@ class Target:
       dim: length of a position vector.
       logdensity: unnormalised log density of one position of shape ``(dim,)``.
       score: ``s(x)`` with ``E_pi[s] = 0``; defaults to ``jax.grad(logdensity)`` for continuous targets.
+        Discrete targets carry a mean-zero single-site score of shape ``(dim * (num_categories - 1),)``
+        (see `targets.discrete`).
       initial_position: ``(rng_key, num) -> (num, dim)`` starting points for chains.
       ground_truth: known mean and variance with standard errors, or ``None``.
       sample: exact sampler ``(rng_key, num) -> (num, dim)`` where one exists, else ``None``.
-      num_categories: number of values per site for categorical targets.
+      num_categories: number of values per site (2 for binary targets).
+      conditional_logits: discrete targets: ``x -> (dim, num_categories)`` logits of every site's full
+        conditional p(x_i = k | x_-i), all sites at once (see `targets.discrete` for the relaxation contract).
       params: the parameters the target was built with.
     """
 
@@ -58,6 +67,7 @@ class Target:
     sample: Callable[[Array, int], Array] | None = None
     num_categories: int = 2
     params: dict = dataclasses.field(default_factory=dict)
+    conditional_logits: Callable[[Array], Array] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -1,177 +1,274 @@
-"""Discrete targets on {0..K-1}^d, the single-site log ratios they expose, and mean-zero ratio scores.
+"""Discrete targets on {0..K-1}^d: all single-site conditionals at once, mean-zero scores, exact ground truth.
 
-A mean-zero, normalisation-free score for a binary target: with r_i(x) = pi(flip_i x) / pi(x),
+**Conditional logits.** Every discrete target exposes ``conditional_logits(x) -> (d, K)``: ``phi[i, k] =
+log pi(x with x_i = k)`` up to a constant per site, i.e. the logits of each site's full conditional given the
+others, for all sites at once (vectorised, never a Python loop over sites). Single-site log ratios follow:
+``log pi(x with x_i = k) - log pi(x) = phi[i, k] - phi[i, x_i]``.
 
-    s_i(x) = g(r_i(x)),   g(r) = -r g(1/r)   =>   E_pi[s_i] = sum_x pi(flip_i x) (-g(r_i(flip_i x)))... = 0,
+**Relaxation contract** (what gradient-based discrete kernels and the SRMC surrogate rely on): log densities,
+conditional logits and scores of a binary target (K = 2) accept a real vector ``x`` in R^d and are smooth in it;
+those of a categorical target (K > 2) accept integer positions ``(d,)`` and a real ``(d, K)`` matrix equal to
+``one_hot(x)`` at integer ``x``. `relaxed_one_hot` maps any of these forms to the ``(d, K)`` matrix ``E``.
 
-because flip_i is an involution. Two choices of g: "ratio" g(r) = r - 1 and the bounded "bounded"
-g(r) = r (r - 1) / (1 + r)^2 = sigmoid(u) tanh(u / 2) with u = log r. The relaxed gradient of the energy (what
-gradient-based discrete samplers use) is NOT mean-zero in general: see `relaxed_gradient_score`.
+**Mean-zero scores** for SRMC, shape ``(d (K - 1),)`` (category 0 left out; for binary targets ``(d,)``), all
+normalisation-free (built from conditional logits, i.e. from ratios pi(x') / pi(x)) and mean-zero even
+conditionally on the other sites, E_pi[s_i | x_-i] = 0:
+
+    barker   s_ik = p(x_i = k | x_-i) - [x_i = k]                 bounded in [-1, 1]          (default)
+    bounded  s_ik = g(r_ik),  g(r) = r (r - 1) / (1 + r)^2         bounded in (-1/8, 1)
+    ratio    s_ik = r_ik - 1                                       unbounded
+
+where ``r_ik = pi(T_ik x) / pi(x)`` and the involution ``T_ik`` swaps the values 0 and k at site i (a bit flip
+when K = 2); any g with g(r) = -r g(1/r) is mean-zero because T_ik is an involution. For a binary site both
+families are ``w(x_-i) (p_i - x_i)``: the barker score has weight w = 1, while every g-score has
+w = g(e^D) / sigmoid(D) (D: the site's conditional log-odds), which vanishes and changes sign with D. On a
+weakly coupled model the local log-odds straddle 0, so a g-score is nearly uncorrelated with x_i and SRMC buys
+little on the magnetisation; the barker score is its Rao-Blackwell residual and is what the default uses
+(it equals sigma(x) t(r) for the antisymmetric sign sigma = 1 - 2 x_i and Barker's balancing function
+t(r) = r / (1 + r), hence the name). The ``relaxed_gradient_score`` (grad of the energy at binary x, used by
+the SRMC paper's discrete experiments) is NOT mean-zero once a field is present; it is offered for comparison.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.tree_util import Partial
 
-from targets.base import Target, exact_truth, register
+from targets.base import GroundTruth, Target, exact_truth, register
 
 Array = jax.Array
 
-RATIO_SCORES = ("ratio", "bounded")
+SCORES = ("barker", "bounded", "ratio")
+MAX_ENUMERATED_STATES = 2**20
 
 
-def single_site_log_ratios(logdensity: Callable[[Array], Array], x: Array, num_categories: int = 2) -> Array:
-    """``L[i, k] = log pi(x with x_i = k) - log pi(x)``, shape (d, K), by vmapped evaluation (0 where k = x_i)."""
-    dim = x.shape[0]
-    candidates = jnp.broadcast_to(x, (dim, num_categories, dim))
-    sites, values = jnp.meshgrid(jnp.arange(dim), jnp.arange(num_categories), indexing="ij")
-    candidates = candidates.at[sites, values, sites].set(values.astype(x.dtype))
-    return jax.vmap(jax.vmap(logdensity))(candidates) - logdensity(x)
+# --- relaxation and single-site quantities ---------------------------------------------------------------------
 
 
-def flip_log_ratios(log_ratios: Array, x: Array) -> Array:
-    """log pi(flip_i x) / pi(x) for every site of a binary x, from (d, 2) single-site log ratios."""
-    return jnp.take_along_axis(log_ratios, (1 - x)[:, None].astype(jnp.int32), axis=1)[:, 0]
+def relaxed_one_hot(x: Array, num_categories: int) -> Array:
+    """The ``(d, K)`` one-hot matrix of a position: integer ``(d,)``, real binary relaxation ``(d,)``, or ``(d, K)``."""
+    x = jnp.asarray(x)
+    if x.ndim == 2:
+        return x
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        return jax.nn.one_hot(x, num_categories, dtype=jnp.result_type(float))
+    if num_categories != 2:
+        raise ValueError("a real-valued (d,) position relaxes binary sites only; pass a (d, K) one-hot matrix.")
+    return jnp.stack([1.0 - x, x], axis=-1)
 
 
-def ratio_score_fn(log_ratio_fn: Callable[[Array], Array], kind: str = "bounded") -> Callable[[Array], Array]:
-    """The mean-zero score s_i = g(pi(flip_i x) / pi(x)) of a binary target, g chosen by `kind`."""
-    if kind not in RATIO_SCORES:
-        raise ValueError(f"score kind must be one of {RATIO_SCORES}, got {kind!r}.")
+def one_hot_features(x: Array, num_categories: int) -> Array:
+    """``one_hot(x)[:, 1:]`` flattened, shape ``(d (K - 1),)``: x itself (as reals) for binary sites."""
+    return relaxed_one_hot(x, num_categories)[:, 1:].reshape(-1)
+
+
+def conditional_logits_by_evaluation(logdensity: Callable[[Array], Array], num_categories: int
+                                     ) -> Callable[[Array], Array]:
+    """``conditional_logits`` of any discrete log density, by evaluating it at all d K single-site changes.
+
+    Works in whichever form the position comes (integer, real binary, or one-hot), so it keeps the relaxation
+    contract whenever `logdensity` does. Costs d K evaluations; targets with structure provide faster ones.
+    """
+    categories = jnp.arange(num_categories)
+
+    def conditional_logits(x: Array) -> Array:
+        x = jnp.asarray(x)
+        dim = x.shape[0]
+        site_mask = jnp.eye(dim, dtype=bool)[:, None, :]  # (d, 1, d): candidate (i, k) changes site i
+        if x.ndim == 2:
+            rows = jnp.eye(num_categories, dtype=x.dtype)[None, :, None, :]  # e_k
+            candidates = jnp.where(site_mask[..., None], rows, x[None, None])  # (d, K, d, K)
+        else:
+            candidates = jnp.where(site_mask, categories[None, :, None].astype(x.dtype), x[None, None])
+        return jax.vmap(jax.vmap(logdensity))(candidates)
+
+    return conditional_logits
+
+
+def site_log_ratios(logits: Array, one_hot: Array) -> Array:
+    """``L[i, k] = log pi(x with x_i = k) - log pi(x)`` from conditional logits and the one-hot position."""
+    return logits - jnp.sum(logits * one_hot, axis=-1, keepdims=True)
+
+
+def single_site_log_ratios(target: Target, x: Array) -> Array:
+    """All single-site log ratios of a discrete target at once: ``log pi(x with x_i = k) - log pi(x)``, (d, K)."""
+    return site_log_ratios(target.conditional_logits(x), relaxed_one_hot(x, target.num_categories))
+
+
+def swap_log_ratios(logits: Array, one_hot: Array) -> Array:
+    """``log pi(T_ik x) / pi(x)``, shape (d, K - 1): T_ik swaps values 0 and k at site i (0 where x_i not in {0, k})."""
+    ratios = site_log_ratios(logits, one_hot)
+    return one_hot[:, :1] * ratios[:, 1:] + one_hot[:, 1:] * ratios[:, :1]
+
+
+def _bounded(log_ratio: Array) -> Array:
+    """g(r) = r (r - 1) / (1 + r)^2 = sigmoid(u) tanh(u / 2), u = log r."""
+    return jax.nn.sigmoid(log_ratio) * jnp.tanh(0.5 * log_ratio)
+
+
+def make_score(conditional_logits: Callable[[Array], Array], num_categories: int, kind: str = "barker"
+               ) -> Callable[[Array], Array]:
+    """The mean-zero single-site score of `kind` (see the module doc), shape ``(d (K - 1),)``."""
+    if kind not in SCORES:
+        raise ValueError(f"score must be one of {SCORES}, got {kind!r}.")
 
     def score(x: Array) -> Array:
-        u = flip_log_ratios(log_ratio_fn(x), x)
-        if kind == "ratio":
-            return jnp.expm1(u)
-        return jax.nn.sigmoid(u) * jnp.tanh(0.5 * u)
+        one_hot = relaxed_one_hot(x, num_categories)
+        logits = conditional_logits(x)
+        if kind == "barker":
+            values = jax.nn.softmax(logits, axis=-1)[:, 1:] - one_hot[:, 1:]
+        elif kind == "bounded":
+            values = _bounded(swap_log_ratios(logits, one_hot))
+        else:
+            values = jnp.expm1(swap_log_ratios(logits, one_hot))
+        return values.reshape(-1)
 
     return score
 
 
 def relaxed_gradient_score(target: Target) -> Callable[[Array], Array]:
-    """grad of the log density extended to real x, at binary x: biased (E_pi != 0) whenever a field is present."""
-    grad = jax.grad(lambda x: target.logdensity(x))
-    return lambda x: grad(x.astype(jnp.result_type(float)))
+    """grad of the log density extended to real inputs, at integer x: biased (E_pi != 0) under a field.
+
+    Binary: ``grad f(x)``, shape (d,). Categorical: ``G[:, k] - G[:, 0]`` for k >= 1 with G the gradient with
+    respect to the one-hot matrix, shape (d (K - 1),). Offered to compare with the mean-zero scores.
+    """
+    num_categories = target.num_categories
+
+    def score(x: Array) -> Array:
+        relaxed = relaxed_one_hot(x, num_categories) if num_categories > 2 else jnp.asarray(x, jnp.result_type(float))
+        gradient = jax.grad(target.logdensity)(relaxed)
+        if num_categories == 2:
+            return gradient
+        return (gradient[:, 1:] - gradient[:, :1]).reshape(-1)
+
+    return score
+
+
+# --- enumeration -----------------------------------------------------------------------------------------------
 
 
 def enumerate_configurations(dim: int, num_categories: int = 2) -> np.ndarray:
-    """Every configuration of d sites with K values, shape (K^d, d)."""
-    return np.array(list(itertools.product(range(num_categories), repeat=dim)), np.int32)
+    """Every configuration of d sites with K values in lexicographic order, shape (K^d, d), int32."""
+    num_states = num_categories**dim
+    if num_states > MAX_ENUMERATED_STATES:
+        raise ValueError(f"{num_categories}^{dim} states is too many to enumerate (limit {MAX_ENUMERATED_STATES}).")
+    powers = num_categories ** np.arange(dim - 1, -1, -1, dtype=np.int64)
+    return ((np.arange(num_states, dtype=np.int64)[:, None] // powers) % num_categories).astype(np.int32)
 
 
-def exact_binary_moments(logdensity: Callable[[Array], Array], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities over all 2^d states, the states) by enumeration, in float64."""
-    states = enumerate_configurations(dim)
-    logp = np.asarray(jax.vmap(logdensity)(jnp.asarray(states)), np.float64)
-    probabilities = np.exp(logp - logp.max())
-    return probabilities / probabilities.sum(), states
+@jax.jit
+def _logdensities(logdensity: Partial, states: Array) -> Array:
+    return jax.vmap(logdensity)(states)
 
 
-def enumeration_sampler(states: np.ndarray, probabilities: np.ndarray) -> Callable[[Array, int], Array]:
-    """Exact sampler drawing whole configurations from enumerated `states` with `probabilities`."""
-    log_probabilities, states_j = jnp.log(jnp.asarray(probabilities)), jnp.asarray(states)
+def enumerated_probabilities(logdensity: Callable[[Array], Array], states: np.ndarray) -> np.ndarray:
+    """pi over the rows of `states`, normalised in float64 (evaluated in batches to bound memory).
+
+    A `jax.tree_util.Partial` log density is traced, so models of one family and shape compile once.
+    """
+    logdensity = logdensity if isinstance(logdensity, Partial) else Partial(logdensity)
+    logp = np.concatenate([np.asarray(_logdensities(logdensity, jnp.asarray(states[i:i + 65536])), np.float64)
+                           for i in range(0, len(states), 65536)])
+    weights = np.exp(logp - logp.max())
+    return weights / weights.sum()
+
+
+def truth_from_probabilities(states: np.ndarray, probabilities: np.ndarray, num_categories: int,
+                             note: str) -> GroundTruth:
+    """Exact mean, variance and single-site marginals of x from a distribution over enumerated states."""
+    values = states.astype(np.float64)
+    mean = probabilities @ values
+    marginals = np.stack([probabilities @ (states == k) for k in range(num_categories)], axis=-1)
+    return exact_truth(mean, probabilities @ values**2 - mean**2, note, marginals)
+
+
+def categorical_sampler(states: np.ndarray, probabilities: np.ndarray) -> Callable[[Array, int], Array]:
+    """Exact sampler drawing whole configurations from enumerated `states` with `probabilities` (inverse CDF)."""
+    cumulative = np.cumsum(probabilities)
+    cdf, states_j = jnp.asarray(cumulative / cumulative[-1], jnp.float32), jnp.asarray(states)
 
     def sample(rng_key: Array, num: int) -> Array:
-        return states_j[jax.random.categorical(rng_key, log_probabilities, shape=(num,))]
+        rows = jnp.searchsorted(cdf, jax.random.uniform(rng_key, (num,)), side="right")
+        return states_j[jnp.minimum(rows, len(states) - 1)]
 
     return sample
 
 
-def binary_target(
+# --- the constructor -------------------------------------------------------------------------------------------
+
+
+def discrete_target(
     name: str,
     logdensity: Callable[[Array], Array],
     dim: int,
+    num_categories: int,
     params: dict,
     *,
-    log_ratio_fn: Callable[[Array], Array] | None = None,
-    score: str = "bounded",
-    max_enumerable: int = 20,
+    conditional_logits: Callable[[Array], Array] | None = None,
+    score: str = "barker",
+    ground_truth: GroundTruth | None = None,
+    sample: Callable[[Array, int], Array] | None = None,
 ) -> Target:
-    """A binary `Target` with a mean-zero ratio score; exact moments and sampler by enumeration when d is small."""
-    log_ratio_fn = log_ratio_fn or (lambda x: single_site_log_ratios(logdensity, x, 2))
-    ground_truth, sample = None, None
-    if dim <= max_enumerable:
-        probabilities, states = exact_binary_moments(logdensity, dim)
-        mean = probabilities @ states
-        ground_truth = exact_truth(mean, mean * (1.0 - mean), note="by enumeration")
-        sample = enumeration_sampler(states, probabilities)
+    """A binary (K = 2) or categorical `Target` with a mean-zero score of kind `score`.
+
+    Without `ground_truth`, exact moments, marginals and an exact sampler come from enumeration when
+    K^d <= 2^20. `conditional_logits` defaults to evaluation at all single-site changes.
+    """
+    _check_positive_int(dim, "dim")
+    _check_positive_int(num_categories, "num_categories")
+    if num_categories < 2:
+        raise ValueError(f"num_categories must be >= 2, got {num_categories}.")
+    conditional_logits = conditional_logits or conditional_logits_by_evaluation(logdensity, num_categories)
+    if ground_truth is None and num_categories**dim <= MAX_ENUMERATED_STATES:
+        states = enumerate_configurations(dim, num_categories)
+        probabilities = enumerated_probabilities(logdensity, states)
+        ground_truth = truth_from_probabilities(states, probabilities, num_categories, "by enumeration")
+        sample = sample or categorical_sampler(states, probabilities)
 
     def initial_position(rng_key: Array, num: int) -> Array:
-        return jax.random.bernoulli(rng_key, 0.5, (num, dim)).astype(jnp.int32)
+        return jax.random.randint(rng_key, (num, dim), 0, num_categories, jnp.int32)
 
     return Target(
-        name=name, kind="binary", dim=dim, logdensity=logdensity, initial_position=initial_position,
-        score=ratio_score_fn(log_ratio_fn, score), ground_truth=ground_truth, sample=sample, num_categories=2,
-        params=dict(params, log_ratios=log_ratio_fn, score_kind=score),
+        name=name, kind="binary" if num_categories == 2 else "categorical", dim=dim, logdensity=logdensity,
+        initial_position=initial_position, score=make_score(conditional_logits, num_categories, score),
+        ground_truth=ground_truth, sample=sample, num_categories=num_categories,
+        params=dict(params, score_kind=score), conditional_logits=conditional_logits,
     )
 
 
+def truth_from_marginals(marginals: np.ndarray, note: str) -> GroundTruth:
+    """Exact mean and variance of every site from its exact ``(d, K)`` marginals."""
+    values = np.arange(marginals.shape[1], dtype=np.float64)
+    mean = marginals @ values
+    return exact_truth(mean, marginals @ values**2 - mean**2, note, marginals)
+
+
 @register("bernoulli")
-def bernoulli(dim: int = 10, logits: float | np.ndarray | None = None, seed: int = 0, score: str = "bounded") -> Target:
+def bernoulli(dim: int = 10, logits: float | np.ndarray | None = None, seed: int = 0, score: str = "barker") -> Target:
     """Independent Bernoulli sites with given (or seeded random N(0,1)) logits; exact moments at any d."""
     _check_positive_int(dim, "dim")
     logits = np.random.default_rng(seed).normal(size=dim) if logits is None else np.broadcast_to(logits, dim)
-    logits_j = jnp.asarray(logits, jnp.float32)
+    logits_j = jnp.asarray(logits, jnp.result_type(float))
 
     def logdensity(x: Array) -> Array:
         return jnp.sum(logits_j * x)
 
-    def log_ratios(x: Array) -> Array:
-        current = logits_j * x
-        return jnp.stack([-current, logits_j - current], axis=1)
+    def conditional_logits(x: Array) -> Array:
+        return jnp.stack([jnp.zeros_like(logits_j), logits_j], axis=-1)
 
-    target = binary_target(f"bernoulli(dim={dim})", logdensity, dim, {"logits": np.asarray(logits)},
-                           log_ratio_fn=log_ratios, score=score, max_enumerable=0)
-    mean = 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))
-    probabilities = jnp.asarray(mean, jnp.float32)
+    probability_one = 1.0 / (1.0 + np.exp(-np.asarray(logits, np.float64)))
+    truth = truth_from_marginals(np.stack([1.0 - probability_one, probability_one], axis=-1), "closed form")
+    probabilities = jnp.asarray(probability_one, jnp.float32)
 
     def sample(rng_key: Array, num: int) -> Array:
         return jax.random.bernoulli(rng_key, probabilities, (num, dim)).astype(jnp.int32)
 
-    return dataclasses.replace(target, ground_truth=exact_truth(mean, mean * (1 - mean), "closed form"), sample=sample)
-
-
-def lattice_adjacency(side: int) -> np.ndarray:
-    """Adjacency matrix of the periodic side x side square lattice (4 neighbours per site)."""
-    index = np.arange(side * side).reshape(side, side)
-    adjacency = np.zeros((side * side, side * side))
-    for shift in ((0, 1), (1, 0)):
-        neighbours = np.roll(index, shift=(-shift[0], -shift[1]), axis=(0, 1))
-        adjacency[index.ravel(), neighbours.ravel()] = 1.0
-    return np.maximum(adjacency, adjacency.T)
-
-
-@register("ising")
-def ising(side: int = 3, coupling: float = 0.15, field: float | np.ndarray = 0.1, score: str = "bounded") -> Target:
-    """Ising model on a periodic side x side lattice, spins s = 2x - 1, log p = s^T (coupling A) s + field^T s."""
-    _check_positive_int(side, "side")
-    if side < 2:
-        raise ValueError(f"side must be >= 2, got {side}.")
-    dim = side * side
-    weights = jnp.asarray(coupling * lattice_adjacency(side), jnp.float32)
-    field_j = jnp.asarray(np.broadcast_to(field, dim), jnp.float32)
-
-    def logdensity(x: Array) -> Array:
-        spins = 2.0 * x - 1.0
-        return spins @ (weights @ spins) + field_j @ spins
-
-    def log_ratios(x: Array) -> Array:
-        spins = 2.0 * x - 1.0
-        # flipping s_i changes the energy by -2 s_i (2 (W s)_i + h_i); setting x_i to its own value changes nothing
-        flip = -2.0 * spins * (2.0 * (weights @ spins) + field_j)
-        set_to_one = jnp.where(x == 1, 0.0, flip)
-        set_to_zero = jnp.where(x == 0, 0.0, flip)
-        return jnp.stack([set_to_zero, set_to_one], axis=1)
-
-    params = {"side": side, "coupling": coupling, "field": np.asarray(field)}
-    return binary_target(f"ising(side={side},coupling={coupling})", logdensity, dim, params,
-                         log_ratio_fn=log_ratios, score=score)
+    return discrete_target(f"bernoulli(dim={dim})", logdensity, dim, 2, {"logits": np.asarray(logits)},
+                           conditional_logits=conditional_logits, score=score, ground_truth=truth, sample=sample)
 
 
 def _check_positive_int(value: int, name: str) -> None:

@@ -338,8 +338,9 @@ def test_check_result_is_truthy_exactly_when_it_passed():
 @given(testing.lattice_models(num_categories=(2, 4)))
 def test_lattice_models_are_small_symmetric_and_enumerable(model):
     assert 4 <= model.dim <= 10 and model.num_categories ** model.dim <= testing.MAX_EXACT_STATES
-    np.testing.assert_array_equal(model.couplings, model.couplings.T)
-    assert np.all(np.diag(model.couplings) == 0)
+    couplings = model.params["couplings"]
+    np.testing.assert_array_equal(couplings, couplings.T)
+    assert np.all(np.diag(couplings) == 0) and model.ground_truth.marginals.shape == (model.dim, model.num_categories)
 
 
 def test_helpful_errors():

@@ -1,0 +1,52 @@
+"""Helpers shared by the discrete kernels on {0..K-1}^d: relaxed gradients, single-site logits, neighbours.
+
+Gradient-based kernels (gwg, dmala) differentiate the log density through its relaxation: a binary log density
+(K = 2) is evaluated at the real vector x, a categorical one (K > 2) at the real ``(d, K)`` one-hot matrix of x
+(see `targets.discrete`). Either way the gradient is returned as ``G`` of shape ``(d, K)``, so that
+``G[i, k] - G[i, x_i]`` is the first-order estimate of ``log pi(x with x_i = k) - log pi(x)``.
+"""
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def relaxed_value_and_gradient(logdensity_fn: Callable, x: Array, num_categories: int) -> tuple[Array, Array]:
+    """``(log pi(x), G)`` with G the ``(d, K)`` gradient of the relaxation at integer x (see module doc)."""
+    if num_categories == 2:
+        value, gradient = jax.value_and_grad(logdensity_fn)(x.astype(jnp.result_type(float)))
+        return value, jnp.stack([jnp.zeros_like(gradient), gradient], axis=-1)
+    return jax.value_and_grad(logdensity_fn)(jax.nn.one_hot(x, num_categories, dtype=jnp.result_type(float)))
+
+
+def first_order_log_ratios(gradient: Array, x: Array) -> Array:
+    """``G[i, k] - G[i, x_i]``: the gradient's estimate of every single-site log ratio, shape (d, K)."""
+    return gradient - jnp.take_along_axis(gradient, x[:, None], axis=1)
+
+
+def single_site_logits(logdensity_fn: Callable, x: Array, num_categories: int) -> Array:
+    """``log pi(x with x_i = k)`` for every site i and value k, shape (d, K), by d K evaluations."""
+    dim = x.shape[0]
+    site_mask = jnp.eye(dim, dtype=bool)[:, None, :]
+    candidates = jnp.where(site_mask, jnp.arange(num_categories, dtype=x.dtype)[None, :, None], x[None, None])
+    return jax.vmap(jax.vmap(logdensity_fn))(candidates)
+
+
+def hamming_neighbours(position: Array, states: Array) -> tuple[Array, Array]:
+    """(Hamming distance of every state from `position`, the first site where they differ)."""
+    differs = states != position
+    return differs.sum(axis=1), jnp.argmax(differs, axis=1)
+
+
+def with_stay_probability(moves: Array, distance: Array) -> Array:
+    """Transition row from the probabilities of moving to each state (ignored where distance is 0)."""
+    moves = jnp.where(distance == 0, 0.0, moves)
+    return jnp.where(distance == 0, 1.0 - moves.sum(), moves)
+
+
+def acceptance_probability(log_ratio: Array) -> Array:
+    """min(1, exp(log_ratio)), 0 where the ratio is not finite (the kernels reject those proposals)."""
+    return jnp.where(jnp.isfinite(log_ratio), jnp.exp(jnp.minimum(log_ratio, 0.0)), 0.0)
