@@ -7,6 +7,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from srmc.batch_means import chain_mcse, pooled_mcse
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SampleResult:
@@ -22,6 +24,15 @@ class SampleResult:
         `thin` steps leading to it, and ``theta_norm`` (SRMC only); empty without draws.
       final_state: the last state of every chain (a pytree with a leading chain axis).
       num_steps, burn_in, thin: the run's lengths; wall_time: seconds spent sampling (compilation included).
+      snapshot_steps, snapshots: with ``srmc.sample(snapshot_steps=...)``, the counted steps and
+        ``{name: (num_snapshots, num_chains, ...)}`` per-chain running means at each of them.
+      site_unravel: optional map from flat positions ``(chains, draws, dim)`` to named sites
+        ``{site: (chains, draws, ...)}``; `to_arviz` then writes one variable per site (a hook for model
+        integrations, set with ``dataclasses.replace``); None: one variable ``x``.
+      num_nonfinite_values: ``{name: (num_chains,)}`` counted steps at which the function's value was not
+        finite (then its estimate is NaN and listed in `nonfinite_estimates`).
+      batch_means: ``{name: (num_chains, num_complete, ...)}`` complete online batch means of length
+        `batch_length` (see `srmc.batch_means`); empty with ``num_batches=0``.
     """
 
     estimates: dict[str, np.ndarray]
@@ -37,13 +48,21 @@ class SampleResult:
     burn_in: int
     thin: int | None
     wall_time: float
+    site_unravel: Callable[[np.ndarray], Mapping[str, Any]] | None = None
+    snapshot_steps: np.ndarray | None = None
+    snapshots: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    num_nonfinite_values: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    batch_means: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    batch_length: int = 0
 
     @classmethod
     def from_run(cls, run, draws, functions: Mapping[str, Callable], algorithm, target, num_steps, burn_in, thin,
-                 wall_time) -> "SampleResult":
+                 wall_time, snapshot_steps=(), batch_length=0) -> "SampleResult":
         """Collect a finished run (see `runner.RunState`) into a result."""
         chain_estimates = {name: np.asarray(m) for name, m in zip(functions, run.running_means)}
         positions, draw_stats = (None, {}) if draws is None else draws
+        num_complete = num_steps // batch_length if batch_length else 0
+        batches = {name: np.asarray(m.batches)[:, :num_complete] for name, m in zip(functions, run.batch_means)}
         return cls(
             estimates={name: value.mean(axis=0) for name, value in chain_estimates.items()},
             chain_estimates=chain_estimates,
@@ -58,6 +77,11 @@ class SampleResult:
             burn_in=burn_in,
             thin=thin,
             wall_time=wall_time,
+            snapshot_steps=np.asarray(snapshot_steps, np.int64) if snapshot_steps else None,
+            snapshots={name: np.swapaxes(np.asarray(m), 0, 1) for name, m in zip(functions, run.snapshots)},
+            num_nonfinite_values={name: np.asarray(n) for name, n in zip(functions, run.nonfinite_values)},
+            batch_means=batches,
+            batch_length=batch_length,
         )
 
     @property
@@ -70,21 +94,23 @@ class SampleResult:
         """``|theta|`` at each stored draw, ``(num_chains, num_draws)``; None without draws or for a base kernel."""
         return self.draw_stats.get("theta_norm")
 
-    def to_arviz(self, var_name: str = "x"):
-        """An ``arviz.InferenceData``: posterior draws (chain, draw, dim) and per-draw sample stats."""
+    def to_arviz(self, var_name: str = "x") -> Any:
+        """An ``arviz.InferenceData`` of the stored draws (needs ``thin=...`` in `srmc.sample`).
+
+        ``posterior``: ``var_name`` with dims (chain, draw, ``{var_name}_dim_0``), or one variable per site when
+        `site_unravel` is set. ``sample_stats`` (chain, draw): ``acceptance_rate`` (mean over the `thin` steps
+        leading to each draw), ``num_nonfinite`` (non-finite proposals among them) and, for SRMC,
+        ``theta_norm``. The posterior's attributes name the algorithm, the target and the run's lengths.
+        """
         if self.draws is None:
-            raise ValueError("to_arviz needs stored draws: pass thin=... to srmc.sample.")
-        try:
-            import arviz
-        except ImportError as error:
-            raise ImportError('to_arviz needs arviz: pip install "srmc[arviz]"') from error
-        return arviz.from_dict(
-            posterior={var_name: self.draws},
-            sample_stats=dict(self.draw_stats),
-            dims={var_name: [f"{var_name}_dim"]},
-            attrs={"algorithm": self.algorithm_name, "target": self.target_name, "thin": self.thin,
-                   "burn_in": self.burn_in, "num_steps": self.num_steps},
-        )
+            raise ValueError("to_arviz needs stored draws: pass thin=... (e.g. thin=10) to srmc.sample.")
+        arviz = _import_arviz()
+        posterior, dims = _posterior_variables(self.draws, var_name, self.site_unravel)
+        attrs = {"algorithm": self.algorithm_name, "target": self.target_name, "num_steps": self.num_steps,
+                 "burn_in": self.burn_in, "thin": self.thin}
+        data = arviz.from_dict(posterior=posterior, sample_stats=dict(self.draw_stats), dims=dims, attrs=attrs)
+        data.posterior.attrs.update(attrs)  # on the group too: arviz versions differ in where from_dict puts them
+        return data
 
     @property
     def mean(self) -> np.ndarray:
@@ -102,8 +128,46 @@ class SampleResult:
         return self.chain_estimates["x^2"] - self.chain_estimates["x"] ** 2
 
     def mcse(self, name: str = "x") -> np.ndarray:
-        """Monte Carlo standard error of ``estimates[name]`` from the spread of independent chains."""
-        return _spread_stderr(self.chain_estimates[name])
+        """Monte Carlo standard error of ``estimates[name]`` from the spread of independent chains.
+
+        Needs at least two chains (NaN with one) and no assumption about a chain's autocorrelation; see
+        `batch_means_mcse` for an error bar from within each chain.
+        """
+        return _spread_stderr(self._chain_values(name))
+
+    def batch_means_mcse(self, name: str = "x", per_chain: bool = False) -> np.ndarray:
+        """Monte Carlo standard error of ``estimates[name]`` from online batch means within each chain.
+
+        Per chain ``sqrt(L s^2 / n)`` (``L``: batch length, ``s^2``: variance of the 32-64 complete batch means,
+        ``n = num_steps``); pooled over chains ``sqrt(sum_c mcse_c^2) / num_chains``. Works with a single chain;
+        for a Markov chain with batches long compared with its autocorrelation time it estimates the same
+        quantity as `mcse` (chain spread), with about ``num_batches / 2 .. num_batches`` degrees of freedom. For
+        SRMC the history feedback correlates batches negatively, which batch means do not see, so it is
+        conservative there (larger than `mcse`). NaN with fewer than two complete batches.
+        """
+        self._chain_values(name)
+        if name not in self.batch_means:
+            raise ValueError("this run kept no batch means: pass num_batches > 0 (default 64) to srmc.sample.")
+        batches = self.batch_means[name]
+        chain_mcses = chain_mcse(batches, self.batch_length, self.num_steps)
+        return chain_mcses if per_chain else pooled_mcse(chain_mcses)
+
+    @property
+    def nonfinite_estimates(self) -> list[str]:
+        """Names of the functions whose value was not finite at some counted step (their estimates hold NaN/inf)."""
+        flagged = {name for name, counts in self.num_nonfinite_values.items() if np.any(counts)}
+        flagged |= {name for name, value in self.estimates.items() if not np.all(np.isfinite(value))}
+        return sorted(flagged)
+
+    def nonfinite_warning(self) -> str:
+        """A one-line warning naming the functions whose estimates are not finite ('' when none)."""
+        names = self.nonfinite_estimates
+        if not names:
+            return ""
+        counts = {name: int(np.sum(self.num_nonfinite_values.get(name, 0))) for name in names}
+        shown = ", ".join(f"{name!r} ({count} chain-steps)" for name, count in counts.items())
+        return (f"non-finite function values were averaged into the estimates of {shown}: those estimates are "
+                "not finite. Make the functions finite on the target's support.")
 
     @property
     def variance_mcse(self) -> np.ndarray:
@@ -127,27 +191,51 @@ class SampleResult:
         return np.asarray(split_gelman_rubin(self.draws))
 
     def summary(self, max_rows: int = 20, truth: Any = None) -> str:
-        """A table per coordinate: mean, sd, MCSE (chain spread), ESS and split R-hat (with draws)."""
-        mean, sd = self.mean, np.sqrt(np.maximum(self.variance, 0.0))
-        columns = {"mean": mean, "sd": sd, "mcse": self.mcse("x")}
-        if truth is not None:
-            columns["truth"] = np.asarray(truth)
-        for name, values in (("ess", self.ess()), ("r_hat", self.r_hat())):
-            if values is not None:
-                columns[name] = values
-        header = f"{'':>8}" + "".join(f"{name:>11}" for name in columns)
-        rows = [header]
-        shown = min(max_rows, mean.shape[0])
-        for i in range(shown):
-            rows.append(f"{f'x[{i}]':>8}" + "".join(f"{values[i]:>11.4g}" for values in columns.values()))
-        if shown < mean.shape[0]:
-            rows.append(f"... {mean.shape[0] - shown} more coordinates")
+        """A table per coordinate of ``x``: mean, sd, MCSE (chain spread), batch-means MCSE, ESS and split R-hat
+        (with draws); then the other functions' estimates, the run's figures and any non-finite warning."""
+        rows = self._x_rows(max_rows, truth) if "x" in self.estimates else []
+        others = [name for name in self.estimates if name not in ("x", "x^2")]
+        if others:
+            rows += self._function_rows(others, max_rows)
         footer = (
             f"{self.algorithm_name} on {self.target_name}: {self.num_chains} chains x {self.num_steps} steps "
             f"(+{self.burn_in} burn-in), acceptance {self.acceptance_rate.mean():.3f}, "
             f"non-finite rejected {int(self.num_nonfinite.sum())}, {self.wall_time:.2f} s"
         )
-        return "\n".join(rows + [footer])
+        warning = self.nonfinite_warning()
+        return "\n".join(rows + [footer] + ([f"WARNING: {warning}"] if warning else []))
+
+    def _x_rows(self, max_rows: int, truth: Any) -> list[str]:
+        mean = self.mean
+        columns = {"mean": mean}
+        if "x^2" in self.estimates:
+            columns["sd"] = np.sqrt(np.maximum(self.variance, 0.0))
+        columns["mcse"] = self.mcse("x")
+        if "x" in self.batch_means:
+            columns["mcse_bm"] = self.batch_means_mcse("x")
+        if truth is not None:
+            columns["truth"] = np.asarray(truth)
+        for name, values in (("ess", self.ess()), ("r_hat", self.r_hat())):
+            if values is not None:
+                columns[name] = values
+        return _table({f"x[{i}]": i for i in range(mean.shape[0])}, columns, max_rows, "coordinates")
+
+    def _function_rows(self, names: list[str], max_rows: int) -> list[str]:
+        labels, columns = {}, {"mean": [], "mcse": [], "mcse_bm": []}
+        for name in names:
+            flat = np.ravel(self.estimates[name])
+            for i, value in enumerate(flat):
+                labels[name if flat.size == 1 else f"{name}[{i}]"] = len(labels)
+                columns["mean"].append(value)
+            columns["mcse"] += list(np.ravel(self.mcse(name)))
+            bm = self.batch_means_mcse(name) if name in self.batch_means else np.full(flat.shape, np.nan)
+            columns["mcse_bm"] += list(np.ravel(bm))
+        return _table(labels, {key: np.asarray(value) for key, value in columns.items()}, max_rows, "values")
+
+    def _chain_values(self, name: str) -> np.ndarray:
+        if name not in self.chain_estimates:
+            raise KeyError(f"this run did not estimate {name!r}; it estimated {sorted(self.chain_estimates)}.")
+        return self.chain_estimates[name]
 
     def _require(self, name: str) -> np.ndarray:
         if name not in self.estimates:
@@ -157,6 +245,39 @@ class SampleResult:
     def __repr__(self) -> str:
         return (f"SampleResult({self.algorithm_name} on {self.target_name}, chains={self.num_chains}, "
                 f"steps={self.num_steps}, acceptance={self.acceptance_rate.mean():.3f})")
+
+
+def _import_arviz() -> Any:
+    try:
+        import arviz
+    except ImportError as error:
+        raise ImportError('to_arviz needs arviz: pip install "srmc[arviz]"') from error
+    return arviz
+
+
+def _posterior_variables(
+    draws: np.ndarray, var_name: str, site_unravel: Callable[[np.ndarray], Mapping[str, Any]] | None
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """(posterior variables, their dims beyond chain and draw): one flat variable, or one per named site."""
+    if site_unravel is None:
+        return {var_name: draws}, {var_name: [f"{var_name}_dim_{i}" for i in range(draws.ndim - 2)]}
+    sites = {name: np.asarray(value) for name, value in site_unravel(draws).items()}
+    for name, value in sites.items():
+        if value.shape[:2] != draws.shape[:2]:
+            raise ValueError(f"site_unravel gave site {name!r} the shape {value.shape}; its leading axes must be "
+                             f"(chains, draws) = {draws.shape[:2]}.")
+    return sites, {name: [f"{name}_dim_{i}" for i in range(value.ndim - 2)] for name, value in sites.items()}
+
+
+def _table(labels: Mapping[str, int], columns: Mapping[str, np.ndarray], max_rows: int, what: str) -> list[str]:
+    """Rows ``label  value ...`` (at most `max_rows`, then a count of the rest) under a header of column names."""
+    width = max([8, *(len(label) + 1 for label in labels)])
+    rows = [f"{'':>{width}}" + "".join(f"{name:>11}" for name in columns)]
+    for label, index in list(labels.items())[:max_rows]:
+        rows.append(f"{label:>{width}}" + "".join(f"{values[index]:>11.4g}" for values in columns.values()))
+    if len(labels) > max_rows:
+        rows.append(f"... {len(labels) - max_rows} more {what}")
+    return rows
 
 
 def _spread_stderr(chain_values: np.ndarray) -> np.ndarray:

@@ -1,22 +1,37 @@
 """`sample`: many chains, one jitted `lax.scan` per chunk, streaming estimators in O(d) memory per chain.
 
 Keys: ``rng_key`` splits into an initialisation key and one key per chain; step n of a chain uses
-``fold_in(chain_key, n)``. Nothing depends on the chunk size, so results are identical for any chunking.
+``fold_in(chain_key, n)``. Nothing depends on the chunk size, so results are identical for any chunking, and a
+run resumed from a checkpoint continues exactly where it stopped.
+
+Devices: with ``devices=...`` the chain axis of the run state and of the chain keys is sharded over a 1-D
+``jax.sharding.Mesh`` (``NamedSharding`` with ``PartitionSpec("chains")``); jit propagates the sharding through
+the chunk's scan, so each device steps its own chains.
+
+Between chunks the host only updates the progress bar and writes the optional checkpoint (see
+`srmc.checkpoint`).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import time
-from typing import Any, Callable, Mapping, NamedTuple
+import warnings
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from srmc import batch_means
+from srmc import checkpoint as checkpoints
 from srmc.algorithm import Algorithm, nonfinite_proposal, state_position
 from srmc.result import SampleResult
-from srmc.validation import check_initial_positions, check_int, resolve_target
+from srmc.validation import (check_functions, check_initial_positions, check_int, check_key, check_num_batches,
+                             check_step, initial_states, resolve_devices, resolve_target)
 from targets import Target
 
 Array = jax.Array
@@ -25,7 +40,12 @@ DEFAULT_FUNCTIONS: dict[str, Callable[[Array], Array]] = {"x": lambda x: x, "x^2
 
 
 class RunState(NamedTuple):
-    """Everything a run carries between steps (all arrays have a leading chain axis but `step`)."""
+    """Everything a run carries between steps: arrays with a leading chain axis, and scalars.
+
+    ``snapshots`` are per function ``(chains, num_snapshots, ...)``; ``nonfinite_values`` per function count the
+    counted steps at which the function's value was not finite; ``batch_means`` are per function the online
+    batch-means accumulators (`srmc.batch_means`), empty with ``num_batches=0``.
+    """
 
     states: Any
     running_means: tuple
@@ -33,6 +53,18 @@ class RunState(NamedTuple):
     num_nonfinite: Array
     num_accumulated: Array
     step: Array
+    snapshots: tuple = ()
+    nonfinite_values: tuple = ()
+    batch_means: tuple = ()
+
+
+class RunConfig(NamedTuple):
+    """The static description of a run (hashable: it is a static argument of the compiled chunk)."""
+
+    algorithm: Algorithm
+    target: Target
+    function_items: tuple
+    snapshot_steps: tuple[int, ...]
 
 
 def sample(
@@ -48,126 +80,237 @@ def sample(
     thin: int | None = None,
     chunk_size: int | None = None,
     progress: bool | None = None,
+    snapshot_steps: Sequence[int] | None = None,
+    num_batches: int = batch_means.DEFAULT_NUM_BATCHES,
+    devices: int | Sequence[jax.Device] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    resume: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> SampleResult:
     """Run `num_chains` chains of `algorithm` on `target` for `burn_in + num_steps` steps.
 
     Args:
-      rng_key: a JAX PRNG key; the same key gives the same result whatever `chunk_size`.
+      rng_key: a JAX PRNG key; the same key gives the same result whatever `chunk_size`, `devices` or checkpoints.
       algorithm: from `srmc.wrap(...)` (SRMC) or `srmc.base(...)` (the base kernel alone).
       target: a `targets.Target`, or a log density function (then `initial_position` is required).
       num_steps: steps that enter the estimates (after `burn_in`).
       num_chains: independent chains, vmapped.
       initial_position: ``(num_chains, dim)`` or ``(dim,)``; default: the target's initial-position sampler.
-      functions: ``{name: f}`` whose running means are estimated; default ``x`` and ``x^2``.
+      functions: ``{name: f}`` whose running means are estimated; default ``x`` and ``x^2``. A non-finite value
+        of f is averaged in (the estimate becomes NaN) and flagged: ``result.nonfinite_estimates``, a
+        RuntimeWarning, and a line in ``summary()``.
       burn_in: steps run first and left out of the estimates.
       thin: store every `thin`-th position (after burn-in) in ``result.draws``; ``None`` stores none.
       chunk_size: steps per compiled scan (default: about 20 progress updates); a multiple of `thin`.
       progress: show a tqdm bar between chunks; default only when stderr is a terminal.
+      snapshot_steps: counted steps (after burn-in, in 1..num_steps) at which to copy every chain's running
+        means into ``result.snapshots`` (e.g. a geometric grid for MSE-vs-steps curves); O(chains x d) each.
+      num_batches: slots of the online batch means per chain and function (even; 0: none), from which
+        ``result.batch_means_mcse`` gives an MCSE from a single chain; memory ``num_batches x`` a running mean.
+      devices: None (the default device); an int n (the first n of ``jax.devices()``); or a sequence of
+        ``jax.Device``. The chains are split evenly over them, so `num_chains` must be a multiple of their number.
+      checkpoint: file to write the full run state to between chunks (atomically, see `srmc.checkpoint`). An
+        existing file is never overwritten unless it is `resume` itself or ``overwrite=True``.
+      checkpoint_every: steps between checkpoints (default: after every chunk; the chunk size is capped at it),
+        and always at the end.
+      resume: a checkpoint written by a run with the same arguments; the run continues from it bit for bit
+        (a finished one returns its result at once). New checkpoints go to `checkpoint`, by default `resume`.
+      overwrite: let `checkpoint` replace an existing file when starting afresh.
     """
     if not isinstance(algorithm, Algorithm):
         raise TypeError(
             "algorithm must come from srmc.wrap(kernel, ...) or srmc.base(kernel, ...), "
             f"got {type(algorithm).__name__}."
         )
+    rng_key = check_key(rng_key)
     num_steps = check_int(num_steps, "num_steps", minimum=1)
     num_chains = check_int(num_chains, "num_chains", minimum=1)
     burn_in = check_int(burn_in, "burn_in", minimum=0)
     thin = None if thin is None else check_int(thin, "thin", minimum=1)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}.")
+    num_batches = check_num_batches(num_batches)
+    mesh = resolve_devices(devices, num_chains)
+    checkpoint, checkpoint_every, resume = _check_checkpoint_arguments(checkpoint, checkpoint_every, resume,
+                                                                      overwrite)
     target = resolve_target(target, initial_position)
     algorithm.check_run(burn_in + num_steps)
-    functions = dict(DEFAULT_FUNCTIONS if functions is None else functions)
-    if not functions or not all(callable(f) for f in functions.values()):
-        raise TypeError("functions must be a non-empty mapping of names to callables f(x).")
-    chunk_size = _chunk_size(chunk_size, num_steps + burn_in, thin)
+    chunk_size = _chunk_size(chunk_size, num_steps + burn_in, thin, checkpoint_every)
+    snapshot_steps = _check_snapshot_steps(snapshot_steps, num_steps)
 
     init_key, run_key = jax.random.split(rng_key)
     positions = check_initial_positions(target, initial_position, num_chains, init_key)
+    function_items = check_functions(DEFAULT_FUNCTIONS if functions is None else functions, positions[0])
     chain_keys = jax.random.split(run_key, num_chains)
-    states = jax.vmap(algorithm.init, in_axes=(0, None))(positions, target)
-    function_items = tuple(functions.items())
-    run = _initial_run_state(states, positions, function_items)
+    if mesh is not None:
+        positions, chain_keys = _shard((positions, chain_keys), mesh)
+    states = initial_states(algorithm, target, positions)
+    check_step(algorithm, target, states, chain_keys[0])
+    run = _initial_run_state(states, positions, function_items, len(snapshot_steps), num_batches)
+    if mesh is not None:
+        run = _shard(run, mesh)
+    config = RunConfig(algorithm, target, function_items, snapshot_steps)
+    batch_length = batch_means.batch_length(num_steps, num_batches) if num_batches else 0
 
-    bar = _progress_bar(progress, burn_in + num_steps, algorithm)
+    step, draws, save = 0, [], None
+    if checkpoint is not None:
+        fingerprint = _fingerprint(rng_key, config, num_steps, num_chains, burn_in, thin, num_batches, positions,
+                                   (run, chain_keys))
+        if resume is not None:
+            (run, chain_keys), step, draws = _resume(resume, fingerprint, (run, chain_keys))
+            if mesh is not None:
+                run, chain_keys = _shard((run, chain_keys), mesh)
+        save = functools.partial(_save_checkpoint, checkpoint, fingerprint, burn_in + num_steps)
+
+    bar = _progress_bar(progress, burn_in + num_steps, algorithm, step)
     start = time.perf_counter()
-    run, _ = _run_phase(run, chain_keys, burn_in, chunk_size, algorithm, target, function_items, False, None, bar)
-    run, draws = _run_phase(run, chain_keys, num_steps, chunk_size, algorithm, target, function_items, True, thin, bar)
+    run, draws = _run_chunks(run, chain_keys, config, batch_length, step, draws, burn_in, num_steps, thin,
+                             chunk_size, bar, save, checkpoint_every)
     jax.block_until_ready(run)
     wall_time = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    return SampleResult.from_run(run, draws, functions, algorithm, target, num_steps, burn_in, thin, wall_time)
+    result = SampleResult.from_run(run, _gather_draws(draws), dict(function_items), algorithm, target, num_steps,
+                                   burn_in, thin, wall_time, snapshot_steps, batch_length)
+    if result.nonfinite_estimates:
+        warnings.warn(result.nonfinite_warning(), RuntimeWarning, stacklevel=2)
+    return result
 
 
-def _chunk_size(chunk_size: int | None, total_steps: int, thin: int | None) -> int:
+def _run_chunks(run: RunState, chain_keys: Array, config: RunConfig, batch_length: int, step: int, draws: list,
+                burn_in: int, num_steps: int, thin: int | None, chunk_size: int, bar: Any, save: Callable | None,
+                checkpoint_every: int | None) -> tuple[RunState, list]:
+    """Run from `step` to the end in chunks; checkpoint between them; return the run state and the draws."""
+    total_steps = burn_in + num_steps
+    batch_length = jnp.asarray(max(batch_length, 1), jnp.int32)  # traced: the compiled chunk ignores num_steps
+    last_saved = step
+    while step < total_steps:
+        size, store = _next_chunk(step, burn_in, total_steps, chunk_size, thin)
+        block = thin if store else size
+        run, out = _run_chunk(run, chain_keys, batch_length, config=config, num_blocks=size // block,
+                              block_length=block, accumulate=step >= burn_in, store=store)
+        if store:
+            draws.append(out)
+        step += size
+        if bar is not None:
+            bar.update(size)
+        if save is not None and (step == total_steps or checkpoint_every is None
+                                 or step - last_saved >= checkpoint_every):
+            draws = save(run, chain_keys, draws, step)
+            last_saved = step
+    return run, draws
+
+
+def _next_chunk(step: int, burn_in: int, total_steps: int, chunk_size: int, thin: int | None) -> tuple[int, bool]:
+    """(steps in the chunk starting at `step`, whether it stores draws); every stored draw ends a thin block."""
+    if step < burn_in:
+        return min(chunk_size, burn_in - step), False
+    size = min(chunk_size, total_steps - step)
+    if thin is not None and size > thin and size % thin:
+        size -= size % thin
+    return size, thin is not None and size % thin == 0
+
+
+def _chunk_size(chunk_size: int | None, total_steps: int, thin: int | None, checkpoint_every: int | None) -> int:
     if chunk_size is None:
         chunk_size = max(1, min(total_steps, max(100, total_steps // 20)))
+        if checkpoint_every is not None:
+            chunk_size = min(chunk_size, checkpoint_every)
     chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
     if thin is not None and chunk_size % thin:
         chunk_size += thin - chunk_size % thin
     return chunk_size
 
 
-def _initial_run_state(states: Any, positions: Array, function_items: tuple) -> RunState:
-    num_chains = positions.shape[0]
-    dtype = positions.dtype if jnp.issubdtype(positions.dtype, jnp.floating) else jnp.result_type(float)
-    means = tuple(jnp.zeros((num_chains, *jax.eval_shape(f, positions[0]).shape), dtype) for _, f in function_items)
-    zeros = jnp.zeros(num_chains, dtype)
-    return RunState(states, means, zeros, jnp.zeros(num_chains, jnp.int32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+def _check_snapshot_steps(steps: Sequence[int] | None, num_steps: int) -> tuple[int, ...]:
+    """Sorted, distinct snapshot steps, each an int in [1, num_steps]."""
+    if steps is None:
+        return ()
+    if isinstance(steps, (str, bytes)) or not hasattr(steps, "__iter__"):
+        raise TypeError(f"snapshot_steps must be a sequence of step counts, got {type(steps).__name__}.")
+    checked = sorted({check_int(step, "snapshot_steps", minimum=1) for step in steps})
+    if checked and checked[-1] > num_steps:
+        raise ValueError(f"snapshot_steps must lie in 1..num_steps={num_steps}, got {checked[-1]}.")
+    return tuple(checked)
 
 
-def _run_phase(run, chain_keys, num_steps, chunk_size, algorithm, target, function_items, accumulate, thin, bar):
-    """Run `num_steps` steps in chunks; return the run state and the stored draws (or None)."""
-    draws = []
-    done = 0
-    while done < num_steps:
-        size = min(chunk_size, num_steps - done)
-        if thin is not None and size > thin and size % thin:
-            size -= size % thin  # keep every stored draw on a block boundary
-        store = thin is not None and size % thin == 0
-        block = thin if store else size
-        run, out = _run_chunk(
-            run, chain_keys, algorithm=algorithm, target=target, function_items=function_items,
-            num_blocks=size // block, block_length=block, accumulate=accumulate, store=store,
+def _check_checkpoint_arguments(checkpoint: Any, checkpoint_every: Any, resume: Any, overwrite: Any
+                                ) -> tuple[str | None, int | None, str | None]:
+    """(checkpoint path, steps between checkpoints, resume path), checked before anything runs.
+
+    `checkpoint` defaults to `resume`. A fresh run refuses an existing checkpoint file unless ``overwrite=True``.
+    """
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}.")
+    checkpoint, resume = _check_path(checkpoint, "checkpoint"), _check_path(resume, "resume")
+    if resume is not None and not os.path.isfile(resume):
+        raise FileNotFoundError(f"resume={resume!r}: no such checkpoint file; pass checkpoint= (without resume=) "
+                                "to start a run that writes one.")
+    checkpoint = resume if checkpoint is None else checkpoint
+    if checkpoint_every is not None:
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs checkpoint=path (or resume=path) to write to.")
+        checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
+    if checkpoint is None:
+        return None, None, None
+    directory = os.path.dirname(os.path.abspath(checkpoint))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"checkpoint={checkpoint!r}: the directory {directory!r} does not exist.")
+    if os.path.isdir(checkpoint):
+        raise IsADirectoryError(f"checkpoint={checkpoint!r} is a directory; pass a file path, e.g. run.npz.")
+    resuming_it = resume is not None and os.path.abspath(resume) == os.path.abspath(checkpoint)
+    if os.path.exists(checkpoint) and not resuming_it and not overwrite:
+        raise FileExistsError(
+            f"checkpoint={checkpoint!r} already exists and would be overwritten by a fresh run; pass "
+            f"resume={checkpoint!r} to continue it, overwrite=True to replace it, or another path."
         )
-        if store:
-            draws.append(out)
-        done += size
-        if bar is not None:
-            bar.update(size)
-    if not draws:
-        return run, None
-    return run, jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=1), *draws)
+    return checkpoint, checkpoint_every, resume
 
 
-@functools.partial(
-    jax.jit,
-    static_argnames=("algorithm", "target", "function_items", "num_blocks", "block_length", "accumulate", "store"),
-)
-def _run_chunk(run, chain_keys, *, algorithm, target, function_items, num_blocks, block_length, accumulate, store):
+def _check_path(path: Any, name: str) -> str | None:
+    if path is None:
+        return None
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(f"{name} must be a file path (str or os.PathLike), got {path!r}.")
+    return os.fspath(path)
+
+
+def _initial_run_state(states: Any, positions: Array, function_items: tuple, num_snapshots: int = 0,
+                       num_batches: int = 0) -> RunState:
+    num_chains = positions.shape[0]
+    float_dtype = positions.dtype if jnp.issubdtype(positions.dtype, jnp.floating) else jnp.result_type(float)
+    outputs = [jax.eval_shape(f, positions[0]) for _, f in function_items]
+    means = tuple(jnp.zeros((num_chains, *out.shape), jnp.result_type(out.dtype, float_dtype)) for out in outputs)
+    snapshots = tuple(jnp.zeros((num_chains, num_snapshots, *m.shape[1:]), m.dtype) for m in means) \
+        if num_snapshots else ()
+    counts = jnp.zeros(num_chains, jnp.int32)
+    batches = tuple(batch_means.init(m.shape, m.dtype, num_batches) for m in means) if num_batches else ()
+    return RunState(states, means, jnp.zeros(num_chains, float_dtype), counts, jnp.zeros((), jnp.int32),
+                    jnp.zeros((), jnp.int32), snapshots, tuple(counts for _ in means), batches)
+
+
+def _shard(tree: Any, mesh: Mesh) -> Any:
+    """Place every array of `tree` on `mesh`: leading (chain) axis split over devices, scalars replicated."""
+    chains, replicated = NamedSharding(mesh, PartitionSpec("chains")), NamedSharding(mesh, PartitionSpec())
+    return jax.tree.map(lambda leaf: jax.device_put(leaf, chains if np.ndim(leaf) else replicated), tree)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "num_blocks", "block_length", "accumulate", "store"))
+def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config: RunConfig, num_blocks: int,
+               block_length: int, accumulate: bool, store: bool) -> tuple[RunState, Any]:
     """One compiled chunk: `num_blocks` blocks of `block_length` steps; emits positions per block if `store`."""
-
-    def chain_step(key, state):
-        return algorithm.step(key, state, target)
-
-    vmapped_step = jax.vmap(chain_step)
+    algorithm, target, function_items, snapshot_steps = config
+    vmapped_step = jax.vmap(lambda key, state: algorithm.step(key, state, target))
 
     def one_step(run: RunState, _):
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, run.step)
         states, info = vmapped_step(keys, run.states)
-        positions = state_position(states)
+        states = _cast_like(states, run.states)
         nonfinite = nonfinite_proposal(info)
         run = run._replace(states=states, step=run.step + 1, num_nonfinite=run.num_nonfinite + nonfinite)
         if accumulate:
-            count = run.num_accumulated + 1
-            weight = 1.0 / count.astype(run.acceptance_sum.dtype)
-            means = tuple(
-                m + weight * (jax.vmap(f)(positions) - m) for m, (_, f) in zip(run.running_means, function_items)
-            )
-            run = run._replace(
-                running_means=means,
-                acceptance_sum=run.acceptance_sum + info.acceptance_rate,
-                num_accumulated=count,
-            )
+            run = _accumulate(run, state_position(states), info, function_items, snapshot_steps, batch_length)
         return run, (info.acceptance_rate, nonfinite) if store else None
 
     def one_block(run: RunState, _):
@@ -187,7 +330,91 @@ def _run_chunk(run, chain_keys, *, algorithm, target, function_items, num_blocks
     return run, out
 
 
-def _progress_bar(progress: bool | None, total: int, algorithm: Algorithm):
+def _accumulate(run: RunState, positions: Array, info: Any, function_items: tuple, snapshot_steps: tuple,
+                batch_length: Array) -> RunState:
+    """Fold one counted step into the running means, non-finite counts, batch means and snapshots."""
+    values = tuple(jax.vmap(f)(positions).astype(m.dtype) for m, (_, f) in zip(run.running_means, function_items))
+    count = run.num_accumulated + 1
+    weight = (1.0 / count).astype(run.acceptance_sum.dtype)
+    means = tuple(m + weight.astype(m.dtype) * (v - m) for m, v in zip(run.running_means, values))
+    nonfinite_values = tuple(n + ~jnp.all(jnp.isfinite(v.reshape(v.shape[0], -1)), axis=1)
+                             for n, v in zip(run.nonfinite_values, values))
+    run = run._replace(
+        running_means=means,
+        acceptance_sum=run.acceptance_sum + info.acceptance_rate.astype(run.acceptance_sum.dtype),
+        num_accumulated=count,
+        nonfinite_values=nonfinite_values,
+    )
+    if run.batch_means:
+        run = run._replace(batch_means=tuple(batch_means.update(m, v, count, batch_length)
+                                             for m, v in zip(run.batch_means, values)))
+    if snapshot_steps:
+        run = run._replace(snapshots=_take_snapshot(run.snapshots, means, count, snapshot_steps))
+    return run
+
+
+def _cast_like(new: Any, old: Any) -> Any:
+    """`new` with the dtypes of `old` (a kernel or wrapper may promote a cached value; the scan carry may not)."""
+    return jax.tree.map(lambda a, b: a if a.dtype == b.dtype else a.astype(b.dtype), new, old)
+
+
+def _take_snapshot(snapshots: tuple, means: tuple, count: Array, snapshot_steps: tuple[int, ...]) -> tuple:
+    """Copy the running means into their snapshot slot when `count` is one of the snapshot steps."""
+    hits = jnp.asarray(snapshot_steps) == count
+
+    def write(buffers):
+        index = jnp.argmax(hits)
+        return tuple(buffer.at[:, index].set(m) for buffer, m in zip(buffers, means))
+
+    return jax.lax.cond(jnp.any(hits), write, lambda buffers: buffers, snapshots)
+
+
+def _gather_draws(draws: list) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    """The stored draws of all chunks so far as numpy arrays ``(chains, draws, ...)``, or None."""
+    if not draws:
+        return None
+    positions = np.concatenate([np.asarray(chunk[0]) for chunk in draws], axis=1)
+    stats = {name: np.concatenate([np.asarray(chunk[1][name]) for chunk in draws], axis=1) for name in draws[0][1]}
+    return positions, stats
+
+
+def _fingerprint(rng_key: Array, config: RunConfig, num_steps: int, num_chains: int, burn_in: int,
+                 thin: int | None, num_batches: int, positions: Array, tree: Any) -> dict:
+    """What a checkpoint must agree on to be resumed by this run (see `srmc.checkpoint`)."""
+    algorithm, target, function_items, snapshot_steps = config
+    return {
+        "algorithm": repr(algorithm),
+        "algorithm_params": {name: checkpoints.describe_value(value) for name, value in algorithm.params.items()},
+        "target": {"name": target.name, "kind": target.kind, "dim": target.dim,
+                   "logdensity": checkpoints.describe_callable(target.logdensity)},
+        "num_steps": num_steps, "burn_in": burn_in, "thin": thin, "num_chains": num_chains,
+        "functions": {name: checkpoints.describe_callable(f) for name, f in function_items},
+        "snapshot_steps": list(snapshot_steps), "num_batches": num_batches,
+        "rng_key": {"impl": str(jax.random.key_impl(rng_key)),
+                    "data": np.asarray(jax.random.key_data(rng_key)).tolist()},
+        "initial_positions": checkpoints.array_digest(positions),
+        "state": checkpoints.leaf_descriptions(tree),
+    }
+
+
+def _resume(path: str, fingerprint: dict, template: Any) -> tuple[Any, int, list]:
+    """(run state and chain keys, step reached, draws so far) from the checkpoint at `path`."""
+    stored = checkpoints.load(path)
+    checkpoints.check_fingerprint(path, stored.metadata["fingerprint"], fingerprint)
+    draws = [] if stored.draws is None else [stored.draws]
+    return checkpoints.restore(template, stored), int(stored.metadata["progress"]["step"]), draws
+
+
+def _save_checkpoint(path: str, fingerprint: dict, total_steps: int, run: RunState, chain_keys: Array,
+                     draws: list, step: int) -> list:
+    """Write a checkpoint; return the draws gathered into one host chunk (so they are not gathered again)."""
+    gathered = _gather_draws(draws)
+    progress = {"step": step, "total_steps": total_steps, "complete": step == total_steps}
+    checkpoints.save(path, fingerprint, (run, chain_keys), gathered, progress)
+    return [] if gathered is None else [gathered]
+
+
+def _progress_bar(progress: bool | None, total: int, algorithm: Algorithm, initial: int = 0):
     if progress is None:
         progress = sys.stderr.isatty()
     if not progress:
@@ -196,4 +423,4 @@ def _progress_bar(progress: bool | None, total: int, algorithm: Algorithm):
         from tqdm.auto import tqdm
     except ImportError:  # tqdm is optional
         return None
-    return tqdm(total=total, desc=algorithm.name, unit="step")
+    return tqdm(total=total, initial=initial, desc=algorithm.name, unit="step")

@@ -47,6 +47,8 @@ def default_gamma(alpha: float | Schedule) -> Schedule:
     n, at the price of an O(n^-0.6) bias in second moments.
     """
     alpha_max = float(alpha(10**9)) if callable(alpha) else float(alpha)
+    if not np.isfinite(alpha_max):
+        raise ValueError(f"alpha schedule must be finite; at step 10^9 it is {alpha_max}.")
     return polynomial(1.0, 1.0, 1.0 + 2.0 * max(alpha_max, 0.0))
 
 
@@ -73,6 +75,7 @@ def rational(alpha: float, c: float) -> Schedule:
 def as_schedule(value: float | Schedule, name: str, *, positive: bool = False) -> Schedule:
     """Promote a number to a constant schedule after checking it; pass callables through."""
     if callable(value):
+        _evaluate(value, name, np.ones((), np.int32))  # fails early on a schedule that errs or is not scalar
         return value
     _check_number(value, name, positive=positive)
     return constant(float(value))
@@ -83,12 +86,26 @@ def check_schedule(schedule: Schedule, name: str, num_steps: int, *, positive: b
     dense = np.arange(start, min(num_steps, 1000) + 1)
     sparse = np.geomspace(max(start, 1), max(num_steps, 1), 200).astype(np.int64)
     counts = np.unique(np.concatenate([dense, sparse, [num_steps]]))
-    values = np.broadcast_to(np.asarray(jax.vmap(schedule)(jnp.asarray(counts, jnp.int32))), counts.shape)
+    values = _evaluate(jax.vmap(schedule), name, jnp.asarray(counts, jnp.int32))
     bad = ~np.isfinite(values) | ((values <= 0) if positive else (values < 0))
     if np.any(bad):
         count = int(counts[np.argmax(bad)])
         bound = "positive" if positive else "non-negative"
         raise ValueError(f"{name} schedule must be finite and {bound}; at step {count} it is {values[np.argmax(bad)]}.")
+
+
+def _evaluate(schedule: Schedule, name: str, counts: jax.Array) -> np.ndarray:
+    """``schedule(counts)`` as a real array of the shape of `counts`, else an error naming the schedule."""
+    try:
+        values = np.asarray(schedule(counts))
+    except Exception as error:
+        raise TypeError(f"{name} schedule failed on step counts: {type(error).__name__}: {error}") from error
+    if values.dtype.kind not in "biuf":
+        raise TypeError(f"{name} schedule must return real numbers, got dtype {values.dtype}.")
+    try:
+        return np.broadcast_to(values, np.shape(counts))
+    except ValueError:
+        raise ValueError(f"{name} schedule must return one number per step count, got shape {values.shape}.") from None
 
 
 def _check_number(value: float, name: str, *, positive: bool = False) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from targets import Target, from_logdensity
 
@@ -37,7 +38,13 @@ def check_initial_positions(target: Target, initial_position: Any, num_chains: i
     if initial_position is None:
         positions = jnp.asarray(target.initial_position(rng_key, num_chains))
     else:
-        positions = jnp.asarray(initial_position)
+        try:
+            positions = jnp.asarray(initial_position)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"initial_position must be an array of numbers of shape ({num_chains}, {target.dim}) or "
+                            f"({target.dim},), got {type(initial_position).__name__}: {error}") from error
+        if jnp.issubdtype(positions.dtype, jnp.complexfloating):
+            raise TypeError(f"initial_position must be real, got dtype {positions.dtype}.")
         if positions.ndim == 1:
             positions = jnp.broadcast_to(positions, (num_chains, positions.shape[0]))
     if positions.ndim != 2 or positions.shape != (num_chains, target.dim):
@@ -55,7 +62,16 @@ def check_initial_positions(target: Target, initial_position: Any, num_chains: i
             positions = positions.astype(jnp.result_type(float))
         if not bool(jnp.all(jnp.isfinite(positions))):
             raise ValueError("initial_position contains non-finite values.")
-    logdensities = np.asarray(jax.vmap(target.logdensity)(positions))
+    try:
+        logdensities = jax.vmap(target.logdensity)(positions)
+    except Exception as error:
+        raise TypeError(f"target.logdensity failed on positions of shape ({target.dim},) and dtype {positions.dtype}: "
+                        f"{type(error).__name__}: {error}") from error
+    if target.kind == "continuous" and jnp.issubdtype(logdensities.dtype, jnp.floating):
+        # A log density computed in a wider float (float64 under jax_enable_x64) sets the run's precision: the
+        # surrogate's value and its gradient must share one dtype.
+        positions = positions.astype(jnp.result_type(positions.dtype, logdensities.dtype))
+    logdensities = np.asarray(logdensities)
     if logdensities.shape != (num_chains,):
         raise ValueError(f"target.logdensity must return a scalar per position, got shape {logdensities.shape[1:]}.")
     if not np.all(np.isfinite(logdensities)):
@@ -65,6 +81,139 @@ def check_initial_positions(target: Target, initial_position: Any, num_chains: i
             f"(value {logdensities[bad]}); pass an initial_position inside the support."
         )
     score_shape = jax.eval_shape(target.score, positions[0]).shape
-    if score_shape != (target.dim,):
-        raise ValueError(f"target.score must return shape ({target.dim},), got {score_shape}.")
+    expected = target.dim if target.kind == "continuous" else target.dim * (target.num_categories - 1)
+    if score_shape != (expected,):  # discrete scores have one entry per site and non-zero category
+        raise ValueError(f"target.score must return shape ({expected},), got {score_shape}.")
     return positions
+
+
+def check_key(rng_key: Any) -> jax.Array:
+    """A single typed PRNG key (raw ``uint32[2]`` keys from ``jax.random.PRNGKey`` are wrapped, same bits)."""
+    dtype = getattr(rng_key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if np.shape(rng_key) != ():
+            raise ValueError(f"rng_key must be a single key, got a key array of shape {np.shape(rng_key)}; "
+                             "pass e.g. jax.random.key(0).")
+        return rng_key
+    if isinstance(rng_key, (jax.Array, np.ndarray)) and rng_key.dtype == np.uint32 and rng_key.shape == (2,):
+        return jax.random.wrap_key_data(jnp.asarray(rng_key))
+    raise TypeError(f"rng_key must be a JAX PRNG key such as jax.random.key(0), got {type(rng_key).__name__} "
+                    f"{_short_repr(rng_key)}.")
+
+
+def check_num_batches(num_batches: Any) -> int:
+    """An even number of batch-means slots >= 2, or 0 to keep no batch means."""
+    num_batches = check_int(num_batches, "num_batches", minimum=0)
+    if num_batches == 1 or num_batches % 2:
+        raise ValueError(f"num_batches must be 0 (no batch means) or an even number >= 2, got {num_batches}.")
+    return num_batches
+
+
+def check_functions(functions: Any, position: jax.Array) -> tuple[tuple[str, Callable], ...]:
+    """``((name, f), ...)`` after checking that each f maps one position to a real or integer array.
+
+    The output is traced with ``jax.eval_shape`` on one position (nothing is compiled); a failure or an output
+    that is not a single numeric array is a TypeError naming ``functions[name]``.
+    """
+    if not isinstance(functions, Mapping):
+        raise TypeError(f"functions must be a mapping {{name: f}} of callables f(x), got {type(functions).__name__}.")
+    if not functions:
+        raise ValueError("functions must name at least one function, e.g. {'x': lambda x: x}; or pass None for the "
+                         "defaults x and x^2.")
+    position = jax.ShapeDtypeStruct(position.shape, position.dtype)
+    for name, fn in functions.items():
+        if not isinstance(name, str):
+            raise TypeError(f"functions keys must be strings, got {name!r}.")
+        if not callable(fn):
+            raise TypeError(f"functions[{name!r}] must be a callable f(x), got {type(fn).__name__}.")
+        try:
+            out = jax.eval_shape(fn, position)
+        except Exception as error:
+            raise TypeError(f"functions[{name!r}] failed on a position of shape {position.shape} and dtype "
+                            f"{position.dtype}: {type(error).__name__}: {error}") from error
+        if not isinstance(out, jax.ShapeDtypeStruct):
+            raise TypeError(f"functions[{name!r}] must return one array, got {jax.tree.structure(out)}.")
+        if not (jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer)
+                or out.dtype == jnp.bool_):
+            raise TypeError(f"functions[{name!r}] must return real numbers, got dtype {out.dtype}.")
+    return tuple(functions.items())
+
+
+def resolve_devices(devices: Any, num_chains: int) -> Mesh | None:
+    """A 1-D ``Mesh`` over the chosen devices (axis ``"chains"``), or None for the default device.
+
+    `devices`: None; an int n (the first n of ``jax.devices()``); or a sequence of ``jax.Device``. `num_chains`
+    must be a multiple of the number of devices.
+    """
+    if devices is None:
+        return None
+    available = jax.devices()
+    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        count = check_int(devices, "devices", minimum=1)
+        if count > len(available):
+            raise ValueError(
+                f"devices={count} but only {len(available)} {available[0].platform} device(s) are available; pass "
+                f"devices <= {len(available)} (on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count={count} "
+                "before importing jax to get more host devices)."
+            )
+        chosen = available[:count]
+    elif isinstance(devices, (str, bytes, Mapping)) or not isinstance(devices, Iterable):
+        raise TypeError(f"devices must be None, an int, or a sequence of jax.Device, got {type(devices).__name__}.")
+    else:
+        chosen = list(devices)
+        if not chosen:
+            raise ValueError("devices must not be empty; pass None for the default device.")
+        bad = [device for device in chosen if not isinstance(device, jax.Device)]
+        if bad:
+            raise TypeError(f"devices must hold jax.Device objects (e.g. jax.devices()[:2]), got {bad[0]!r}.")
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"devices must be distinct, got {chosen}.")
+    if num_chains % len(chosen):
+        multiple = -(-num_chains // len(chosen)) * len(chosen)
+        raise ValueError(
+            f"num_chains={num_chains} is not divisible by the {len(chosen)} devices in devices={devices!r}: the "
+            f"chains are split evenly over devices. Pass num_chains={multiple} or a number of devices that divides "
+            f"{num_chains}."
+        )
+    return Mesh(np.asarray(chosen), ("chains",))
+
+
+def initial_states(algorithm: Any, target: Target, positions: jax.Array) -> Any:
+    """``algorithm.init`` vmapped over chains; a failure is a TypeError naming the algorithm and the target."""
+    try:
+        return jax.vmap(algorithm.init, in_axes=(0, None))(positions, target)
+    except Exception as error:
+        raise TypeError(
+            f"{algorithm!r} cannot start on {target.name} at positions of shape ({target.dim},) and dtype "
+            f"{positions.dtype}: {type(error).__name__}: {error}"
+        ) from error
+
+
+def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array) -> None:
+    """Trace one step of one chain (``jax.eval_shape``, nothing compiled) and check what it returns.
+
+    A kernel that cannot run with its parameters on this target fails here with a TypeError naming the
+    algorithm's parameters; a step that changes the state's structure or shapes is a TypeError too (a change of
+    dtype only is allowed: the runner casts the new state back to the initial state's dtypes).
+    """
+    one_state = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), state)
+    one_key = jax.ShapeDtypeStruct(rng_key.shape, rng_key.dtype)
+    try:
+        new_state, info = jax.eval_shape(lambda key, s: algorithm.step(key, s, target), one_key, one_state)
+    except Exception as error:
+        raise TypeError(
+            f"{algorithm!r} cannot take a step on {target.name}: {type(error).__name__}: {error}. Check the "
+            f"algorithm's parameters ({', '.join(algorithm.params) or 'none'}) and that the target's log density "
+            f"accepts a position of shape ({target.dim},)."
+        ) from error
+    if jax.tree.structure(new_state) != jax.tree.structure(one_state) or any(
+        a.shape != b.shape for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(one_state))
+    ):
+        raise TypeError(f"{algorithm!r}: a step must return a state of the same structure and shapes as init.")
+    if not hasattr(info, "acceptance_rate"):
+        raise TypeError(f"{algorithm!r}: a step's info must have an acceptance_rate field.")
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
