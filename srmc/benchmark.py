@@ -1,11 +1,18 @@
 """Replicate-based variance benchmarks: how much does alpha buy on a target, and at what cost.
 
-Each replicate is an independent chain (vmapped); the estimator is the chain's running mean of x. The error is
-measured against the target's ground truth, so MSE = bias^2 + variance and nothing is assumed about mixing.
+Each replicate is an independent chain (vmapped); the estimators are the chain's running means of x and x^2.
+Errors are measured against the target's ground truth, so MSE = bias^2 + variance and nothing is assumed about
+mixing. Per configuration the benchmark records the final per-replicate estimates (for recomputation), the MSE
+at a geometric grid of steps (``srmc.sample(snapshot_steps=...)``), the wall time per step with compilation
+excluded, evaluations per step (`srmc.evaluations`) and, for Gaussian mixtures, mode coverage over time.
 """
 
 from __future__ import annotations
 
+import json
+import pathlib
+import platform
+import re
 import time
 from typing import Any, NamedTuple, Sequence
 
@@ -13,23 +20,65 @@ import jax
 import numpy as np
 
 from srmc import schedules
-from srmc.algorithm import base
+from srmc.algorithm import Algorithm, base
+from srmc.coverage import CoverageSummary, mixture_modes, summarize_coverage
+from srmc.evaluations import EvaluationCounts, count_evaluations
 from srmc.runner import sample
 from srmc.wrapper import wrap
 from targets import Target
 
+REPORT_FORMAT = "srmc-bench/1"
+
 
 class BenchmarkRow(NamedTuple):
-    """One configuration's replicate statistics (errors averaged over coordinates)."""
+    """One configuration's replicate statistics (errors averaged over coordinates; times for all replicates)."""
 
     label: str
     alpha: float
     mse: float
     mse_stderr: float
+    second_moment_mse: float
+    second_moment_mse_stderr: float
     n_times_variance: float
     acceptance_rate: float
     seconds_per_step: float
     num_nonfinite: int
+    logdensity_per_step: float = float("nan")
+    gradient_per_step: float = float("nan")
+    hessian_vector_per_step: float = float("nan")
+
+
+class MSECurve(NamedTuple):
+    """MSE of the running mean of x (averaged over coordinates) at counted steps, with its standard error."""
+
+    steps: np.ndarray
+    mse: np.ndarray
+    mse_stderr: np.ndarray
+
+
+class BenchmarkRun(NamedTuple):
+    """A row with what it was computed from: per-replicate final estimates, the MSE curve, mode coverage."""
+
+    row: BenchmarkRow
+    tilt: str | None
+    estimates: np.ndarray
+    second_moments: np.ndarray
+    curve: MSECurve
+    coverage: CoverageSummary | None
+
+
+class BenchmarkReport(NamedTuple):
+    """Everything one benchmark measured: its settings, the ground truth and one run per configuration."""
+
+    settings: dict
+    truth_mean: np.ndarray
+    truth_second_moment: np.ndarray
+    runs: list[BenchmarkRun]
+
+    @property
+    def rows(self) -> list[BenchmarkRow]:
+        """The table rows, one per configuration."""
+        return [run.row for run in self.runs]
 
 
 def replicate_errors(estimates: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -37,10 +86,12 @@ def replicate_errors(estimates: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.mean((np.asarray(estimates, np.float64) - np.asarray(truth, np.float64)) ** 2, axis=-1)
 
 
-def mse_with_stderr(estimates: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """Mean squared error over replicates and its standard error (spread of per-replicate errors)."""
+def mse_with_stderr(estimates: np.ndarray, truth: np.ndarray) -> tuple[Any, Any]:
+    """MSE over replicates (the second-to-last axis) and its standard error (spread of per-replicate errors)."""
     errors = replicate_errors(estimates, truth)
-    return float(errors.mean()), float(errors.std(ddof=1) / np.sqrt(errors.shape[0]))
+    mse = errors.mean(axis=-1)
+    stderr = errors.std(axis=-1, ddof=1) / np.sqrt(errors.shape[-1])
+    return (float(mse), float(stderr)) if errors.ndim == 1 else (mse, stderr)
 
 
 def mse_ratio_with_stderr(baseline: np.ndarray, other: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -48,6 +99,55 @@ def mse_ratio_with_stderr(baseline: np.ndarray, other: np.ndarray, truth: np.nda
     (m0, s0), (m1, s1) = mse_with_stderr(baseline, truth), mse_with_stderr(other, truth)
     ratio = m0 / m1
     return ratio, ratio * float(np.sqrt((s0 / m0) ** 2 + (s1 / m1) ** 2))
+
+
+def snapshot_grid(num_steps: int, num_points: int = 20, first: int = 10) -> tuple[int, ...]:
+    """About `num_points` distinct steps spaced geometrically from `first` to `num_steps` (always included)."""
+    first = min(first, num_steps)
+    return tuple(int(s) for s in np.unique(np.geomspace(first, num_steps, num_points).round().astype(int)))
+
+
+_COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
+_compile_seconds = [0.0]
+
+
+def _record_compile_time(event: str, duration: float, **kwargs: Any) -> None:
+    if event in _COMPILE_EVENTS:
+        _compile_seconds[0] += duration
+
+
+def compile_seconds() -> float:
+    """Seconds JAX has spent tracing, lowering and compiling since first asked (read off `jax.monitoring`)."""
+    if not getattr(_record_compile_time, "registered", False):
+        jax.monitoring.register_event_duration_secs_listener(_record_compile_time)
+        _record_compile_time.registered = True
+    return _compile_seconds[0]
+
+
+def timed_sample(*args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``srmc.sample(*args, **kwargs)`` and its wall time with JAX's compile time subtracted."""
+    compiled_before, start = compile_seconds(), time.perf_counter()
+    result = sample(*args, **kwargs)
+    elapsed = time.perf_counter() - start
+    return result, max(elapsed - (compile_seconds() - compiled_before), 0.0)
+
+
+def configurations(kernel: Any, kernel_params: dict, alphas: Sequence[float], tilts: Sequence[str],
+                   gradient: str, gamma: Any, alpha_warmup: int) -> list[tuple[str, str | None, float, Algorithm]]:
+    """(label, tilt, alpha, algorithm) per configuration: the base kernel once if 0 is among `alphas`, then
+    SRMC for every tilt and non-zero alpha (warmed up linearly over `alpha_warmup` steps when > 0)."""
+    result = [("base", None, 0.0, base(kernel, **kernel_params))] if 0 in alphas else []
+    for tilt in tilts:
+        for alpha in (a for a in alphas if a != 0):
+            alpha_value = schedules.linear_warmup(alpha, alpha_warmup) if alpha_warmup else alpha
+            algorithm = wrap(kernel, alpha=alpha_value, tilt=tilt, gradient=gradient, gamma=gamma, **kernel_params)
+            label = f"srmc[{tilt}]" if tilt == "linear" or gradient == "exact" else f"srmc[{tilt},{gradient}]"
+            result.append((label, tilt, float(alpha), algorithm))
+    return result
 
 
 def variance_benchmark(
@@ -64,61 +164,194 @@ def variance_benchmark(
     gamma: float | schedules.Schedule | None = None,
     alpha_warmup: int = 0,
     burn_in: int = 0,
+    snapshot_steps: Sequence[int] | None = None,
+    coverage_draws: int = 200,
+    count_steps: int = 3,
     chunk_size: int | None = None,
     progress: bool | None = False,
-) -> list[BenchmarkRow]:
-    """MSE of the running-mean estimate of E[x] for each tilt and alpha (alpha = 0: the base kernel, run once).
+) -> BenchmarkReport:
+    """MSE of the running means of x and x^2 for each tilt and alpha (alpha = 0: the base kernel, run once).
 
-    Replicates start from exact draws when the target has an exact sampler, so the error measures the
-    estimator, not the burn-in. All configurations share the same keys and starting points.
+    Replicates start from exact draws when the target has an exact sampler (so the error measures the estimator,
+    not the burn-in), else from its initial-position sampler. All configurations share the same keys and
+    starting points: replicate ``r`` of every configuration is ``srmc.sample(run_key, algorithm, target,
+    num_steps, num_replicates, initial_position=starts, burn_in=burn_in)`` with ``init_key, run_key =
+    jax.random.split(rng_key)`` and ``starts = sampler(init_key, num_replicates)``.
+
+    Args:
+      snapshot_steps: steps of the MSE-vs-steps curve (default: a geometric grid of about 20 steps).
+      coverage_draws: for Gaussian-mixture targets, about this many stored draws per chain for mode coverage.
+      count_steps: eager steps of one chain used to count evaluations per step (0: do not count).
     """
     if target.ground_truth is None:
-        raise ValueError(f"target {target.name} has no ground truth to benchmark against.")
+        raise ValueError(f"target {target.name} has no ground truth to benchmark against; pick one listed with "
+                         "ground truth by `srmc targets`.")
+    if num_replicates < 2:
+        raise ValueError(f"num_replicates must be >= 2 (the MSE's standard error needs a spread), got {num_replicates}.")
+    if not alphas or any(not np.isfinite(a) or a < 0 for a in alphas):
+        raise ValueError(f"alphas must be finite numbers >= 0, got {list(alphas)}.")
+    truth_mean = np.asarray(target.ground_truth.mean, np.float64)
+    truth_second = np.asarray(target.ground_truth.variance, np.float64) + truth_mean**2
     init_key, run_key = jax.random.split(rng_key)
     starts = (target.sample or target.initial_position)(init_key, num_replicates)
-    configurations = [(None, 0.0)] if 0 in alphas else []
-    configurations += [(tilt, alpha) for tilt in tilts for alpha in alphas if alpha != 0]
-    rows = []
-    for tilt, alpha in configurations:
-        if tilt is None:
-            algorithm, label = base(kernel, **kernel_params), "base"
-        else:
-            alpha_value = schedules.linear_warmup(alpha, alpha_warmup) if alpha_warmup else alpha
-            algorithm = wrap(kernel, alpha=alpha_value, tilt=tilt, gradient=gradient, gamma=gamma, **kernel_params)
-            label = f"srmc[{tilt}]"
-        chunk = chunk_size or max(1, (num_steps + burn_in) // 10)
-        # compile first (same chunk shape as the timed run), so the timing measures sampling only
-        sample(run_key, algorithm, target, chunk, num_replicates, initial_position=starts, chunk_size=chunk)
-        start = time.perf_counter()
-        result = sample(
+    snapshot_steps = snapshot_grid(num_steps) if snapshot_steps is None else tuple(snapshot_steps)
+    modes = mixture_modes(target)
+    thin = max(1, num_steps // coverage_draws) if modes is not None else None
+    chunk = chunk_size or max(1, (num_steps + burn_in) // 10)
+    runs = []
+    configs = configurations(kernel, kernel_params, alphas, tilts, gradient, gamma, alpha_warmup)
+    for label, tilt, alpha, algorithm in configs:
+        result, seconds = timed_sample(
             run_key, algorithm, target, num_steps, num_replicates, initial_position=starts, burn_in=burn_in,
-            chunk_size=chunk, progress=progress,
+            thin=thin, chunk_size=chunk, progress=progress, snapshot_steps=snapshot_steps,
         )
-        seconds = time.perf_counter() - start
-        estimates = result.chain_estimates["x"]
-        mse, stderr = mse_with_stderr(estimates, target.ground_truth.mean)
-        rows.append(BenchmarkRow(
-            label=label,
-            alpha=float(alpha),
-            mse=mse,
-            mse_stderr=stderr,
-            n_times_variance=float(num_steps * np.mean(np.var(estimates, axis=0, ddof=1))),
-            acceptance_rate=float(result.acceptance_rate.mean()),
-            seconds_per_step=seconds / (num_steps + burn_in),
-            num_nonfinite=int(result.num_nonfinite.sum()),
-        ))
-    return rows
+        counts = (count_evaluations(algorithm, target, starts[0], num_steps=count_steps) if count_steps
+                  else EvaluationCounts(float("nan"), float("nan"), float("nan")))
+        runs.append(_benchmark_run(label, tilt, alpha, result, seconds / (num_steps + burn_in), counts,
+                                   truth_mean, truth_second, modes))
+    settings = {
+        "target": target.name, "kernel": _base_name(configs[0][3]),
+        "kernel_params": dict(kernel_params), "alphas": [float(a) for a in alphas], "tilts": list(tilts),
+        "gradient": gradient, "gamma": "default" if gamma is None else repr(gamma), "alpha_warmup": alpha_warmup,
+        "num_steps": num_steps, "num_replicates": num_replicates, "burn_in": burn_in, "thin": thin,
+        "ground_truth": "exact" if target.ground_truth.exact else "reference run",
+        "count_steps": count_steps, "jax": jax.__version__, "device": str(jax.devices()[0]),
+        "machine": platform.machine(),
+    }
+    return BenchmarkReport(settings, truth_mean, truth_second, runs)
+
+
+def _base_name(algorithm: Algorithm) -> str:
+    """'mala' for both ``base(samplers.mala)`` ('mala') and ``wrap(samplers.mala)`` ('srmc[mala]')."""
+    return re.sub(r"^srmc\[(.*)\]$", r"\1", algorithm.name)
+
+
+def _benchmark_run(label: str, tilt: str | None, alpha: float, result: Any, seconds_per_step: float,
+                   counts: EvaluationCounts, truth_mean: np.ndarray, truth_second: np.ndarray,
+                   modes: tuple | None) -> BenchmarkRun:
+    estimates = np.asarray(result.chain_estimates["x"], np.float64)
+    second_moments = np.asarray(result.chain_estimates["x^2"], np.float64)
+    mse, stderr = mse_with_stderr(estimates, truth_mean)
+    mse2, stderr2 = mse_with_stderr(second_moments, truth_second)
+    curve_mse, curve_stderr = mse_with_stderr(result.snapshots["x"], truth_mean)
+    row = BenchmarkRow(
+        label=label, alpha=alpha, mse=mse, mse_stderr=stderr, second_moment_mse=mse2,
+        second_moment_mse_stderr=stderr2,
+        n_times_variance=float(result.num_steps * np.mean(np.var(estimates, axis=0, ddof=1))),
+        acceptance_rate=float(result.acceptance_rate.mean()), seconds_per_step=seconds_per_step,
+        num_nonfinite=int(result.num_nonfinite.sum()), logdensity_per_step=counts.logdensity,
+        gradient_per_step=counts.gradient, hessian_vector_per_step=counts.hessian_vector,
+    )
+    coverage = None
+    if modes is not None and result.draws is not None:
+        means, weights, radius = modes
+        coverage = summarize_coverage(result.draws, means, weights, result.thin, radius)
+    curve = MSECurve(np.asarray(result.snapshot_steps), np.atleast_1d(curve_mse), np.atleast_1d(curve_stderr))
+    return BenchmarkRun(row, tilt, estimates, second_moments, curve, coverage)
 
 
 def format_table(rows: Sequence[BenchmarkRow]) -> str:
-    """A plain-text table of benchmark rows, with the MSE ratio against the first row."""
-    header = f"{'sampler':<14}{'alpha':>7}{'MSE':>12}{'+/- se':>11}{'ratio':>8}{'n*Var':>10}{'accept':>8}{'ms/step':>9}{'nonfin':>8}"
-    lines = [header]
+    """A plain-text table of benchmark rows; `ratio` is the first row's MSE over each row's."""
     reference = rows[0].mse if rows else np.nan
-    for row in rows:
-        lines.append(
-            f"{row.label:<14}{row.alpha:>7g}{row.mse:>12.4g}{row.mse_stderr:>11.2g}{reference / row.mse:>8.2f}"
-            f"{row.n_times_variance:>10.4g}{row.acceptance_rate:>8.3f}{1e3 * row.seconds_per_step:>9.3f}"
-            f"{row.num_nonfinite:>8d}"
-        )
+    columns = [  # (title, width, cell)
+        ("sampler", -14, lambda r: r.label),
+        ("alpha", 5, lambda r: f"{r.alpha:g}"),
+        ("MSE", 10, lambda r: f"{r.mse:.4g}"),
+        ("+/- se", 8, lambda r: f"{r.mse_stderr:.2g}"),
+        ("ratio", 6, lambda r: f"{reference / r.mse:.2f}"),
+        ("MSE x^2", 9, lambda r: f"{r.second_moment_mse:.3g}"),
+        ("n*Var", 9, lambda r: f"{r.n_times_variance:.4g}"),
+        ("accept", 6, lambda r: f"{r.acceptance_rate:.3f}"),
+        ("ms/step", 8, lambda r: f"{1e3 * r.seconds_per_step:.3f}"),
+        ("logp", 4, lambda r: f"{r.logdensity_per_step:.3g}"),
+        ("grad", 4, lambda r: f"{r.gradient_per_step:.3g}"),
+        ("hvp", 4, lambda r: f"{r.hessian_vector_per_step:.3g}"),
+        ("nonfin", 6, lambda r: f"{r.num_nonfinite:d}"),
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        return " ".join(f"{cell:<{-w}}" if w < 0 else f"{cell:>{w}}" for cell, (_, w, _) in zip(cells, columns))
+
+    header = line([title for title, _, _ in columns])
+    return "\n".join([header] + [line([cell(row) for _, _, cell in columns]) for row in rows])
+
+
+def format_coverage_table(runs: Sequence[BenchmarkRun]) -> str:
+    """Mode coverage per run (runs without coverage are left out): modes visited, chains that saw all, TV."""
+    lines = [f"{'sampler':<14} {'alpha':>5} {'modes visited':>13} {'all visited':>11} {'median steps to all':>19} "
+             f"{'TV':>6} {'+/- se':>7}"]
+    for run in (r for r in runs if r.coverage is not None):
+        c = run.coverage
+        lines.append(f"{run.row.label:<14} {run.row.alpha:>5g} {c.final_fraction_visited:>13.3f} "
+                     f"{c.all_visited_share:>11.3f} {c.median_steps_to_visit_all:>19g} {c.total_variation:>6.3f} "
+                     f"{c.total_variation_stderr:>7.2g}")
     return "\n".join(lines)
+
+
+def report_to_dict(report: BenchmarkReport) -> dict:
+    """A JSON-ready dict of a report (arrays as nested lists); `report_from_dict` inverts it."""
+    return {
+        "format": REPORT_FORMAT,
+        "settings": _jsonable(report.settings),
+        "truth_mean": report.truth_mean.tolist(),
+        "truth_second_moment": report.truth_second_moment.tolist(),
+        "runs": [
+            {
+                "row": run.row._asdict(),
+                "tilt": run.tilt,
+                "estimates": run.estimates.tolist(),
+                "second_moments": run.second_moments.tolist(),
+                "curve": {name: np.asarray(value).tolist() for name, value in run.curve._asdict().items()},
+                "coverage": None if run.coverage is None else {
+                    name: np.asarray(value).tolist() for name, value in run.coverage._asdict().items()},
+            }
+            for run in report.runs
+        ],
+    }
+
+
+def report_from_dict(data: dict) -> BenchmarkReport:
+    """Rebuild a `BenchmarkReport` from `report_to_dict`'s output."""
+    if data.get("format") != REPORT_FORMAT:
+        raise ValueError(f"not an srmc benchmark report (format {data.get('format')!r}, expected {REPORT_FORMAT!r}).")
+    runs = []
+    for run in data["runs"]:
+        coverage = run["coverage"]
+        runs.append(BenchmarkRun(
+            row=BenchmarkRow(**run["row"]),
+            tilt=run["tilt"],
+            estimates=np.asarray(run["estimates"], np.float64),
+            second_moments=np.asarray(run["second_moments"], np.float64),
+            curve=MSECurve(*(np.asarray(run["curve"][name], dtype) for name, dtype in
+                             zip(MSECurve._fields, (np.int64, np.float64, np.float64)))),
+            coverage=None if coverage is None else CoverageSummary(
+                np.asarray(coverage["steps"], np.int64), np.asarray(coverage["fraction_visited"], np.float64),
+                *(float(coverage[name]) for name in CoverageSummary._fields[2:])),
+        ))
+    return BenchmarkReport(data["settings"], np.asarray(data["truth_mean"], np.float64),
+                           np.asarray(data["truth_second_moment"], np.float64), runs)
+
+
+def save_report(report: BenchmarkReport, path: str | pathlib.Path) -> pathlib.Path:
+    """Write a report as JSON (non-finite numbers as NaN/Infinity, which Python's json reads back)."""
+    path = pathlib.Path(path)
+    path.write_text(json.dumps(report_to_dict(report), indent=1))
+    return path
+
+
+def load_report(path: str | pathlib.Path) -> BenchmarkReport:
+    """Read a report written by `save_report` (or ``srmc bench --out``)."""
+    return report_from_dict(json.loads(pathlib.Path(path).read_text()))
+
+
+def _jsonable(value: Any) -> Any:
+    """Settings made JSON-ready: containers recursively, arrays as lists, anything else unknown as its repr."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return value
+    if isinstance(value, (np.ndarray, np.generic, jax.Array)):
+        return np.asarray(value).tolist()
+    return repr(value)

@@ -1,35 +1,66 @@
-"""The `srmc` command line: list targets, sample one, benchmark alpha against the base kernel."""
+"""The `srmc` command line: list targets, sample one, benchmark alpha against the base kernel.
+
+    srmc targets [NAME ...]
+    srmc run TARGET --kernel mala --alpha 1 --steps 2000 --chains 16
+    srmc bench TARGET --kernel mala --alpha 0,1,5,10 --tilt score,linear --steps 5000 --replicates 100 --out DIR
+
+Bad arguments exit with code 2 and a message naming the argument.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import inspect
+import pathlib
 import sys
-from typing import Sequence
+from typing import Any, NamedTuple, Sequence
 
 import jax
 
 import samplers
 import srmc
 import targets
-from srmc.benchmark import format_table, variance_benchmark
+from srmc.benchmark import BenchmarkReport, format_coverage_table, format_table, save_report, variance_benchmark
+from srmc.coverage import mixture_modes
+from srmc.tilt import GRADIENTS, TILTS
 
-DEFAULT_KERNEL_PARAMS = {
-    "rwm": {"step_size": 0.15},
-    "mala": {"step_size": 0.05},
-    "hmc": {"step_size": 0.15, "num_integration_steps": 10},
-    "kinetic_langevin": {"step_size": 0.15, "damping": 0.5, "num_integration_steps": 1},
-    "gibbs": {},
-    "discrete_metropolis": {},
+
+class KernelSpec(NamedTuple):
+    """A base kernel the CLI offers: the state space it samples and its default parameters."""
+
+    kind: str  # "continuous" or "discrete"
+    defaults: dict
+
+
+# One line per kernel; its parameters are read off its signature, and a kernel that `samplers` does not provide
+# (yet) is left out of the choices.
+KERNELS: dict[str, KernelSpec] = {
+    "rwm": KernelSpec("continuous", {"step_size": 0.15}),
+    "mala": KernelSpec("continuous", {"step_size": 0.05}),
+    "hmc": KernelSpec("continuous", {"step_size": 0.15, "num_integration_steps": 10}),
+    "kinetic_langevin": KernelSpec("continuous", {"step_size": 0.15, "damping": 0.5, "num_integration_steps": 1}),
+    "gibbs": KernelSpec("discrete", {}),
+    "discrete_metropolis": KernelSpec("discrete", {}),
+    "gwg": KernelSpec("discrete", {}),
+    "dmala": KernelSpec("discrete", {"step_size": 0.5}),
 }
 
+KERNEL_OPTIONS = ("step_size", "num_integration_steps", "damping")  # parameters with their own --flag
 
-def _parse_target_params(pairs: Sequence[str]) -> dict:
+
+def available_kernels() -> list[str]:
+    """Names in `KERNELS` that `samplers` provides."""
+    return sorted(name for name in KERNELS if hasattr(samplers, name))
+
+
+def parse_pairs(pairs: Sequence[str], option: str) -> dict:
+    """``["k=v", ...]`` as a dict, values read as Python literals where they parse (else kept as strings)."""
     params = {}
     for pair in pairs:
-        if "=" not in pair:
-            raise SystemExit(f"--param expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{option} expects key=value, got {pair!r}.")
         try:
             params[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -37,40 +68,114 @@ def _parse_target_params(pairs: Sequence[str]) -> dict:
     return params
 
 
-def _kernel(args: argparse.Namespace) -> tuple[object, dict]:
-    if not hasattr(samplers, args.kernel) or args.kernel not in DEFAULT_KERNEL_PARAMS:
-        raise SystemExit(f"unknown kernel {args.kernel!r}; choose from {sorted(DEFAULT_KERNEL_PARAMS)}")
-    params = dict(DEFAULT_KERNEL_PARAMS[args.kernel])
-    for name in ("step_size", "num_integration_steps", "damping"):
+def parse_alphas(text: str) -> list[float]:
+    """``"0,1,5,10"`` as distinct finite numbers >= 0, in the order given."""
+    try:
+        alphas = [float(item) for item in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--alpha expects comma-separated numbers >= 0 (e.g. 0,1,10), got {text!r}.") from None
+    if any(not (a >= 0 and a != float("inf")) for a in alphas):
+        raise ValueError(f"--alpha values must be finite and >= 0, got {text!r}.")
+    return list(dict.fromkeys(alphas))
+
+
+def parse_tilts(text: str) -> list[str]:
+    """``"score,linear"`` as a list of known tilts."""
+    tilts = list(dict.fromkeys(item.strip() for item in text.split(",")))
+    unknown = [tilt for tilt in tilts if tilt not in TILTS]
+    if unknown:
+        raise ValueError(f"--tilt must be a comma-separated list of {', '.join(TILTS)}; got {text!r}.")
+    return tilts
+
+
+def kernel_parameters(kernel_module: Any) -> list[str]:
+    """Names of the parameters a BlackJAX-shaped kernel takes after (rng_key, state, logdensity_fn)."""
+    return list(inspect.signature(kernel_module.build_kernel()).parameters)[3:]
+
+
+def resolve_kernel(args: argparse.Namespace, target: targets.Target) -> tuple[Any, dict]:
+    """(kernel module, parameters) from --kernel, its options and --kernel-param, checked against the target."""
+    if args.kernel not in available_kernels():
+        raise ValueError(f"--kernel {args.kernel!r} is unknown; choose from {', '.join(available_kernels())}.")
+    spec, module = KERNELS[args.kernel], getattr(samplers, args.kernel)
+    target_kind = "continuous" if target.kind == "continuous" else "discrete"
+    if spec.kind != target_kind:
+        suitable = [name for name in available_kernels() if KERNELS[name].kind == target_kind]
+        raise ValueError(f"--kernel {args.kernel} samples {spec.kind} targets but {target.name} is {target.kind}; "
+                         f"use one of {', '.join(suitable)}.")
+    accepted = kernel_parameters(module)
+    params = dict(spec.defaults)
+    if "num_categories" in accepted and target.kind != "continuous":
+        params["num_categories"] = target.num_categories
+    for name in KERNEL_OPTIONS:
         value = getattr(args, name, None)
-        if value is not None and name in params:
+        if value is not None:
+            if name not in accepted:
+                raise ValueError(f"--{name.replace('_', '-')}: kernel {args.kernel} takes no {name} "
+                                 f"(its parameters: {', '.join(accepted) or 'none'}).")
             params[name] = value
-    return getattr(samplers, args.kernel), params
+    extra = parse_pairs(args.kernel_param, "--kernel-param")
+    unknown = sorted(set(extra) - set(accepted))
+    if unknown:
+        raise ValueError(f"--kernel-param {', '.join(unknown)}: kernel {args.kernel} takes "
+                         f"{', '.join(accepted) or 'no parameters'}.")
+    params.update(extra)
+    return module, params
+
+
+def check_tilts_for_target(tilts: Sequence[str], target: targets.Target) -> None:
+    """The linear tilt relies on Stein's identity for continuous targets; refuse it on discrete ones."""
+    if "linear" in tilts and target.kind != "continuous":
+        raise ValueError(f"--tilt linear needs a continuous target; {target.name} is {target.kind}: use --tilt score.")
+
+
+def get_target(args: argparse.Namespace) -> targets.Target:
+    """The target named on the command line, built with its --param values."""
+    params = parse_pairs(args.param, "--param")
+    if args.target not in targets.names():
+        raise ValueError(f"unknown target {args.target!r}; `srmc targets` lists them: {', '.join(targets.names())}.")
+    return targets.get(args.target, **params)
+
+
+def ground_truth_note(target: targets.Target) -> str:
+    """What is known about a target: exact or reference moments, an exact sampler, mixture modes."""
+    truth = target.ground_truth
+    notes = ["none" if truth is None else ("exact moments" if truth.exact else "reference run")]
+    if target.sample is not None:
+        notes.append("exact sampler")
+    modes = mixture_modes(target)
+    if modes is not None:
+        notes.append(f"{len(modes[0])} modes")
+    return ", ".join(notes)
+
+
+def cmd_targets(args: argparse.Namespace) -> None:
+    """Print the registry (or the named targets): name, kind, dim, what ground truth is known, description."""
+    names = args.names or targets.names()
+    unknown = sorted(set(names) - set(targets.names()))
+    if unknown:
+        raise ValueError(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(targets.names())}.")
+    print(f"{'name':<26}{'kind':<12}{'dim':>5}  {'ground truth':<36}description", flush=True)
+    for name in names:
+        target = targets.get(name)
+        print(f"{name:<26}{target.kind:<12}{target.dim:>5}  {ground_truth_note(target):<36}{targets.describe(name)}",
+              flush=True)
 
 
 def _alpha(args: argparse.Namespace, alpha: float):
     return srmc.schedules.linear_warmup(alpha, args.alpha_warmup) if args.alpha_warmup and alpha else alpha
 
 
-def cmd_targets(args: argparse.Namespace) -> None:
-    """Print the registry: name, kind, dim and what ground truth is known."""
-    print(f"{'name':<26}{'kind':<13}{'dim':>5}  {'ground truth':<22}description")
-    for name in targets.names():
-        target = targets.get(name)
-        truth = target.ground_truth
-        known = "none" if truth is None else ("exact" if truth.exact else "reference run")
-        known += ", exact sampler" if target.sample is not None else ""
-        print(f"{name:<26}{target.kind:<13}{target.dim:>5}  {known:<22}{targets.describe(name)}")
-
-
 def cmd_run(args: argparse.Namespace) -> None:
     """Sample one target and print the summary table."""
-    target = targets.get(args.target, **_parse_target_params(args.param))
-    kernel, params = _kernel(args)
+    target = get_target(args)
+    kernel, params = resolve_kernel(args, target)
+    check_tilts_for_target([args.tilt], target)
     if args.alpha == 0:
         algorithm = srmc.base(kernel, **params)
     else:
-        algorithm = srmc.wrap(kernel, alpha=_alpha(args, args.alpha), tilt=args.tilt, gradient=args.gradient, **params)
+        algorithm = srmc.wrap(kernel, alpha=_alpha(args, args.alpha), tilt=args.tilt, gradient=args.gradient,
+                              **params)
     result = srmc.sample(
         jax.random.key(args.seed), algorithm, target, args.steps, args.chains, burn_in=args.burn_in,
         thin=args.thin, progress=not args.quiet and None,
@@ -79,34 +184,100 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(result.summary(max_rows=args.rows, truth=truth))
 
 
-def cmd_bench(args: argparse.Namespace) -> None:
-    """Replicate-based MSE of the mean estimate for each alpha (0 = base kernel), as a table."""
-    target = targets.get(args.target, **_parse_target_params(args.param))
-    kernel, params = _kernel(args)
-    alphas = [float(a) for a in args.alpha.split(",")]
-    rows = variance_benchmark(
-        jax.random.key(args.seed), target, kernel, params, alphas, num_steps=args.steps,
-        num_replicates=args.replicates, tilts=args.tilt.split(","), gradient=args.gradient,
-        alpha_warmup=args.alpha_warmup, progress=not args.quiet and None,
+def bench_header(report: BenchmarkReport, params: dict) -> str:
+    """Two lines saying what a benchmark table shows."""
+    s = report.settings
+    burn_in = f" (+{s['burn_in']} burn-in)" if s["burn_in"] else ""
+    return (
+        f"{s['target']}, {s['kernel']} {params}, {s['num_replicates']} replicates x {s['num_steps']} steps{burn_in}, "
+        f"alpha warm-up {s['alpha_warmup']} steps, ground truth: {s['ground_truth']}\n"
+        "MSE of the running means of x and x^2 (averaged over coordinates); ratio = first row's MSE / MSE; "
+        "n*Var = steps x variance across replicates; ms/step: all replicates, compilation excluded; "
+        "logp/grad/hvp: evaluations per chain-step"
     )
-    print(f"{target.name}, {args.kernel} {params}, {args.replicates} replicates x {args.steps} steps, "
-          f"alpha warm-up {args.alpha_warmup} steps; MSE of the mean averaged over coordinates "
-          f"(ratio = base MSE / MSE)")
-    print(format_table(rows))
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    """Replicate-based MSE for each alpha (0 = base kernel): table, JSON and plots."""
+    alphas, tilts = parse_alphas(args.alpha), parse_tilts(args.tilt)
+    if args.replicates < 2:
+        raise ValueError(f"--replicates must be >= 2 (the MSE's standard error needs a spread), got {args.replicates}.")
+    target = get_target(args)
+    kernel, params = resolve_kernel(args, target)
+    check_tilts_for_target(tilts, target)
+    if target.ground_truth is None:
+        raise ValueError(f"target {target.name} has no ground truth to benchmark against; "
+                         "`srmc targets` shows which ones do.")
+    out = None if args.out is None else pathlib.Path(args.out)
+    if out is not None and out.exists() and not out.is_dir():
+        raise ValueError(f"--out {args.out!r} exists and is not a directory.")
+    report = variance_benchmark(
+        jax.random.key(args.seed), target, kernel, params, alphas, num_steps=args.steps,
+        num_replicates=args.replicates, tilts=tilts, gradient=args.gradient, alpha_warmup=args.alpha_warmup,
+        burn_in=args.burn_in, progress=not args.quiet and None,
+    )
+    report.settings.update(seed=args.seed, target_params=parse_pairs(args.param, "--param"),
+                           command="srmc " + " ".join(args.argv))
+    print(bench_header(report, params))
+    print(format_table(report.rows), flush=True)
+    if any(run.coverage is not None for run in report.runs):
+        print(f"mode coverage (a draw within 4 component sd of a mode visits it; draws every {report.settings['thin']} "
+              "steps; TV of mode occupancy against the weights, averaged over replicates)")
+        print(format_coverage_table(report.runs), flush=True)
+    if out is not None:
+        for path in write_outputs(report, out):
+            print(f"wrote {path}")
+
+
+def write_outputs(report: BenchmarkReport, directory: pathlib.Path) -> list[pathlib.Path]:
+    """bench.json and, when matplotlib is installed, the PNG plots, in `directory` (created if needed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [save_report(report, directory / "bench.json")]
+    try:
+        from srmc import plots
+
+        written += plots.save_plots(report, directory)
+    except ImportError as error:
+        print(f"srmc: no plots written ({error}); pip install \"srmc[plots]\"", file=sys.stderr)
+    return written
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
 
 
 def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", help="registered target name (see `srmc targets`)")
     parser.add_argument("--param", action="append", default=[], help="target parameter key=value (repeatable)")
-    parser.add_argument("--kernel", default="mala", help="base kernel: rwm, mala, hmc, kinetic_langevin")
+    parser.add_argument("--kernel", default="mala", help=f"base kernel: {', '.join(available_kernels())}")
+    parser.add_argument("--kernel-param", action="append", default=[], dest="kernel_param",
+                        help="any other kernel parameter key=value (repeatable), e.g. scan=systematic")
     parser.add_argument("--tilt", default="score", help="score or linear (bench: a comma-separated list)")
-    parser.add_argument("--gradient", default="exact", choices=["exact", "shifted"])
-    parser.add_argument("--alpha-warmup", type=int, default=500,
+    parser.add_argument("--gradient", default="exact", choices=GRADIENTS,
+                        help="score tilt's proposal gradient: exact (Hessian-vector product) or shifted")
+    parser.add_argument("--alpha-warmup", type=_non_negative_int, default=500,
                         help="linear warm-up of alpha over this many steps (0: constant alpha)")
     parser.add_argument("--step-size", type=float, dest="step_size")
-    parser.add_argument("--num-integration-steps", type=int, dest="num_integration_steps")
+    parser.add_argument("--num-integration-steps", type=_positive_int, dest="num_integration_steps")
     parser.add_argument("--damping", type=float)
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=_positive_int, default=2000, help="counted steps per chain")
+    parser.add_argument("--burn-in", type=_non_negative_int, dest="burn_in", help="steps left out of the estimates")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -115,30 +286,38 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `srmc` command."""
     parser = argparse.ArgumentParser(prog="srmc", description="Score-Repellent Monte Carlo in JAX")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("targets", help="list the target registry").set_defaults(func=cmd_targets)
+    listing = commands.add_parser("targets", help="list the target registry")
+    listing.add_argument("names", nargs="*", help="only these targets (default: all)")
+    listing.set_defaults(func=cmd_targets)
     run = commands.add_parser("run", help="sample a target and print the summary")
     _add_sampler_options(run)
     run.add_argument("--alpha", type=float, default=1.0)
-    run.add_argument("--chains", type=int, default=16)
-    run.add_argument("--burn-in", type=int, default=500, dest="burn_in")
-    run.add_argument("--thin", type=int, default=10)
-    run.add_argument("--rows", type=int, default=10)
-    run.set_defaults(func=cmd_run)
-    bench = commands.add_parser("bench", help="MSE of the mean vs alpha over independent replicates")
+    run.add_argument("--chains", type=_positive_int, default=16)
+    run.add_argument("--thin", type=_positive_int, default=10)
+    run.add_argument("--rows", type=_positive_int, default=10)
+    run.set_defaults(func=cmd_run, burn_in=500)
+    bench = commands.add_parser("bench", help="MSE vs alpha over independent replicates: table, JSON, plots")
     _add_sampler_options(bench)
     bench.add_argument("--alpha", default="0,1,10", help="comma-separated alphas; 0 is the base kernel")
-    bench.add_argument("--replicates", type=int, default=100)
-    bench.set_defaults(func=cmd_bench)
+    bench.add_argument("--replicates", type=_positive_int, default=100, help="independent chains (vmapped)")
+    bench.add_argument("--out", help="directory for bench.json and the PNG plots")
+    bench.set_defaults(func=cmd_bench, burn_in=0)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `srmc` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the `srmc` console script; returns the exit code (2 for bad arguments)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed its message
+        return int(exit_.code or 0)
+    args.argv = argv
     try:
         args.func(args)
     except (ValueError, TypeError, KeyError) as error:
-        print(f"srmc: error: {error}", file=sys.stderr)
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"srmc: error: {message}", file=sys.stderr)
         return 2
     return 0
 

@@ -49,3 +49,51 @@ def coverage_curve(draws: np.ndarray, means: np.ndarray, radius: float = np.inf)
     labels = assign_modes(draws, means, radius)
     seen = np.logical_or.accumulate(labels[..., None] == np.arange(len(means)), axis=1)
     return seen.mean(axis=-1)
+
+
+class CoverageSummary(NamedTuple):
+    """Mode coverage of a set of replicate chains, from draws stored every `thin` steps.
+
+    steps: the step of each stored draw; fraction_visited: fraction of modes visited by then, averaged over
+    chains; final_fraction_visited: the same at the last draw; all_visited_share: share of chains that visited
+    every mode; median_steps_to_visit_all: median over chains of the steps until every mode was visited (inf
+    when fewer than half of the chains did); total_variation (+ its standard error across chains): TV between
+    each chain's mode occupancy and the true weights, averaged over chains.
+    """
+
+    steps: np.ndarray
+    fraction_visited: np.ndarray
+    final_fraction_visited: float
+    all_visited_share: float
+    median_steps_to_visit_all: float
+    total_variation: float
+    total_variation_stderr: float
+
+
+def mixture_modes(target) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(means, weights, radius) of a Gaussian-mixture target (radius: 4 component standard deviations), else None."""
+    params = getattr(target, "params", {}) or {}
+    if "means" not in params or "weights" not in params:
+        return None
+    radius = 4.0 * float(np.sqrt(params["variance"])) if "variance" in params else np.inf
+    return np.asarray(params["means"], np.float64), np.asarray(params["weights"], np.float64), radius
+
+
+def summarize_coverage(draws: np.ndarray, means: np.ndarray, weights: np.ndarray | None, thin: int,
+                       radius: float = np.inf) -> CoverageSummary:
+    """Coverage over time and at the end for draws ``(num_chains, num_draws, dim)`` stored every `thin` steps."""
+    coverage = mode_coverage(draws, means, weights, radius)
+    steps = thin * np.arange(1, np.shape(draws)[1] + 1)
+    reached = coverage.draws_to_visit_all >= 0
+    steps_to_all = np.where(reached, thin * (coverage.draws_to_visit_all + 1), np.inf)
+    num_chains = len(steps_to_all)
+    tv_stderr = coverage.total_variation.std(ddof=1) / np.sqrt(num_chains) if num_chains > 1 else np.nan
+    return CoverageSummary(
+        steps=steps,
+        fraction_visited=coverage_curve(draws, means, radius).mean(axis=0),
+        final_fraction_visited=float(coverage.fraction_visited.mean()),
+        all_visited_share=float(reached.mean()),
+        median_steps_to_visit_all=float(np.median(steps_to_all)),
+        total_variation=float(coverage.total_variation.mean()),
+        total_variation_stderr=float(tv_stderr),
+    )

@@ -1,4 +1,4 @@
-"""Schedules (values and validation) and the command line."""
+"""Schedules (values and validation); the command line is tested in test_cli.py and test_bench.py."""
 
 
 import jax.numpy as jnp
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from srmc import schedules
-from srmc.cli import main
 
 
 def test_schedule_values():
@@ -30,26 +29,3 @@ def test_schedule_validation():
     with pytest.raises(ValueError, match="gamma schedule must be finite and positive; at step 0"):
         schedules.check_schedule(schedules.polynomial(), "gamma", 10, positive=True)
     schedules.check_schedule(schedules.polynomial(), "gamma", 10, positive=True, start=1)
-
-
-def test_cli_targets_lists_the_registry(capsys):
-    assert main(["targets"]) == 0
-    out = capsys.readouterr().out
-    assert "correlated_gaussian" in out and "exact" in out and "reference run" in out
-
-
-def test_cli_bench_prints_a_table(capsys):
-    code = main(["bench", "iid_gaussian", "--param", "dim=3", "--alpha", "0,2", "--steps", "200",
-                 "--replicates", "8", "--step-size", "0.5", "--quiet"])
-    assert code == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[:3] == ["sampler", "alpha", "MSE"]
-    assert lines[2].startswith("base") and lines[3].startswith("srmc[score]")
-
-
-def test_cli_run_and_errors(capsys):
-    assert main(["run", "banana", "--alpha", "1", "--steps", "200", "--chains", "4", "--burn-in", "50",
-                 "--quiet", "--rows", "2"]) == 0
-    assert "r_hat" in capsys.readouterr().out
-    assert main(["run", "banana", "--alpha", "-1", "--steps", "10", "--quiet"]) == 2
-    assert "alpha must be finite and non-negative" in capsys.readouterr().err

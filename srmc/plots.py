@@ -1,0 +1,99 @@
+"""Plots of a variance benchmark (`srmc.benchmark.BenchmarkReport`): MSE vs steps, MSE vs alpha, mode coverage.
+
+matplotlib is optional (``pip install "srmc[plots]"``) and imported only when a plot is drawn. Figures are built
+with ``matplotlib.figure.Figure`` (no pyplot), so saving plots never changes the user's backend.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from srmc.benchmark import BenchmarkReport, BenchmarkRun
+
+
+def _new_axes(ax: Any, figsize: tuple[float, float] = (5.5, 4.0)) -> Any:
+    """`ax`, or the axes of a new pyplot-free figure."""
+    if ax is not None:
+        return ax
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained").subplots()
+
+
+def _run_label(run: BenchmarkRun) -> str:
+    return run.row.label if run.tilt is None else f"{run.row.label} alpha={run.row.alpha:g}"
+
+
+def _title(report: BenchmarkReport) -> str:
+    s = report.settings
+    return f"{s['target']}, {s['kernel']}, {s['num_replicates']} replicates"
+
+
+def plot_mse_vs_steps(report: BenchmarkReport, ax: Any = None) -> Any:
+    """MSE of the running mean against counted steps, log-log, one line (+/- one standard error) per run."""
+    ax = _new_axes(ax)
+    for run in report.runs:
+        steps, mse, stderr = run.curve
+        line, = ax.loglog(steps, mse, marker=".", label=_run_label(run))
+        ax.fill_between(steps, np.maximum(mse - stderr, mse * 0.05), mse + stderr, color=line.get_color(), alpha=0.15)
+    first = report.runs[0].curve
+    tail = first.steps[first.steps >= first.steps[-1] / 30]  # a 1/n slope through the first run's last point
+    ax.loglog(tail, first.mse[-1] * first.steps[-1] / tail, "k:", label="1/n")
+    ax.set_xlabel("steps n")
+    ax.set_ylabel("MSE of the running mean of x")
+    ax.set_title(_title(report), fontsize="medium")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_mse_vs_alpha(report: BenchmarkReport, ax: Any = None) -> Any:
+    """Final MSE against alpha per tilt (log-log, error bars: one standard error); the base kernel as a band."""
+    ax = _new_axes(ax)
+    for run in (r for r in report.runs if r.tilt is None):
+        ax.axhline(run.row.mse, color="k", linestyle="--", label=f"{run.row.label} (alpha=0)")
+        ax.axhspan(run.row.mse - run.row.mse_stderr, run.row.mse + run.row.mse_stderr, color="k", alpha=0.1)
+    labels = dict.fromkeys(run.row.label for run in report.runs if run.tilt is not None)
+    for label in labels:
+        rows = [run.row for run in report.runs if run.row.label == label]
+        ax.errorbar([r.alpha for r in rows], [r.mse for r in rows], yerr=[r.mse_stderr for r in rows], marker="o",
+                    capsize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("alpha")
+    ax.set_ylabel(f"MSE after {report.settings['num_steps']} steps")
+    ax.set_title(_title(report), fontsize="medium")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_coverage(report: BenchmarkReport, ax: Any = None) -> Any:
+    """Fraction of mixture modes visited against steps (mean over replicates), one line per run with coverage."""
+    ax = _new_axes(ax)
+    for run in report.runs:
+        if run.coverage is not None:
+            ax.semilogx(run.coverage.steps, run.coverage.fraction_visited, label=_run_label(run))
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("steps")
+    ax.set_ylabel("fraction of modes visited")
+    ax.set_title(_title(report), fontsize="medium")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def save_plots(report: BenchmarkReport, directory: str | pathlib.Path, dpi: int = 110) -> list[pathlib.Path]:
+    """Write mse_vs_steps.png, mse_vs_alpha.png (with an SRMC run) and coverage.png (mixtures) to `directory`."""
+    directory = pathlib.Path(directory)
+    plots = {"mse_vs_steps.png": plot_mse_vs_steps}
+    if any(run.tilt is not None for run in report.runs):
+        plots["mse_vs_alpha.png"] = plot_mse_vs_alpha
+    if any(run.coverage is not None for run in report.runs):
+        plots["coverage.png"] = plot_coverage
+    written = []
+    for name, plot in plots.items():
+        ax = plot(report)
+        ax.figure.savefig(directory / name, dpi=dpi)
+        written.append(directory / name)
+    return written

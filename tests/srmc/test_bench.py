@@ -1,0 +1,154 @@
+"""`srmc bench`: its JSON round-trips, and its numbers agree with an independent recomputation.
+
+One small benchmark on the 9-mode mixture (so mode coverage is on) is run once through the command line; the
+tests recompute its MSE, n x Var, MSE curve and coverage from the stored estimates and by rerunning
+`srmc.sample` directly, and check the evaluation counts of every built-in kernel.
+"""
+
+import contextlib
+import io
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import samplers
+import srmc
+import targets
+from srmc.benchmark import load_report, report_from_dict, report_to_dict, snapshot_grid
+from srmc.cli import main
+from srmc.coverage import mode_coverage
+from srmc.evaluations import EvaluationCounts, count_evaluations
+
+SEED, STEPS, REPLICATES, ALPHA, WARMUP, STEP_SIZE = 3, 300, 6, 2.0, 50, 1.0
+ARGV = ["bench", "gaussian_mixture_9", "--kernel", "rwm", "--step-size", str(STEP_SIZE), "--alpha", f"0,{ALPHA:g}",
+        "--tilt", "linear", "--steps", str(STEPS), "--replicates", str(REPLICATES), "--alpha-warmup", str(WARMUP),
+        "--seed", str(SEED), "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """(exit code, printed lines, output directory) of one `srmc bench` run."""
+    out = tmp_path_factory.mktemp("bench")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(ARGV + ["--out", str(out)])
+    return code, stdout.getvalue().splitlines(), out
+
+
+def test_bench_prints_a_table_and_writes_json_and_plots(bench):
+    code, lines, out = bench
+    assert code == 0
+    assert lines[2].split()[:3] == ["sampler", "alpha", "MSE"]
+    assert lines[3].split()[:2] == ["base", "0"] and lines[4].split()[:2] == ["srmc[linear]", f"{ALPHA:g}"]
+    assert lines[5].startswith("mode coverage") and lines[6].split()[2:4] == ["modes", "visited"]
+    assert lines[7].split()[:2] == ["base", "0"] and lines[8].split()[:2] == ["srmc[linear]", f"{ALPHA:g}"]
+    for name in ("bench.json", "mse_vs_steps.png", "mse_vs_alpha.png", "coverage.png"):
+        assert (out / name).exists(), name
+        assert f"wrote {out / name}" in lines
+    for name in ("mse_vs_steps.png", "mse_vs_alpha.png", "coverage.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_json_round_trips(bench):
+    _, _, out = bench
+    text = (out / "bench.json").read_text()
+    report = load_report(out / "bench.json")
+    assert json.dumps(report_to_dict(report), indent=1) == text
+    again = report_from_dict(json.loads(json.dumps(report_to_dict(report))))
+    assert again.rows == report.rows and again.settings == report.settings
+    for run, other in zip(report.runs, again.runs):
+        np.testing.assert_array_equal(run.estimates, other.estimates)
+        np.testing.assert_array_equal(run.curve.mse, other.curve.mse)
+        assert run.coverage.total_variation == other.coverage.total_variation
+    assert report.settings["command"] == "srmc " + " ".join(ARGV + ["--out", str(out)])
+    with pytest.raises(ValueError, match="not an srmc benchmark report"):
+        report_from_dict({"format": "something else"})
+
+
+def test_table_matches_the_stored_rows(bench):
+    _, lines, out = bench
+    report = load_report(out / "bench.json")
+    for line, row in zip(lines[3:5], report.rows):
+        fields = line.split()
+        assert float(fields[2]) == pytest.approx(row.mse, rel=1e-3)
+        assert float(fields[4]) == pytest.approx(report.rows[0].mse / row.mse, abs=0.01)
+
+
+def test_mse_agrees_with_recomputation_from_stored_estimates(bench):
+    report = load_report(bench[2] / "bench.json")
+    target = targets.get("gaussian_mixture_9")
+    truth = np.asarray(target.ground_truth.mean)
+    second_truth = np.asarray(target.ground_truth.variance) + truth**2
+    for run in report.runs:
+        assert run.estimates.shape == (REPLICATES, 2)
+        errors = [np.mean((estimate - truth) ** 2) for estimate in run.estimates]
+        assert run.row.mse == pytest.approx(np.mean(errors), rel=1e-12)
+        assert run.row.mse_stderr == pytest.approx(np.std(errors, ddof=1) / np.sqrt(REPLICATES), rel=1e-12)
+        second = [np.mean((m - second_truth) ** 2) for m in run.second_moments]
+        assert run.row.second_moment_mse == pytest.approx(np.mean(second), rel=1e-12)
+        variance = np.mean([np.var(run.estimates[:, i], ddof=1) for i in range(2)])
+        assert run.row.n_times_variance == pytest.approx(STEPS * variance, rel=1e-12)
+        assert run.curve.steps.tolist() == list(snapshot_grid(STEPS)) and run.curve.steps[-1] == STEPS
+        assert run.curve.mse[-1] == pytest.approx(run.row.mse, rel=1e-6)
+
+
+def test_rerunning_srmc_sample_reproduces_the_benchmark(bench):
+    """Rebuild the SRMC configuration by hand, run `srmc.sample` with the documented keys, recompute everything."""
+    report = load_report(bench[2] / "bench.json")
+    run = report.runs[1]
+    target = targets.get("gaussian_mixture_9")
+    init_key, run_key = jax.random.split(jax.random.key(SEED))
+    starts = target.sample(init_key, REPLICATES)
+    algorithm = srmc.wrap(samplers.rwm, alpha=srmc.schedules.linear_warmup(ALPHA, WARMUP), tilt="linear",
+                          step_size=STEP_SIZE)
+    thin = report.settings["thin"]
+    result = srmc.sample(run_key, algorithm, target, STEPS, REPLICATES, initial_position=starts, thin=thin,
+                         snapshot_steps=run.curve.steps.tolist(), progress=False)
+    np.testing.assert_allclose(result.chain_estimates["x"], run.estimates, rtol=1e-5, atol=1e-6)
+    truth = np.asarray(target.ground_truth.mean)
+    curve = [np.mean((snapshot - truth) ** 2) for snapshot in result.snapshots["x"]]
+    np.testing.assert_allclose(run.curve.mse, curve, rtol=1e-4)
+    assert run.row.acceptance_rate == pytest.approx(result.acceptance_rate.mean(), rel=1e-5)
+    # mode coverage: radius = 4 standard deviations of a component, draws every `thin` steps
+    means, weights = target.params["means"], target.params["weights"]
+    coverage = mode_coverage(result.draws, means, weights, radius=4 * np.sqrt(target.params["variance"]))
+    assert run.coverage.total_variation == pytest.approx(coverage.total_variation.mean(), rel=1e-6)
+    assert run.coverage.final_fraction_visited == pytest.approx(coverage.fraction_visited.mean(), rel=1e-6)
+    assert run.coverage.steps[-1] == STEPS and len(run.coverage.steps) == STEPS // thin
+    printed = bench[1][8].split()
+    assert float(printed[2]) == pytest.approx(coverage.fraction_visited.mean(), abs=1e-3)
+    assert float(printed[-2]) == pytest.approx(coverage.total_variation.mean(), abs=1e-3)
+
+
+GAUSSIAN = targets.get("iid_gaussian", dim=3)
+BANANA = targets.get("banana")  # score by autodiff: gradients are value_and_grad passes
+ISING = targets.get("ising", side=2)
+COUNT_CASES = [
+    ("rwm", srmc.base(samplers.rwm, step_size=0.5), GAUSSIAN, (1, 0, 0)),
+    ("mala", srmc.base(samplers.mala, step_size=0.1), BANANA, (0, 1, 0)),
+    ("hmc L=4", srmc.base(samplers.hmc, step_size=0.1, num_integration_steps=4), BANANA, (0, 4, 0)),
+    ("kinetic_langevin L=3", srmc.base(samplers.kinetic_langevin, step_size=0.1, damping=0.5,
+                                       num_integration_steps=3), BANANA, (0, 3, 0)),
+    # proposal: value_and_grad of the surrogate = (log pi, s) + H theta; after the step: (log pi, s) + H theta
+    ("srmc exact", srmc.wrap(samplers.mala, alpha=1.0, step_size=0.1), BANANA, (0, 2, 2)),
+    ("srmc shifted", srmc.wrap(samplers.mala, alpha=1.0, gradient="shifted", step_size=0.1), BANANA, (0, 4, 0)),
+    # the linear tilt reads log pi and s back off the kernel's cache
+    ("srmc linear", srmc.wrap(samplers.mala, alpha=1.0, tilt="linear", step_size=0.1), BANANA, (0, 1, 0)),
+    ("gibbs", srmc.base(samplers.gibbs), ISING, (2, 0, 0)),
+    ("gibbs sweep", srmc.base(samplers.gibbs, scan="systematic"), ISING, (8, 0, 0)),
+    ("srmc gibbs", srmc.wrap(samplers.gibbs, alpha=1.0), ISING, (3, 3, 0)),
+    ("discrete_metropolis", srmc.base(samplers.discrete_metropolis), ISING, (1, 0, 0)),
+]
+
+
+@pytest.mark.parametrize("name, algorithm, target, expected", COUNT_CASES, ids=[c[0] for c in COUNT_CASES])
+def test_evaluation_counts(name, algorithm, target, expected):
+    position = target.sample(jax.random.key(0), 1)[0]
+    assert count_evaluations(algorithm, target, position, num_steps=2) == EvaluationCounts(*map(float, expected))
+
+
+def test_evaluation_counts_need_a_step():
+    with pytest.raises(ValueError, match="num_steps"):
+        count_evaluations(COUNT_CASES[0][1], GAUSSIAN, np.zeros(3), num_steps=0)
