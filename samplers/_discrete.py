@@ -6,7 +6,7 @@ Gradient-based kernels (gwg, dmala) differentiate the log density through its re
 ``G[i, k] - G[i, x_i]`` is the first-order estimate of ``log pi(x with x_i = k) - log pi(x)``.
 """
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +20,21 @@ def relaxed_value_and_gradient(logdensity_fn: Callable, x: Array, num_categories
         value, gradient = jax.value_and_grad(logdensity_fn)(x.astype(jnp.result_type(float)))
         return value, jnp.stack([jnp.zeros_like(gradient), gradient], axis=-1)
     return jax.value_and_grad(logdensity_fn)(jax.nn.one_hot(x, num_categories, dtype=jnp.result_type(float)))
+
+
+class RelaxedGradientState(NamedTuple):
+    """Configuration with its cached log density and (d, K) relaxed gradient (GWG and DMALA states)."""
+
+    position: Array
+    logdensity: Array
+    logdensity_grad: Array
+
+
+def relaxed_gradient_init(position: Array, logdensity_fn: Callable, num_categories: int = 2
+                          ) -> RelaxedGradientState:
+    """Build the state at `position`, caching the log density and the relaxed gradient."""
+    position = jnp.asarray(position, jnp.int32)
+    return RelaxedGradientState(position, *relaxed_value_and_gradient(logdensity_fn, position, num_categories))
 
 
 def first_order_log_ratios(gradient: Array, x: Array) -> Array:

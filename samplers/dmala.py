@@ -9,32 +9,21 @@ exp(grad f(x)_i (x'_i - x_i) / 2 - (x'_i - x_i)^2 / (2 step_size))). The move is
 Metropolis–Hastings ratio on the exact log density. The state caches the log density and G.
 """
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
-from samplers._discrete import acceptance_probability, first_order_log_ratios, hamming_neighbours
-from samplers._discrete import relaxed_value_and_gradient, with_stay_probability
+from samplers._discrete import RelaxedGradientState, relaxed_gradient_init, acceptance_probability, first_order_log_ratios, hamming_neighbours
+from samplers._discrete import with_stay_probability
 from samplers._metropolis import MetropolisInfo, check_step_size, metropolis_decision, select
 
 Array = jax.Array
 
 DMALAInfo = MetropolisInfo  # acceptance_rate, is_accepted, is_nonfinite
+DMALAState = RelaxedGradientState  # position, logdensity, (d, K) relaxed gradient
 
-
-class DMALAState(NamedTuple):
-    """Configuration with its cached log density and (d, K) relaxed gradient."""
-
-    position: Array
-    logdensity: Array
-    logdensity_grad: Array
-
-
-def init(position: Array, logdensity_fn: Callable, num_categories: int = 2) -> DMALAState:
-    """Build the state at `position`, caching the log density and the relaxed gradient."""
-    position = jnp.asarray(position, jnp.int32)
-    return DMALAState(position, *relaxed_value_and_gradient(logdensity_fn, position, num_categories))
+init = relaxed_gradient_init
 
 
 def proposal_log_probabilities(state: DMALAState, step_size: Array) -> Array:

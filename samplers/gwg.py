@@ -10,13 +10,14 @@ which uses the exact log density, so the chain targets pi whatever the gradient'
 log density and G, so a step costs one value-and-gradient evaluation.
 """
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
 from samplers._discrete import (
-    acceptance_probability, first_order_log_ratios, hamming_neighbours, relaxed_value_and_gradient,
+    RelaxedGradientState, relaxed_gradient_init,
+    acceptance_probability, first_order_log_ratios, hamming_neighbours,
     with_stay_probability,
 )
 from samplers._metropolis import MetropolisInfo, metropolis_decision, select
@@ -24,20 +25,9 @@ from samplers._metropolis import MetropolisInfo, metropolis_decision, select
 Array = jax.Array
 
 GWGInfo = MetropolisInfo  # acceptance_rate, is_accepted, is_nonfinite
+GWGState = RelaxedGradientState  # position, logdensity, (d, K) relaxed gradient
 
-
-class GWGState(NamedTuple):
-    """Configuration with its cached log density and (d, K) relaxed gradient."""
-
-    position: Array
-    logdensity: Array
-    logdensity_grad: Array
-
-
-def init(position: Array, logdensity_fn: Callable, num_categories: int = 2) -> GWGState:
-    """Build the state at `position`, caching the log density and the relaxed gradient."""
-    position = jnp.asarray(position, jnp.int32)
-    return GWGState(position, *relaxed_value_and_gradient(logdensity_fn, position, num_categories))
+init = relaxed_gradient_init
 
 
 def proposal_logits(state: GWGState) -> Array:

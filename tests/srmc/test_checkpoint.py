@@ -151,11 +151,11 @@ def test_failed_write_keeps_the_previous_checkpoint(finished, tmp_path, monkeypa
 
 
 KILLED_RUN = RUN | {"num_steps": 3000}  # same chunk shapes as RUN: the compiled chunks are reused here
-CHILD = f"""
+CHILD = """
 import sys
 import srmc
 from tests.srmc.tiny_runs import ALGORITHM, KEY, RUN, TARGET
-srmc.sample(KEY, ALGORITHM, TARGET, **(RUN | {{"num_steps": 3000}}), checkpoint=sys.argv[1], checkpoint_every=300)
+srmc.sample(KEY, ALGORITHM, TARGET, **(RUN | {"num_steps": 3000}), checkpoint=sys.argv[1], checkpoint_every=300)
 """
 
 

@@ -49,7 +49,7 @@ BAD_ARGUMENTS = [
     (["bench", "iid_gaussian", "--kernel-param", "leaps=3"], "--kernel-param leaps: kernel mala takes step_size"),
     (["bench", "iid_gaussian", "--kernel-param", "oops"], "--kernel-param expects key=value"),
     (["bench", "iid_gaussian", "--param", "dim=0"], "dim"),
-    (["bench", "iid_gaussian", "--steps", "0"], "argument --steps: expected a positive integer, got '0'"),
+    (["bench", "iid_gaussian", "--steps", "0"], "argument --steps: expected an integer >= 1, got '0'"),
     (["bench", "iid_gaussian", "--gradient", "approximate"], "argument --gradient: invalid choice"),
     (["run", "banana", "--alpha", "-1", "--steps", "10", "--quiet"], "alpha must be finite and non-negative"),
     (["targets", "no_such_target"], "unknown target(s) no_such_target"),
