@@ -155,10 +155,10 @@ def cmd_targets(args: argparse.Namespace) -> None:
     unknown = sorted(set(names) - set(targets.names()))
     if unknown:
         raise ValueError(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(targets.names())}.")
-    print(f"{'name':<26}{'kind':<12}{'dim':>5}  {'ground truth':<36}description", flush=True)
+    print(f"{'name':<26}{'kind':<12}{'dim':>5}  {'ground truth':<42}description", flush=True)
     for name in names:
         target = targets.get(name)
-        print(f"{name:<26}{target.kind:<12}{target.dim:>5}  {ground_truth_note(target):<36}{targets.describe(name)}",
+        print(f"{name:<26}{target.kind:<12}{target.dim:>5}  {ground_truth_note(target):<42}{targets.describe(name)}",
               flush=True)
 
 
