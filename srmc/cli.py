@@ -193,7 +193,7 @@ def bench_header(report: BenchmarkReport, params: dict) -> str:
         f"alpha warm-up {s['alpha_warmup']} steps, ground truth: {s['ground_truth']}\n"
         "MSE of the running means of x and x^2 (averaged over coordinates); ratio = first row's MSE / MSE; "
         "n*Var = steps x variance across replicates; ms/step: all replicates, compilation excluded; "
-        "logp/grad/hvp: evaluations per chain-step"
+        "logp/grad/hvp: evaluations per chain-step (discrete targets: grad counts the score's evaluations)"
     )
 
 

@@ -64,6 +64,11 @@ def lattice_adjacency(side: int) -> np.ndarray:
     return np.maximum(adjacency, adjacency.T)
 
 
+def _field_label(field: float | np.ndarray) -> str:
+    """The field as it appears in a target's name: the number, or "array" for a per-site field."""
+    return f"{float(field):g}" if np.ndim(field) == 0 else "array"
+
+
 def _check_side(side: int) -> None:
     _check_positive_int(side, "side")
     if side < 2:
@@ -77,7 +82,7 @@ def ising(side: int = 3, coupling: float = 0.15, field: float | np.ndarray = 0.1
     dim = side * side
     spin_field = np.broadcast_to(np.asarray(field, np.float64), (dim,))
     params = {"side": side, "coupling": coupling, "spin_field": spin_field}
-    return pairwise_target(f"ising(side={side},coupling={coupling})", 4.0 * coupling * lattice_adjacency(side),
+    return pairwise_target(f"ising(side={side},coupling={coupling},field={_field_label(field)})", 4.0 * coupling * lattice_adjacency(side),
                            np.stack([-spin_field, spin_field], axis=-1), params, score)
 
 
@@ -100,5 +105,6 @@ def potts(side: int = 3, num_colours: int = 3, coupling: float = 0.4, field: flo
     else:
         field_matrix = np.broadcast_to(np.asarray(field, np.float64), (dim, num_colours)).copy()
     params = {"side": side, "num_colours": num_colours, "coupling": coupling}
-    return pairwise_target(f"potts(side={side},colours={num_colours},coupling={coupling})",
+    name = f"potts(side={side},colours={num_colours},coupling={coupling},field={_field_label(field)})"
+    return pairwise_target(name,
                            coupling * lattice_adjacency(side), field_matrix, params, score)
