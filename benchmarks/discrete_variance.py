@@ -27,6 +27,7 @@ import numpy as np
 import samplers
 import targets
 from srmc.benchmark import BenchmarkRun, variance_benchmark
+from targets.base import spread_stderr
 
 TARGETS = {"ising": {"side": 3, "coupling": 0.15, "field": 0.1}, "rbm": {}, "rbm_digits": {}, "potts": {},
            "factorial_hmm": {}}
@@ -43,7 +44,7 @@ def evaluations(run: BenchmarkRun) -> float:
 def bias_z(run: BenchmarkRun, truth: np.ndarray) -> float:
     """Largest |mean over replicates - truth| / standard error over sites."""
     estimates = run.estimates
-    stderr = estimates.std(axis=0, ddof=1) / np.sqrt(estimates.shape[0])
+    stderr = spread_stderr(estimates)
     return float(np.max(np.abs(estimates.mean(axis=0) - truth) / np.maximum(stderr, 1e-300)))
 
 

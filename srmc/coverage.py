@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from targets.base import spread_stderr
+
 
 class ModeCoverage(NamedTuple):
     """Per-chain coverage: fraction of modes visited, draw index when all were visited (-1: never), TV."""
@@ -86,8 +88,7 @@ def summarize_coverage(draws: np.ndarray, means: np.ndarray, weights: np.ndarray
     steps = thin * np.arange(1, np.shape(draws)[1] + 1)
     reached = coverage.draws_to_visit_all >= 0
     steps_to_all = np.where(reached, thin * (coverage.draws_to_visit_all + 1), np.inf)
-    num_chains = len(steps_to_all)
-    tv_stderr = coverage.total_variation.std(ddof=1) / np.sqrt(num_chains) if num_chains > 1 else np.nan
+    tv_stderr = spread_stderr(coverage.total_variation)
     return CoverageSummary(
         steps=steps,
         fraction_visited=coverage_curve(draws, means, radius).mean(axis=0),

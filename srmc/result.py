@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from srmc.batch_means import chain_mcse, pooled_mcse
+from targets.base import spread_stderr
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -133,7 +134,7 @@ class SampleResult:
         Needs at least two chains (NaN with one) and no assumption about a chain's autocorrelation; see
         `batch_means_mcse` for an error bar from within each chain.
         """
-        return _spread_stderr(self._chain_values(name))
+        return spread_stderr(self._chain_values(name))
 
     def batch_means_mcse(self, name: str = "x", per_chain: bool = False) -> np.ndarray:
         """Monte Carlo standard error of ``estimates[name]`` from online batch means within each chain.
@@ -172,7 +173,7 @@ class SampleResult:
     @property
     def variance_mcse(self) -> np.ndarray:
         """Standard error of `variance` from the spread of the per-chain variance estimates."""
-        return _spread_stderr(self.chain_variance)
+        return spread_stderr(self.chain_variance)
 
     def ess(self) -> np.ndarray | None:
         """Effective sample size per coordinate (numpyro) of the stored draws, or None without draws."""
@@ -278,11 +279,3 @@ def _table(labels: Mapping[str, int], columns: Mapping[str, np.ndarray], max_row
     if len(labels) > max_rows:
         rows.append(f"... {len(labels) - max_rows} more {what}")
     return rows
-
-
-def _spread_stderr(chain_values: np.ndarray) -> np.ndarray:
-    """Standard deviation across chains (axis 0) over sqrt(num_chains); NaN with a single chain."""
-    num_chains = chain_values.shape[0]
-    if num_chains < 2:
-        return np.full(chain_values.shape[1:], np.nan)
-    return chain_values.std(axis=0, ddof=1) / np.sqrt(num_chains)

@@ -29,6 +29,14 @@ class GroundTruth(NamedTuple):
     marginals: np.ndarray | None = None
 
 
+def spread_stderr(chain_values: np.ndarray) -> np.ndarray:
+    """Standard error of a mean over independent chains: std across axis 0 (ddof 1) / sqrt(chains); NaN for one."""
+    chain_values = np.asarray(chain_values)
+    if chain_values.shape[0] < 2:
+        return np.full(chain_values.shape[1:], np.nan)
+    return chain_values.std(axis=0, ddof=1) / np.sqrt(chain_values.shape[0])
+
+
 def exact_truth(mean: Any, variance: Any, note: str = "", marginals: Any = None) -> GroundTruth:
     """Ground truth known in closed form or by enumeration (standard errors are zero)."""
     mean, variance = np.asarray(mean, np.float64), np.asarray(variance, np.float64)

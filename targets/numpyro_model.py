@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from targets.base import GroundTruth, Target, register
+from targets.base import GroundTruth, Target, register, spread_stderr
 from targets.logistic import load_reference
 
 Array = jax.Array
@@ -182,8 +182,8 @@ def constrained_moments(target: Target, result: Any) -> dict[str, SiteMoments]:
         if second is not None:
             chain_variance = np.asarray(second, np.float64) - first**2
             variance = second.mean(axis=0) - first.mean(axis=0) ** 2
-            variance_stderr = _spread_stderr(chain_variance)
-        moments[site] = SiteMoments(first.mean(axis=0), _spread_stderr(first), variance, variance_stderr)
+            variance_stderr = spread_stderr(chain_variance)
+        moments[site] = SiteMoments(first.mean(axis=0), spread_stderr(first), variance, variance_stderr)
     return moments
 
 
@@ -202,13 +202,6 @@ def load_site_reference(name: str, params: dict | None = None) -> dict[str, Site
                             for key in ("mean", "mean_stderr", "variance", "variance_stderr")))
         for site, record in stored["sites"].items()
     }
-
-
-def _spread_stderr(chain_values: np.ndarray) -> np.ndarray:
-    """Standard deviation across chains (axis 0) over sqrt(num_chains); NaN with a single chain."""
-    if chain_values.shape[0] < 2:
-        return np.full(chain_values.shape[1:], np.nan)
-    return chain_values.std(axis=0, ddof=1) / np.sqrt(chain_values.shape[0])
 
 
 def _constrain_fn(target: Target) -> Callable[[Array], dict[str, Array]]:
