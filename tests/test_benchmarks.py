@@ -1,0 +1,40 @@
+"""Every script in benchmarks/ runs end to end at a tiny size and prints its ratio as its last line.
+
+The README quotes these scripts' outputs; this keeps them runnable. The sizes here measure nothing (timings of a
+few steps on a shared machine), so only the shape of the output is checked, never a figure.
+"""
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
+    "blackjax_speed.py": (["--chains", "4", "--steps", "20", "--repeats", "1"],
+                          r"^srmc / blackjax time per chain-step: mala [\d.]+, hmc [\d.]+ \(goal <= 1.05\)$"),
+    "overhead.py": (["--targets", "iid_gaussian", "--chains", "4", "--steps", "20", "--repeats", "1"],
+                    r"^overhead vs MALA .*: iid_gaussian linear [\d.]+, shifted [\d.]+, exact [\d.]+$"),
+    "numpy_protocol.py": (["--steps", "60", "--replicates", "3", "--alphas", "0,1", "--repeats", "1"],
+                          r"^speed-up per chain-step over the numpy loop: 1 chain [\d.]+x .*1024 chains \d+x"),
+    "memory.py": (["--steps", "20000"], r"^peak RSS ratio 2e\+04 / 1e\+04 steps: [\d.]+ \((NOT )?flat within 5%\)$"),
+    "throughput.py": (["--max-chains", "4", "--seconds", "0.01"], r"^throughput saturates at \d+ chains: "),
+    "discrete_variance.py": (["--target", "ising", "--alphas", "0,10", "--scores", "barker,ratio", "--steps", "200",
+                              "--replicates", "8", "--alpha-warmup", "50"],
+                             r"^(best unbiased: .* at equal target evaluations|no unbiased SRMC configuration.*)$"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_benchmark_script_runs_and_ends_with_its_ratio(script):
+    arguments, last_line = SCRIPTS[script]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *arguments], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert re.search(last_line, lines[-1]), lines[-3:]
