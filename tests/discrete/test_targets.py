@@ -80,6 +80,7 @@ def test_every_score_is_mean_zero_and_normalisation_free(small):
 @given(testing.lattice_models(min_sites=4, max_sites=10, num_categories=(2, 3)))
 def test_scores_are_mean_zero_on_random_models(model):
     with jax.enable_x64(True):
+        model = testing.lattice_model(model.params["couplings"], model.params["field"])  # rebuilt in float64
         states = enumerate_configurations(model.dim, model.num_categories)
         probabilities = enumerated_probabilities(model.logdensity, states)
         for kind in SCORES:
