@@ -1,4 +1,4 @@
-"""Helpers shared by the discrete kernels on {0..K-1}^d: relaxed gradients, single-site logits, neighbours.
+"""Helpers shared by the discrete kernels on {0..K-1}^d: relaxed gradients, neighbours, transition rows.
 
 Gradient-based kernels (gwg, dmala) differentiate the log density through its relaxation: a binary log density
 (K = 2) is evaluated at the real vector x, a categorical one (K > 2) at the real ``(d, K)`` one-hot matrix of x
@@ -42,14 +42,6 @@ def first_order_log_ratios(gradient: Array, x: Array) -> Array:
     return gradient - jnp.take_along_axis(gradient, x[:, None], axis=1)
 
 
-def single_site_logits(logdensity_fn: Callable, x: Array, num_categories: int) -> Array:
-    """``log pi(x with x_i = k)`` for every site i and value k, shape (d, K), by d K evaluations."""
-    dim = x.shape[0]
-    site_mask = jnp.eye(dim, dtype=bool)[:, None, :]
-    candidates = jnp.where(site_mask, jnp.arange(num_categories, dtype=x.dtype)[None, :, None], x[None, None])
-    return jax.vmap(jax.vmap(logdensity_fn))(candidates)
-
-
 def hamming_neighbours(position: Array, states: Array) -> tuple[Array, Array]:
     """(Hamming distance of every state from `position`, the first site where they differ)."""
     differs = states != position
@@ -61,7 +53,3 @@ def with_stay_probability(moves: Array, distance: Array) -> Array:
     moves = jnp.where(distance == 0, 0.0, moves)
     return jnp.where(distance == 0, 1.0 - moves.sum(), moves)
 
-
-def acceptance_probability(log_ratio: Array) -> Array:
-    """min(1, exp(log_ratio)), 0 where the ratio is not finite (the kernels reject those proposals)."""
-    return jnp.where(jnp.isfinite(log_ratio), jnp.exp(jnp.minimum(log_ratio, 0.0)), 0.0)

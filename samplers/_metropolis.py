@@ -35,11 +35,16 @@ def evaluate(position: Array, logdensity_fn: Callable) -> tuple[Array, Array, Ar
     return position, logdensity, logdensity_grad
 
 
+def acceptance_probability(log_ratio: Array) -> Array:
+    """min(1, exp(log_ratio)), 0 where the ratio is not finite (such proposals are rejected)."""
+    return jnp.where(jnp.isfinite(log_ratio), jnp.exp(jnp.minimum(log_ratio, 0.0)), 0.0)
+
+
 def metropolis_decision(rng_key: Array, log_ratio: Array) -> Decision:
     """Accept with probability min(1, exp(log_ratio)); a non-finite ratio is rejected and flagged."""
     is_nonfinite = ~jnp.isfinite(log_ratio)
     safe_log_ratio = jnp.where(is_nonfinite, -jnp.inf, log_ratio)
-    acceptance_rate = jnp.exp(jnp.minimum(safe_log_ratio, 0.0))
+    acceptance_rate = acceptance_probability(log_ratio)
     log_uniform = jnp.log(jax.random.uniform(rng_key, dtype=jnp.result_type(float)))
     is_accepted = (log_uniform < safe_log_ratio) & ~is_nonfinite
     return Decision(is_accepted, acceptance_rate, is_nonfinite)

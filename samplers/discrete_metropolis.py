@@ -10,8 +10,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers._discrete import acceptance_probability, hamming_neighbours, with_stay_probability
-from samplers._metropolis import MetropolisInfo, metropolis_decision, select
+from samplers._discrete import hamming_neighbours, with_stay_probability
+from samplers._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
 
 Array = jax.Array
 

@@ -14,9 +14,10 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from samplers._discrete import RelaxedGradientState, relaxed_gradient_init, acceptance_probability, first_order_log_ratios, hamming_neighbours
-from samplers._discrete import with_stay_probability
-from samplers._metropolis import MetropolisInfo, check_step_size, metropolis_decision, select
+from samplers._discrete import (
+    RelaxedGradientState, first_order_log_ratios, hamming_neighbours, relaxed_gradient_init, with_stay_probability,
+)
+from samplers._metropolis import MetropolisInfo, acceptance_probability, check_step_size, metropolis_decision, select
 
 Array = jax.Array
 

@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers._discrete import hamming_neighbours, single_site_logits
+from samplers._discrete import hamming_neighbours
 from samplers._metropolis import MetropolisInfo
 
 Array = jax.Array
@@ -33,6 +33,12 @@ def site_conditional_logits(logdensity_fn: Callable, x: Array, site: Array, num_
     """log p(x_site = k | rest) up to a constant, for k = 0..K-1."""
     candidates = jnp.broadcast_to(x, (num_categories, x.shape[0])).at[:, site].set(jnp.arange(num_categories))
     return jax.vmap(logdensity_fn)(candidates)
+
+
+def all_site_conditional_logits(logdensity_fn: Callable, x: Array, num_categories: int) -> Array:
+    """`site_conditional_logits` of every site, shape (d, K), by d K evaluations."""
+    sites = jnp.arange(x.shape[0])
+    return jax.vmap(lambda site: site_conditional_logits(logdensity_fn, x, site, num_categories))(sites)
 
 
 def _update_site(rng_key: Array, x: Array, site: Array, logdensity_fn: Callable, num_categories: int):
@@ -79,7 +85,7 @@ def transition_probabilities(
     """
     if scan == "random":
         distance, site = hamming_neighbours(position, states)
-        conditionals = jax.nn.softmax(single_site_logits(logdensity_fn, position, num_categories), axis=-1)
+        conditionals = jax.nn.softmax(all_site_conditional_logits(logdensity_fn, position, num_categories), axis=-1)
         dim = position.shape[0]
         move = conditionals[site, states[jnp.arange(states.shape[0]), site]] / dim
         stay = jnp.sum(jnp.take_along_axis(conditionals, position[:, None], axis=1)) / dim
@@ -96,8 +102,8 @@ def _sweep_probabilities(position: Array, states: Array, logdensity_fn: Callable
     codes = states @ strides
     row_of_code = jnp.zeros(num_categories**dim, jnp.int32).at[codes].set(jnp.arange(num_states, dtype=jnp.int32))
     # conditionals at every state (independent of `position`, so vmap computes them once)
-    conditionals = jax.nn.softmax(jax.vmap(lambda x: single_site_logits(logdensity_fn, x, num_categories))(states),
-                                  axis=-1)  # (S, d, K)
+    logits = jax.vmap(lambda x: all_site_conditional_logits(logdensity_fn, x, num_categories))(states)
+    conditionals = jax.nn.softmax(logits, axis=-1)  # (S, d, K)
     probabilities = jnp.all(states == position, axis=1).astype(conditionals.dtype)
     for site in range(dim):
         changed = codes[:, None] + (jnp.arange(num_categories)[None, :] - states[:, site:site + 1]) * strides[site]

@@ -16,11 +16,9 @@ import jax
 import jax.numpy as jnp
 
 from samplers._discrete import (
-    RelaxedGradientState, relaxed_gradient_init,
-    acceptance_probability, first_order_log_ratios, hamming_neighbours,
-    with_stay_probability,
+    RelaxedGradientState, first_order_log_ratios, hamming_neighbours, relaxed_gradient_init, with_stay_probability,
 )
-from samplers._metropolis import MetropolisInfo, metropolis_decision, select
+from samplers._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
 
 Array = jax.Array
 

@@ -26,6 +26,7 @@ from srmc.evaluations import EvaluationCounts, count_evaluations
 from srmc.runner import sample
 from srmc.wrapper import wrap
 from targets import Target
+from targets.base import spread_stderr
 
 REPORT_FORMAT = "srmc-bench/1"
 
@@ -88,9 +89,8 @@ def replicate_errors(estimates: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 def mse_with_stderr(estimates: np.ndarray, truth: np.ndarray) -> tuple[Any, Any]:
     """MSE over replicates (the second-to-last axis) and its standard error (spread of per-replicate errors)."""
-    errors = replicate_errors(estimates, truth)
-    mse = errors.mean(axis=-1)
-    stderr = errors.std(axis=-1, ddof=1) / np.sqrt(errors.shape[-1])
+    errors = np.moveaxis(replicate_errors(estimates, truth), -1, 0)  # replicates first
+    mse, stderr = errors.mean(axis=0), spread_stderr(errors)
     return (float(mse), float(stderr)) if errors.ndim == 1 else (mse, stderr)
 
 

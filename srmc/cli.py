@@ -104,9 +104,7 @@ def resolve_kernel(args: argparse.Namespace, target: targets.Target) -> tuple[An
         raise ValueError(f"--kernel {args.kernel} samples {spec.kind} targets but {target.name} is {target.kind}; "
                          f"use one of {', '.join(suitable)}.")
     accepted = kernel_parameters(module)
-    params = dict(spec.defaults)
-    if "num_categories" in accepted and target.kind != "continuous":
-        params["num_categories"] = target.num_categories
+    params = dict(spec.defaults)  # srmc.wrap/base fill in num_categories from the target
     for name in KERNEL_OPTIONS:
         value = getattr(args, name, None)
         if value is not None:
@@ -205,9 +203,6 @@ def cmd_bench(args: argparse.Namespace) -> None:
     target = get_target(args)
     kernel, params = resolve_kernel(args, target)
     check_tilts_for_target(tilts, target)
-    if target.ground_truth is None:
-        raise ValueError(f"target {target.name} has no ground truth to benchmark against; "
-                         "`srmc targets` shows which ones do.")
     out = None if args.out is None else pathlib.Path(args.out)
     if out is not None and out.exists() and not out.is_dir():
         raise ValueError(f"--out {args.out!r} exists and is not a directory.")

@@ -29,6 +29,12 @@ class GroundTruth(NamedTuple):
     marginals: np.ndarray | None = None
 
 
+def check_positive_int(value: Any, name: str) -> None:
+    """Raise a ValueError naming `name` unless `value` is an integer >= 1 (bools are not integers here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
 def spread_stderr(chain_values: np.ndarray) -> np.ndarray:
     """Standard error of a mean over independent chains: std across axis 0 (ddof 1) / sqrt(chains); NaN for one."""
     chain_values = np.asarray(chain_values)

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from targets.base import GroundTruth, Target, exact_truth, register
+from targets.base import GroundTruth, Target, check_positive_int, exact_truth, register
 
 Array = jax.Array
 
@@ -218,8 +218,8 @@ def discrete_target(
     Without `ground_truth`, exact moments, marginals and an exact sampler come from enumeration when
     K^d <= 2^20. `conditional_logits` defaults to evaluation at all single-site changes.
     """
-    _check_positive_int(dim, "dim")
-    _check_positive_int(num_categories, "num_categories")
+    check_positive_int(dim, "dim")
+    check_positive_int(num_categories, "num_categories")
     if num_categories < 2:
         raise ValueError(f"num_categories must be >= 2, got {num_categories}.")
     conditional_logits = conditional_logits or conditional_logits_by_evaluation(logdensity, num_categories)
@@ -250,7 +250,7 @@ def truth_from_marginals(marginals: np.ndarray, note: str) -> GroundTruth:
 @register("bernoulli")
 def bernoulli(dim: int = 10, logits: float | np.ndarray | None = None, seed: int = 0, score: str = "barker") -> Target:
     """Independent Bernoulli sites with given (or seeded random N(0,1)) logits; exact moments at any d."""
-    _check_positive_int(dim, "dim")
+    check_positive_int(dim, "dim")
     logits = np.random.default_rng(seed).normal(size=dim) if logits is None else np.broadcast_to(logits, dim)
     logits_j = jnp.asarray(logits, jnp.result_type(float))
 
@@ -269,8 +269,3 @@ def bernoulli(dim: int = 10, logits: float | np.ndarray | None = None, seed: int
 
     return discrete_target(f"bernoulli(dim={dim})", logdensity, dim, 2, {"logits": np.asarray(logits)},
                            conditional_logits=conditional_logits, score=score, ground_truth=truth, sample=sample)
-
-
-def _check_positive_int(value: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")

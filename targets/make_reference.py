@@ -33,6 +33,19 @@ NUMPYRO_REFERENCES = {
 MAX_RHAT = 1.01
 
 
+def nuts_diagnostics(max_split_rhat: float, min_ess: float, min_ess_squared: float, extra: dict,
+                     seconds: float) -> dict:
+    """The diagnostics block of a stored reference: convergence, divergences, leapfrog steps, run time."""
+    return {
+        "max_split_rhat": max_split_rhat,
+        "min_ess": min_ess,
+        "min_ess_squared": min_ess_squared,
+        "divergences": int(np.asarray(extra["diverging"]).sum()),
+        "mean_leapfrog_steps": float(np.asarray(extra["num_steps"]).mean()),
+        "seconds": round(seconds, 1),
+    }
+
+
 def make_reference(name: str, chains: int = 8, samples: int = 20000, warmup: int = 2000, seed: int = 0) -> dict:
     """Run NUTS on the reference target `name` and return the JSON-ready record (raises if R-hat >= 1.01)."""
     jax.config.update("jax_enable_x64", True)
@@ -76,14 +89,8 @@ def make_reference(name: str, chains: int = 8, samples: int = 20000, warmup: int
         "variance": variance.tolist(),
         "mean_stderr": (np.sqrt(variance / ess)).tolist(),
         "variance_stderr": (squared.std(axis=(0, 1)) / np.sqrt(ess_squared)).tolist(),
-        "diagnostics": {
-            "max_split_rhat": float(rhat.max()),
-            "min_ess": float(ess.min()),
-            "min_ess_squared": float(ess_squared.min()),
-            "divergences": int(np.asarray(extra["diverging"]).sum()),
-            "mean_leapfrog_steps": float(np.asarray(extra["num_steps"]).mean()),
-            "seconds": round(seconds, 1),
-        },
+        "diagnostics": nuts_diagnostics(float(rhat.max()), float(ess.min()), float(ess_squared.min()), extra,
+                                        seconds),
         "note": (
             f"NumPyro {numpyro.__version__} NUTS (float64, target_accept_prob=0.9), {chains} chains x {samples} "
             f"draws after {warmup} warm-up steps, seed {seed}, chains started from the target's initial_position; "
@@ -162,14 +169,8 @@ def make_numpyro_reference(name: str, chains: int = 8, samples: int = 20000, war
         "dim": int(target.dim),
         **{key: flat_moments[key] for key in ("mean", "variance", "mean_stderr", "variance_stderr")},
         "sites": site_moments,
-        "diagnostics": {
-            "max_split_rhat": rhat,
-            "min_ess": flat_moments["min_ess"],
-            "min_ess_squared": flat_moments["min_ess_squared"],
-            "divergences": int(np.asarray(extra["diverging"]).sum()),
-            "mean_leapfrog_steps": float(np.asarray(extra["num_steps"]).mean()),
-            "seconds": round(seconds, 1),
-        },
+        "diagnostics": nuts_diagnostics(rhat, flat_moments["min_ess"], flat_moments["min_ess_squared"], extra,
+                                        seconds),
         "note": (
             f"NumPyro {numpyro.__version__} NUTS (float64, target_accept_prob=0.9) on the NumPyro model itself, "
             f"{chains} chains x {samples} draws after {warmup} warm-up steps, seed {seed}, NumPyro's default "

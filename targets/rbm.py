@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from targets.base import GroundTruth, Target, register
-from targets.discrete import _check_positive_int, discrete_target, enumerate_configurations, truth_from_marginals
+from targets.base import GroundTruth, Target, check_positive_int, register
+from targets.discrete import discrete_target, enumerate_configurations, truth_from_marginals
 
 Array = jax.Array
 
@@ -95,8 +95,8 @@ def rbm_target(name: str, weights: np.ndarray, visible_bias: np.ndarray, hidden_
 def rbm(num_visible: int = 25, num_hidden: int = 8, weight_scale: float = 0.6, seed: int = 0,
         score: str = "barker") -> Target:
     """Random RBM: W ~ N(0, weight_scale^2), biases ~ N(0, 0.25) (seeded); exact moments via the hidden layer."""
-    _check_positive_int(num_visible, "num_visible")
-    _check_positive_int(num_hidden, "num_hidden")
+    check_positive_int(num_visible, "num_visible")
+    check_positive_int(num_hidden, "num_hidden")
     rng = np.random.default_rng(seed)
     weights = weight_scale * rng.normal(size=(num_hidden, num_visible))
     visible_bias, hidden_bias = 0.5 * rng.normal(size=num_visible), 0.5 * rng.normal(size=num_hidden)
