@@ -42,7 +42,7 @@ def build_kernel() -> Callable:
         x = state.position
         site = jax.random.randint(key_site, (), 0, x.shape[0])
         shift = jax.random.randint(key_value, (), 1, num_categories)
-        proposal = init(x.at[site].set((x[site] + shift) % num_categories), logdensity_fn)
+        proposal = init(x.at[site].set(((x[site] + shift) % num_categories).astype(x.dtype)), logdensity_fn)
         decision = metropolis_decision(key_accept, proposal.logdensity - state.logdensity)
         return select(decision.is_accepted, proposal, state), DiscreteMetropolisInfo(*decision)
 

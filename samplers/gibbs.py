@@ -31,7 +31,8 @@ def init(position: Array, logdensity_fn: Callable) -> GibbsState:
 
 def site_conditional_logits(logdensity_fn: Callable, x: Array, site: Array, num_categories: int) -> Array:
     """log p(x_site = k | rest) up to a constant, for k = 0..K-1."""
-    candidates = jnp.broadcast_to(x, (num_categories, x.shape[0])).at[:, site].set(jnp.arange(num_categories))
+    values = jnp.arange(num_categories, dtype=x.dtype)
+    candidates = jnp.broadcast_to(x, (num_categories, x.shape[0])).at[:, site].set(values)
     return jax.vmap(logdensity_fn)(candidates)
 
 
@@ -45,7 +46,7 @@ def _update_site(rng_key: Array, x: Array, site: Array, logdensity_fn: Callable,
     logits = site_conditional_logits(logdensity_fn, x, site, num_categories)
     finite = jnp.all(jnp.isfinite(logits) | (logits == -jnp.inf)) & jnp.any(jnp.isfinite(logits))
     value = jax.random.categorical(rng_key, jnp.where(finite, logits, 0.0))
-    return jnp.where(finite, x.at[site].set(value), x), ~finite
+    return jnp.where(finite, x.at[site].set(value.astype(x.dtype)), x), ~finite
 
 
 def build_kernel() -> Callable:

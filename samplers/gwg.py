@@ -50,7 +50,7 @@ def build_kernel() -> Callable:
         logits = proposal_logits(state)
         choice = jax.random.categorical(key_proposal, logits.reshape(-1))
         site, value = choice // num_categories, choice % num_categories
-        proposal = init(state.position.at[site].set(value), logdensity_fn, num_categories)
+        proposal = init(state.position.at[site].set(value.astype(state.position.dtype)), logdensity_fn, num_categories)
         log_ratio = (
             proposal.logdensity - state.logdensity
             + _log_proposal(proposal_logits(proposal), site, state.position[site])
