@@ -19,10 +19,9 @@ import argparse
 import blackjax
 import jax
 import jax.numpy as jnp
-
-import samplers
-import targets
 from _timing import best_times, kernel_scan
+
+from srmc import samplers, targets
 
 
 def kernel_pairs(dim: int, step_size: float, num_integration_steps: int) -> dict[str, tuple[tuple, tuple]]:

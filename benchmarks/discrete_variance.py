@@ -24,10 +24,9 @@ import argparse
 import jax
 import numpy as np
 
-import samplers
-import targets
-from srmc.benchmark import BenchmarkRun, variance_benchmark
-from targets.base import spread_stderr
+from srmc import samplers, targets
+from srmc.targets.base import spread_stderr
+from srmc.tools.benchmark import BenchmarkRun, variance_benchmark
 
 TARGETS = {"ising": {"side": 3, "coupling": 0.15, "field": 0.1}, "rbm": {}, "rbm_digits": {}, "potts": {},
            "factorial_hmm": {}}

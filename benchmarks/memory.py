@@ -26,9 +26,8 @@ def child(num_steps: int, num_chains: int, target_name: str) -> None:
     import jax
     import numpy as np
 
-    import samplers
     import srmc
-    import targets
+    from srmc import samplers, targets
 
     target = targets.get(target_name)
     algorithm = srmc.wrap(samplers.mala, alpha=1.0, step_size=0.05)

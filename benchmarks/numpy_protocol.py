@@ -30,10 +30,9 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-import samplers
 import srmc
-import targets
-from srmc.benchmark import mse_with_stderr, timed_sample
+from srmc import samplers, targets
+from srmc.tools.benchmark import mse_with_stderr, timed_sample
 
 DIM, RHO, STEP_SIZE, GAMMA_POWER, WARMUP = 20, 0.9, 0.05, 0.6, 500
 MEAN_OF_X = {"x": lambda x: x}  # one object, so repeated srmc runs reuse their compilation

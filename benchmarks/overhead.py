@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 
 import jax
-
-import samplers
-import srmc
-import targets
 from _timing import algorithm_scan, best_times
-from srmc.evaluations import count_evaluations
+
+import srmc
+from srmc import samplers, targets
+from srmc.tools.evaluations import count_evaluations
 
 GOALS = {"srmc linear": 1.10, "srmc score shifted": 2.2, "srmc score exact": 3.5}
 

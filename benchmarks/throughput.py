@@ -18,9 +18,8 @@ import time
 
 import jax
 
-import samplers
 import srmc
-import targets
+from srmc import samplers, targets
 
 CHUNK = 50  # steps per compiled chunk, the same for every run of one number of chains
 

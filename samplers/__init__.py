@@ -1,9 +1,10 @@
-"""Base MCMC kernels in the BlackJAX shape.
+"""Base MCMC kernels in the BlackJAX shape (`srmc.samplers`; depends on jax alone).
 
 Each module offers ``init(position, logdensity_fn) -> State`` and
-``build_kernel() -> kernel(rng_key, state, logdensity_fn, **params) -> (State, Info)``.
-The log density is passed on every call, so a wrapper may change it between steps.
-Every ``Info`` carries ``acceptance_rate``, ``is_accepted`` and ``is_nonfinite``.
+``build_kernel() -> kernel(rng_key, state, logdensity_fn, **params) -> (State, Info)``, and declares what it is in
+``spec``, a `KernelSpec` (its state space, parameters with their checks, cache fields; see `srmc.samplers.spec`).
+The log density is passed on every call, so a wrapper may change it between steps. Every ``Info`` carries
+``acceptance_rate``, ``is_accepted`` and ``is_nonfinite``.
 
 Continuous: rwm, mala, hmc, kinetic_langevin. Discrete, on {0..K-1}^d (parameter ``num_categories``, which
 srmc fills in from the target): gibbs, discrete_metropolis, gwg (Gibbs-with-Gradients), dmala (discrete
@@ -11,6 +12,10 @@ Langevin with a Metropolis correction). The discrete kernels expose ``transition
 invariance checks by enumeration.
 """
 
-from samplers import discrete_metropolis, dmala, gibbs, gwg, hmc, kinetic_langevin, mala, rwm
+from . import discrete_metropolis, dmala, gibbs, gwg, hmc, kinetic_langevin, mala, rwm, spec
+from .spec import KernelSpec
 
-__all__ = ["rwm", "mala", "hmc", "kinetic_langevin", "gibbs", "discrete_metropolis", "gwg", "dmala"]
+KERNELS = (rwm, mala, hmc, kinetic_langevin, gibbs, discrete_metropolis, gwg, dmala)  # every built-in kernel module
+
+__all__ = ["KERNELS", "KernelSpec", "discrete_metropolis", "dmala", "gibbs", "gwg", "hmc", "kinetic_langevin",
+           "mala", "rwm", "spec"]

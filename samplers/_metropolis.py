@@ -12,16 +12,8 @@ import jax.numpy as jnp
 Array = jax.Array
 
 
-class Decision(NamedTuple):
-    """Outcome of one Metropolis–Hastings test."""
-
-    is_accepted: Array
-    acceptance_rate: Array
-    is_nonfinite: Array
-
-
 class MetropolisInfo(NamedTuple):
-    """Per-step diagnostics of a Metropolis–Hastings kernel."""
+    """Outcome of one Metropolis–Hastings test, and the per-step info of the kernels that make only that test."""
 
     acceptance_rate: Array
     is_accepted: Array
@@ -40,27 +32,16 @@ def acceptance_probability(log_ratio: Array) -> Array:
     return jnp.where(jnp.isfinite(log_ratio), jnp.exp(jnp.minimum(log_ratio, 0.0)), 0.0)
 
 
-def metropolis_decision(rng_key: Array, log_ratio: Array) -> Decision:
+def metropolis_decision(rng_key: Array, log_ratio: Array) -> MetropolisInfo:
     """Accept with probability min(1, exp(log_ratio)); a non-finite ratio is rejected and flagged."""
     is_nonfinite = ~jnp.isfinite(log_ratio)
     safe_log_ratio = jnp.where(is_nonfinite, -jnp.inf, log_ratio)
     acceptance_rate = acceptance_probability(log_ratio)
     log_uniform = jnp.log(jax.random.uniform(rng_key, dtype=jnp.result_type(float)))
     is_accepted = (log_uniform < safe_log_ratio) & ~is_nonfinite
-    return Decision(is_accepted, acceptance_rate, is_nonfinite)
+    return MetropolisInfo(acceptance_rate, is_accepted, is_nonfinite)
 
 
 def select(is_accepted: Array, proposal: Any, current: Any) -> Any:
     """Pick the proposal's leaves where accepted, else the current ones."""
     return jax.tree.map(lambda new, old: jnp.where(is_accepted, new, old), proposal, current)
-
-
-def check_step_size(step_size: Any, name: str = "step_size") -> None:
-    """Raise a ValueError when a concrete step size is non-positive or not finite (tracers pass)."""
-    if isinstance(step_size, jax.core.Tracer):
-        return
-    import numpy as np
-
-    value = np.asarray(step_size)
-    if not np.all(np.isfinite(value)) or np.any(value <= 0):
-        raise ValueError(f"{name} must be positive and finite, got {step_size!r}.")

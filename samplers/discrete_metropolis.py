@@ -10,8 +10,9 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers._discrete import hamming_neighbours, with_stay_probability
-from samplers._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
+from ._discrete import hamming_neighbours, with_stay_probability
+from ._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
+from .spec import CATEGORICAL, NUM_CATEGORIES, VALUE_CACHE, KernelSpec
 
 Array = jax.Array
 
@@ -44,7 +45,7 @@ def build_kernel() -> Callable:
         shift = jax.random.randint(key_value, (), 1, num_categories)
         proposal = init(x.at[site].set(((x[site] + shift) % num_categories).astype(x.dtype)), logdensity_fn)
         decision = metropolis_decision(key_accept, proposal.logdensity - state.logdensity)
-        return select(decision.is_accepted, proposal, state), DiscreteMetropolisInfo(*decision)
+        return select(decision.is_accepted, proposal, state), decision
 
     return kernel
 
@@ -56,3 +57,7 @@ def transition_probabilities(position: Array, states: Array, logdensity_fn: Call
     log_ratio = jax.vmap(logdensity_fn)(states) - logdensity_fn(position)
     move = acceptance_probability(log_ratio) / (position.shape[0] * (num_categories - 1))
     return with_stay_probability(jnp.where(distance == 1, move, 0.0), distance)
+
+
+spec = KernelSpec("discrete_metropolis", init, build_kernel, CATEGORICAL, (NUM_CATEGORIES,), VALUE_CACHE,
+                  transition_probabilities=transition_probabilities)

@@ -14,10 +14,15 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from samplers._discrete import (
-    RelaxedGradientState, first_order_log_ratios, hamming_neighbours, relaxed_gradient_init, with_stay_probability,
+from ._discrete import (
+    RelaxedGradientState,
+    first_order_log_ratios,
+    hamming_neighbours,
+    relaxed_gradient_init,
+    with_stay_probability,
 )
-from samplers._metropolis import MetropolisInfo, acceptance_probability, check_step_size, metropolis_decision, select
+from ._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
+from .spec import CATEGORICAL, NUM_CATEGORIES, STEP_SIZE, VALUE_AND_GRADIENT_CACHE, KernelSpec, Tuning
 
 Array = jax.Array
 
@@ -46,7 +51,6 @@ def build_kernel() -> Callable:
         rng_key: Array, state: DMALAState, logdensity_fn: Callable, step_size: float, num_categories: int = 2
     ) -> tuple[DMALAState, DMALAInfo]:
         """One DMALA step targeting `logdensity_fn`."""
-        check_step_size(step_size)
         key_proposal, key_accept = jax.random.split(rng_key)
         forward = proposal_log_probabilities(state, step_size)
         proposed = jax.random.categorical(key_proposal, forward, axis=-1).astype(jnp.int32)
@@ -57,7 +61,7 @@ def build_kernel() -> Callable:
             + _log_proposal(backward, state.position) - _log_proposal(forward, proposed)
         )
         decision = metropolis_decision(key_accept, log_ratio)
-        return select(decision.is_accepted, proposal, state), DMALAInfo(*decision)
+        return select(decision.is_accepted, proposal, state), decision
 
     return kernel
 
@@ -72,3 +76,8 @@ def transition_probabilities(position: Array, states: Array, logdensity_fn: Call
     log_ratio = there.logdensity - here.logdensity + backward - forward
     distance, _ = hamming_neighbours(position, states)
     return with_stay_probability(jnp.exp(forward) * acceptance_probability(log_ratio), distance)
+
+
+spec = KernelSpec("dmala", init, build_kernel, CATEGORICAL, (STEP_SIZE._replace(suggested=0.5), NUM_CATEGORIES),
+                  VALUE_AND_GRADIENT_CACHE, init_parameters=("num_categories",),
+                  transition_probabilities=transition_probabilities, tuning=Tuning(0.574))

@@ -10,8 +10,9 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers._discrete import hamming_neighbours
-from samplers._metropolis import MetropolisInfo
+from ._discrete import hamming_neighbours
+from ._metropolis import MetropolisInfo
+from .spec import CATEGORICAL, NO_CACHE, NUM_CATEGORIES, KernelSpec, Parameter, one_of
 
 Array = jax.Array
 
@@ -111,3 +112,11 @@ def _sweep_probabilities(position: Array, states: Array, logdensity_fn: Callable
         incoming = probabilities[row_of_code[changed]].sum(axis=1)  # mass on y with any value at `site`
         probabilities = conditionals[jnp.arange(num_states), site, states[:, site]] * incoming
     return probabilities
+
+
+spec = KernelSpec(
+    "gibbs", init, build_kernel, CATEGORICAL,
+    (NUM_CATEGORIES, Parameter("scan", one_of("random", "systematic"), required=False, suggested="random",
+                               description="random: one uniformly chosen site per step; systematic: a sweep")),
+    NO_CACHE, transition_probabilities=transition_probabilities,
+)

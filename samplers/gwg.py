@@ -15,10 +15,15 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from samplers._discrete import (
-    RelaxedGradientState, first_order_log_ratios, hamming_neighbours, relaxed_gradient_init, with_stay_probability,
+from ._discrete import (
+    RelaxedGradientState,
+    first_order_log_ratios,
+    hamming_neighbours,
+    relaxed_gradient_init,
+    with_stay_probability,
 )
-from samplers._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
+from ._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
+from .spec import CATEGORICAL, NUM_CATEGORIES, VALUE_AND_GRADIENT_CACHE, KernelSpec
 
 Array = jax.Array
 
@@ -57,7 +62,7 @@ def build_kernel() -> Callable:
             - _log_proposal(logits, site, value)
         )
         decision = metropolis_decision(key_accept, log_ratio)
-        return select(decision.is_accepted, proposal, state), GWGInfo(*decision)
+        return select(decision.is_accepted, proposal, state), decision
 
     return kernel
 
@@ -74,3 +79,7 @@ def transition_probabilities(position: Array, states: Array, logdensity_fn: Call
     log_ratio = there.logdensity - here.logdensity + backward - forward
     move = jnp.exp(forward) * acceptance_probability(log_ratio)
     return with_stay_probability(jnp.where(distance == 1, move, 0.0), distance)
+
+
+spec = KernelSpec("gwg", init, build_kernel, CATEGORICAL, (NUM_CATEGORIES,), VALUE_AND_GRADIENT_CACHE,
+                  init_parameters=("num_categories",), transition_probabilities=transition_probabilities)

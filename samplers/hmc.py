@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple
 
 import jax
 
-from samplers._leapfrog import (
+from ._leapfrog import (
     HamiltonianInfo,
     IntegratorState,
     energy_change,
@@ -16,7 +16,16 @@ from samplers._leapfrog import (
     resolve_inverse_mass_matrix,
     sample_momentum,
 )
-from samplers._metropolis import evaluate, metropolis_decision, select
+from ._metropolis import evaluate, metropolis_decision, select
+from .spec import (
+    CONTINUOUS,
+    INVERSE_MASS_MATRIX,
+    NUM_INTEGRATION_STEPS,
+    STEP_SIZE,
+    VALUE_AND_GRADIENT_CACHE,
+    KernelSpec,
+    Tuning,
+)
 
 Array = jax.Array
 
@@ -61,3 +70,8 @@ def build_kernel() -> Callable:
         return new_state, info
 
     return kernel
+
+
+spec = KernelSpec("hmc", init, build_kernel, CONTINUOUS,
+                  (STEP_SIZE._replace(suggested=0.15), NUM_INTEGRATION_STEPS, INVERSE_MASS_MATRIX),
+                  VALUE_AND_GRADIENT_CACHE, tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix"))

@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers._leapfrog import (
+from ._leapfrog import (
     HamiltonianInfo,
     IntegratorState,
     energy_change,
@@ -18,7 +18,18 @@ from samplers._leapfrog import (
     resolve_inverse_mass_matrix,
     sample_momentum,
 )
-from samplers._metropolis import evaluate, metropolis_decision, select
+from ._metropolis import evaluate, metropolis_decision, select
+from .spec import (
+    CONTINUOUS,
+    INVERSE_MASS_MATRIX,
+    NUM_INTEGRATION_STEPS,
+    STEP_SIZE,
+    VALUE_AND_GRADIENT_CACHE,
+    KernelSpec,
+    Parameter,
+    Tuning,
+    positive,
+)
 
 Array = jax.Array
 
@@ -77,3 +88,12 @@ def build_kernel() -> Callable:
         return new_state, info
 
     return kernel
+
+
+spec = KernelSpec(
+    "kinetic_langevin", init, build_kernel, CONTINUOUS,
+    (STEP_SIZE._replace(suggested=0.15), Parameter("damping", positive, suggested=0.5, description="friction"),
+     NUM_INTEGRATION_STEPS._replace(required=False, suggested=1), INVERSE_MASS_MATRIX),
+    VALUE_AND_GRADIENT_CACHE, momentum="momentum",
+    tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix"),
+)

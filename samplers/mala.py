@@ -10,7 +10,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers._metropolis import MetropolisInfo, evaluate, metropolis_decision, select
+from ._metropolis import MetropolisInfo, evaluate, metropolis_decision, select
+from .spec import CONTINUOUS, STEP_SIZE, VALUE_AND_GRADIENT_CACHE, KernelSpec, Tuning
 
 Array = jax.Array
 
@@ -60,3 +61,7 @@ def build_kernel() -> Callable:
         return new_state, info
 
     return kernel
+
+
+spec = KernelSpec("mala", init, build_kernel, CONTINUOUS, (STEP_SIZE._replace(suggested=0.05),),
+                  VALUE_AND_GRADIENT_CACHE, tuning=Tuning(0.574))

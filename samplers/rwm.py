@@ -9,7 +9,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from samplers._metropolis import MetropolisInfo, metropolis_decision, select
+from ._metropolis import MetropolisInfo, metropolis_decision, select
+from .spec import CONTINUOUS, STEP_SIZE, VALUE_CACHE, KernelSpec, Tuning
 
 Array = jax.Array
 
@@ -46,3 +47,7 @@ def build_kernel() -> Callable:
         return new_state, info
 
     return kernel
+
+
+spec = KernelSpec("rwm", init, build_kernel, CONTINUOUS, (STEP_SIZE._replace(suggested=0.15),), VALUE_CACHE,
+                  tuning=Tuning(0.234))

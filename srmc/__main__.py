@@ -2,6 +2,6 @@
 
 import sys
 
-from srmc.cli import main
+from srmc.tools.cli import main
 
 sys.exit(main())

@@ -1,17 +1,40 @@
-"""Registry of sampling targets with ground truth.
+"""Registry of sampling targets with ground truth (`srmc.targets`; depends on jax alone).
 
-    >>> import targets
+    >>> from srmc import targets
     >>> target = targets.get("correlated_gaussian", dim=20, rho=0.9)
     >>> targets.names()
 """
 
-from targets.base import GroundTruth, Target, describe, exact_truth, from_logdensity, get, names, register
-from targets import gaussian  # noqa: F401  (registers the Gaussian family)
-from targets import banana, funnel, logistic, mixture  # noqa: F401  (register the other continuous families)
-from targets import discrete, fhmm, lattice, numpyro_model, rbm  # noqa: F401  (discrete targets, eight_schools, ...)
-from targets.numpyro_model import constrain, constrained_functions, constrained_moments, from_numpyro
+from . import (  # noqa: F401  (register the other continuous families)  # noqa: F401  (discrete targets, eight_schools, ...)
+                   banana,
+                   discrete,
+                   fhmm,
+                   funnel,
+                   gaussian,  # noqa: F401  (registers the Gaussian family)
+                   lattice,
+                   logistic,
+                   mixture,
+                   numpyro_model,
+                   rbm,
+)
+from .base import (
+                   GaussianForm,
+                   GroundTruth,
+                   MixtureForm,
+                   Target,
+                   describe,
+                   exact_truth,
+                   from_logdensity,
+                   get,
+                   missing_requirement,
+                   names,
+                   register,
+)
+from .numpyro_model import constrain, constrained_functions, constrained_moments, from_numpyro
+from .space import Categorical, Continuous, StateSpace
 
 __all__ = [
-    "GroundTruth", "Target", "constrain", "constrained_functions", "constrained_moments", "describe", "exact_truth",
-    "from_logdensity", "from_numpyro", "get", "names", "register",
+    "Categorical", "Continuous", "GaussianForm", "GroundTruth", "MixtureForm", "StateSpace", "Target", "constrain",
+    "constrained_functions", "constrained_moments", "describe", "exact_truth", "from_logdensity", "from_numpyro",
+    "get", "missing_requirement", "names", "register",
 ]

@@ -6,14 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from targets.base import Target, exact_target, register
+from .base import Target, check_int, exact_target, register
 
 
 @register("banana")
 def banana(dim: int = 2, sigma1: float = 1.0, b: float = 0.5, sigma2: float = 1.0) -> Target:
     """Banana: x1 ~ N(0, sigma1^2), x2 | x1 ~ N(b (x1^2 - sigma1^2), sigma2^2), other coordinates N(0, 1)."""
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 2:
-        raise ValueError(f"dim must be an integer >= 2, got {dim!r}.")
+    check_int(dim, "dim", minimum=2)
     for label, value in (("sigma1", sigma1), ("sigma2", sigma2)):
         if not isinstance(value, (int, float, np.floating, np.integer)) or not (np.isfinite(value) and value > 0):
             raise ValueError(f"{label} must be a positive finite number, got {value!r}.")

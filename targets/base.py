@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .space import Categorical, Continuous, StateSpace, as_space, check_int  # noqa: F401  (check_int re-exported)
+
 Array = jax.Array
-
-KINDS = ("continuous", "binary", "categorical")
-
 
 class GroundTruth(NamedTuple):
     """Known moments of a target: exact (zero standard errors) or from a stored long reference run.
@@ -27,12 +27,6 @@ class GroundTruth(NamedTuple):
     exact: bool
     note: str = ""
     marginals: np.ndarray | None = None
-
-
-def check_positive_int(value: Any, name: str) -> None:
-    """Raise a ValueError naming `name` unless `value` is an integer >= 1 (bools are not integers here)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
 def spread_stderr(chain_values: np.ndarray) -> np.ndarray:
@@ -50,63 +44,95 @@ def exact_truth(mean: Any, variance: Any, note: str = "", marginals: Any = None)
     return GroundTruth(mean, variance, np.zeros_like(mean), np.zeros_like(variance), True, note, marginals)
 
 
+class GaussianForm(NamedTuple):
+    """The target is exactly N(mean, cov) (what `srmc.testing.tilted_gaussian` needs to tilt it exactly)."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+
+
+class MixtureForm(NamedTuple):
+    """The target is exactly sum_k weights[k] N(means[k], variance I) (what mode-coverage metrics need)."""
+
+    means: np.ndarray
+    weights: np.ndarray
+    variance: float
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Target:
     """A distribution to sample, with what is known about it.
 
     Attributes:
       name: registry name (with parameters, e.g. ``"correlated_gaussian(dim=20,rho=0.9)"``).
-      kind: ``"continuous"``, ``"binary"`` or ``"categorical"``.
-      dim: length of a position vector.
+      space: its state space, `Continuous(dim)` or `Categorical(dim, num_categories)` (`targets.space`).
       logdensity: unnormalised log density of one position of shape ``(dim,)``.
-      score: ``s(x)`` with ``E_pi[s] = 0``; defaults to ``jax.grad(logdensity)`` for continuous targets.
-        Discrete targets carry a mean-zero single-site score of shape ``(dim * (num_categories - 1),)``
-        (see `targets.discrete`).
       initial_position: ``(rng_key, num) -> (num, dim)`` starting points for chains.
+      score: ``s(x)`` with ``E_pi[s] = 0``; defaults to ``jax.grad(logdensity)`` on a continuous space. Discrete
+        targets carry a mean-zero single-site score of shape ``(dim * (num_categories - 1),)``
+        (see `targets.discrete`).
       ground_truth: known mean and variance with standard errors, or ``None``.
       sample: exact sampler ``(rng_key, num) -> (num, dim)`` where one exists, else ``None``.
-      num_categories: number of values per site (2 for binary targets).
+      params: the parameters the target was built with (for display and to match stored references).
       conditional_logits: discrete targets: ``x -> (dim, num_categories)`` logits of every site's full
         conditional p(x_i = k | x_-i), all sites at once (see `targets.discrete` for the relaxation contract).
-      params: the parameters the target was built with.
+      score_is_gradient: the score is ``grad log pi`` (continuous targets, unless a score of another kind is given).
+      score_name: what the score is: ``"gradient"`` or a discrete score's kind (``"barker"``, ...).
+      gaussian: the exact Gaussian form, for Gaussian targets.
+      mixture: the exact Gaussian-mixture form, for mixture targets.
+      model: the model a target was made from (`targets.from_numpyro`: a `NumPyroModel`), else None.
+      score_is_autodiff: set, not given: the score is ``jax.grad(logdensity)``, made because none was given.
     """
 
     name: str
-    kind: str
-    dim: int
+    space: StateSpace
     logdensity: Callable[[Array], Array]
     initial_position: Callable[[Array, int], Array]
     score: Callable[[Array], Array] | None = None
     ground_truth: GroundTruth | None = None
     sample: Callable[[Array, int], Array] | None = None
-    num_categories: int = 2
     params: dict = dataclasses.field(default_factory=dict)
     conditional_logits: Callable[[Array], Array] | None = None
+    score_is_gradient: bool = True
+    score_name: str = "gradient"
+    gaussian: GaussianForm | None = None
+    mixture: MixtureForm | None = None
+    model: Any = None
+    score_is_autodiff: bool = dataclasses.field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"Target kind must be one of {KINDS}, got {self.kind!r}.")
-        if not isinstance(self.dim, (int, np.integer)) or self.dim < 1:
-            raise ValueError(f"Target dim must be a positive integer, got {self.dim!r}.")
+        object.__setattr__(self, "space", as_space(self.space, "Target space"))
+        discrete = isinstance(self.space, Categorical)
         if self.score is None:
-            if self.kind != "continuous":
+            if discrete:
                 raise ValueError(f"Target {self.name!r}: a discrete target needs an explicit mean-zero score.")
             object.__setattr__(self, "score", jax.grad(self.logdensity))
+            object.__setattr__(self, "score_is_autodiff", True)
+        if discrete and self.score_is_gradient:
+            object.__setattr__(self, "score_is_gradient", False)
+
+    @property
+    def dim(self) -> int:
+        """Length of a position vector."""
+        return self.space.dim
+
+    @property
+    def num_categories(self) -> int:
+        """Values per site of a discrete target (2 for binary); a ValueError for a continuous one."""
+        if not isinstance(self.space, Categorical):
+            raise ValueError(f"target {self.name} is continuous; it has no num_categories.")
+        return self.space.num_categories
+
+    @property
+    def kind(self) -> str:
+        """``"continuous"``, ``"binary"`` or ``"categorical"`` (for display; decisions use `space`)."""
+        return self.space.label
 
     def value_and_score(self, position: Array) -> tuple[Array, Array]:
         """``(log pi(x), s(x))``; one reverse pass when the score is the autodiff gradient."""
-        if self._score_is_autodiff:
+        if self.score_is_autodiff:
             return jax.value_and_grad(self.logdensity)(position)
         return self.logdensity(position), self.score(position)
-
-    @property
-    def score_is_gradient(self) -> bool:
-        """True when s = grad log pi (continuous targets with the default or an analytic gradient score)."""
-        return self.kind == "continuous" and self.params.get("score_is_gradient", True)
-
-    @property
-    def _score_is_autodiff(self) -> bool:
-        return self.kind == "continuous" and getattr(self.score, "__wrapped__", None) is self.logdensity
 
     def __repr__(self) -> str:
         return f"Target({self.name!r}, kind={self.kind!r}, dim={self.dim})"
@@ -122,36 +148,58 @@ def exact_target(
     *,
     score: Callable[[Array], Array] | None = None,
     initial_position: Callable[[Array, int], Array] | None = None,
+    gaussian: GaussianForm | None = None,
+    mixture: MixtureForm | None = None,
 ) -> Target:
     """A continuous target with an exact sampler and closed-form moments (chains start from N(0, I) by default)."""
     dim = int(np.shape(mean)[0])
     return Target(
         name=name,
-        kind="continuous",
-        dim=dim,
+        space=Continuous(dim),
         logdensity=logdensity,
         score=score,
         initial_position=initial_position or gaussian_initial_position(dim, 1.0),
         ground_truth=exact_truth(mean, variance),
         sample=sample,
         params=params,
+        gaussian=gaussian,
+        mixture=mixture,
     )
 
 
 def from_logdensity(
     logdensity: Callable[[Array], Array],
-    dim: int,
+    space: int | StateSpace,
     *,
     name: str = "custom",
-    score: Callable[[Array], Array] | None = None,
+    score: Callable[[Array], Array] | str | None = None,
     initial_scale: float = 1.0,
+    conditional_logits: Callable[[Array], Array] | None = None,
+    score_is_gradient: bool = True,
 ) -> Target:
-    """Wrap a bare continuous log density as a `Target` (chains start from N(0, initial_scale^2 I))."""
+    """Wrap a bare log density as a `Target`.
+
+    ``from_logdensity(f, d)`` (or ``Continuous(d)``): continuous, score ``grad f`` unless `score` is given, chains
+    start from N(0, initial_scale^2 I); pass ``score_is_gradient=False`` with a `score` that is not ``grad f``.
+    ``from_logdensity(f, Categorical(d, K))``: discrete on {0..K-1}^d with the
+    mean-zero score named by `score` (default ``"barker"``, see `targets.discrete`), exact ground truth by
+    enumeration when K^d is small, chains start uniformly; `conditional_logits` speeds up the score.
+    """
+    space = as_space(space, "space")
+    if isinstance(space, Categorical):
+        from .discrete import discrete_target
+
+        return discrete_target(name, logdensity, space.dim, space.num_categories, {}, score=score or "barker",
+                               conditional_logits=conditional_logits)
+    if isinstance(score, str):
+        raise ValueError(f"score={score!r} names a discrete score; a continuous target takes a function or None.")
+    dim = space.dim
 
     def initial_position(rng_key: Array, num: int) -> Array:
         return initial_scale * jax.random.normal(rng_key, (num, dim))
 
-    return Target(name, "continuous", int(dim), logdensity, initial_position, score=score)
+    return Target(name, space, logdensity, initial_position, score=score,
+                  score_is_gradient=score_is_gradient)
 
 
 def gaussian_initial_position(dim: int, scale: float = 1.0, loc: Any = 0.0) -> Callable[[Array, int], Array]:
@@ -163,25 +211,56 @@ def gaussian_initial_position(dim: int, scale: float = 1.0, loc: Any = 0.0) -> C
     return initial_position
 
 
+class Requirement(NamedTuple):
+    """An optional package a registered target needs: the module to import and how to install it."""
+
+    module: str
+    install: str
+
+
 _REGISTRY: dict[str, Callable[..., Target]] = {}
+_REQUIREMENTS: dict[str, Requirement] = {}
 
 
-def register(name: str, factory: Callable[..., Target] | None = None, *, overwrite: bool = False):
-    """Register `factory(**params) -> Target` under `name`; usable as a decorator."""
+def register(name: str, factory: Callable[..., Target] | None = None, *, overwrite: bool = False,
+             requires: Requirement | None = None):
+    """Register `factory(**params) -> Target` under `name`; usable as a decorator.
+
+    `requires`: an optional package the factory needs (e.g. scikit-learn for a data set); without it the target
+    is still listed, and `get` refuses it with the install command.
+    """
 
     def decorate(fn: Callable[..., Target]) -> Callable[..., Target]:
         if name in _REGISTRY and not overwrite and _REGISTRY[name] is not fn:
             raise ValueError(f"A target named {name!r} is already registered; pass overwrite=True to replace it.")
         _REGISTRY[name] = fn
+        if requires is not None:
+            _REQUIREMENTS[name] = requires
         return fn
 
     return decorate(factory) if factory is not None else decorate
 
 
+def missing_requirement(name: str) -> Requirement | None:
+    """The optional package target `name` needs that is not installed, or None when it can be built."""
+    requirement = _REQUIREMENTS.get(name)
+    if requirement is None or importlib.util.find_spec(requirement.module) is not None:
+        return None
+    return requirement
+
+
 def get(name: str, **params: Any) -> Target:
-    """Build the registered target `name` with `params`."""
+    """Build the registered target `name` with `params`.
+
+    Raises a KeyError for an unknown name and an ImportError naming the install command when the target needs an
+    optional package that is missing.
+    """
     if name not in _REGISTRY:
         raise KeyError(f"Unknown target {name!r}. Known targets: {', '.join(names())}.")
+    missing = missing_requirement(name)
+    if missing is not None:
+        raise ImportError(f"target {name} needs the package {missing.module!r}, which is not installed: "
+                          f"{missing.install}")
     return _REGISTRY[name](**params)
 
 

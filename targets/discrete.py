@@ -38,32 +38,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from targets.base import GroundTruth, Target, check_positive_int, exact_truth, register
+from .base import GroundTruth, Target, check_int, exact_truth, register
+from .space import MAX_ENUMERATED_STATES, Categorical, one_hot_features, relaxed_one_hot  # noqa: F401  (re-exported)
 
 Array = jax.Array
 
 SCORES = ("barker", "bounded", "ratio")
-MAX_ENUMERATED_STATES = 2**20
 
 
 # --- relaxation and single-site quantities ---------------------------------------------------------------------
-
-
-def relaxed_one_hot(x: Array, num_categories: int) -> Array:
-    """The ``(d, K)`` one-hot matrix of a position: integer ``(d,)``, real binary relaxation ``(d,)``, or ``(d, K)``."""
-    x = jnp.asarray(x)
-    if x.ndim == 2:
-        return x
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        return jax.nn.one_hot(x, num_categories, dtype=jnp.result_type(float))
-    if num_categories != 2:
-        raise ValueError("a real-valued (d,) position relaxes binary sites only; pass a (d, K) one-hot matrix.")
-    return jnp.stack([1.0 - x, x], axis=-1)
-
-
-def one_hot_features(x: Array, num_categories: int) -> Array:
-    """``one_hot(x)[:, 1:]`` flattened, shape ``(d (K - 1),)``: x itself (as reals) for binary sites."""
-    return relaxed_one_hot(x, num_categories)[:, 1:].reshape(-1)
 
 
 def conditional_logits_by_evaluation(logdensity: Callable[[Array], Array], num_categories: int
@@ -153,11 +136,7 @@ def relaxed_gradient_score(target: Target) -> Callable[[Array], Array]:
 
 def enumerate_configurations(dim: int, num_categories: int = 2) -> np.ndarray:
     """Every configuration of d sites with K values in lexicographic order, shape (K^d, d), int32."""
-    num_states = num_categories**dim
-    if num_states > MAX_ENUMERATED_STATES:
-        raise ValueError(f"{num_categories}^{dim} states is too many to enumerate (limit {MAX_ENUMERATED_STATES}).")
-    powers = num_categories ** np.arange(dim - 1, -1, -1, dtype=np.int64)
-    return ((np.arange(num_states, dtype=np.int64)[:, None] // powers) % num_categories).astype(np.int32)
+    return Categorical(dim, num_categories).enumerate()
 
 
 @jax.jit
@@ -218,25 +197,20 @@ def discrete_target(
     Without `ground_truth`, exact moments, marginals and an exact sampler come from enumeration when
     K^d <= 2^20. `conditional_logits` defaults to evaluation at all single-site changes.
     """
-    check_positive_int(dim, "dim")
-    check_positive_int(num_categories, "num_categories")
-    if num_categories < 2:
-        raise ValueError(f"num_categories must be >= 2, got {num_categories}.")
+    check_int(dim, "dim")
+    check_int(num_categories, "num_categories", minimum=2)
     conditional_logits = conditional_logits or conditional_logits_by_evaluation(logdensity, num_categories)
-    if ground_truth is None and num_categories**dim <= MAX_ENUMERATED_STATES:
-        states = enumerate_configurations(dim, num_categories)
+    space = Categorical(dim, num_categories)
+    if ground_truth is None and space.enumerable:
+        states = space.enumerate()
         probabilities = enumerated_probabilities(logdensity, states)
         ground_truth = truth_from_probabilities(states, probabilities, num_categories, "by enumeration")
         sample = sample or categorical_sampler(states, probabilities)
 
-    def initial_position(rng_key: Array, num: int) -> Array:
-        return jax.random.randint(rng_key, (num, dim), 0, num_categories, jnp.int32)
-
     return Target(
-        name=name, kind="binary" if num_categories == 2 else "categorical", dim=dim, logdensity=logdensity,
-        initial_position=initial_position, score=make_score(conditional_logits, num_categories, score),
-        ground_truth=ground_truth, sample=sample, num_categories=num_categories,
-        params=dict(params, score_kind=score), conditional_logits=conditional_logits,
+        name=name, space=space, logdensity=logdensity, initial_position=space.uniform_positions,
+        score=make_score(conditional_logits, num_categories, score), ground_truth=ground_truth, sample=sample,
+        params=params, conditional_logits=conditional_logits, score_name=score,
     )
 
 
@@ -250,7 +224,7 @@ def truth_from_marginals(marginals: np.ndarray, note: str) -> GroundTruth:
 @register("bernoulli")
 def bernoulli(dim: int = 10, logits: float | np.ndarray | None = None, seed: int = 0, score: str = "barker") -> Target:
     """Independent Bernoulli sites with given (or seeded random N(0,1)) logits; exact moments at any d."""
-    check_positive_int(dim, "dim")
+    check_int(dim, "dim")
     logits = np.random.default_rng(seed).normal(size=dim) if logits is None else np.broadcast_to(logits, dim)
     logits_j = jnp.asarray(logits, jnp.result_type(float))
 

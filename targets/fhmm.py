@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from targets.base import Target, check_positive_int, register
-from targets.discrete import discrete_target, enumerate_configurations, truth_from_marginals
+from .base import Target, check_int, register
+from .discrete import discrete_target, enumerate_configurations, truth_from_marginals
 
 Array = jax.Array
 
@@ -103,8 +103,8 @@ def ffbs_sampler(forward: np.ndarray, states: np.ndarray, stay: float):
 def factorial_hmm(num_chains: int = 3, num_times: int = 40, stay: float = 0.9, noise: float = 0.6,
                   weights: np.ndarray | None = None, seed: int = 0, score: str = "barker") -> Target:
     """Factorial-HMM posterior over M x T bits (data simulated with `seed`); exact marginals by forward-backward."""
-    check_positive_int(num_chains, "num_chains")
-    check_positive_int(num_times, "num_times")
+    check_int(num_chains, "num_chains")
+    check_int(num_times, "num_times")
     if num_chains > MAX_CHAINS:
         raise ValueError(f"num_chains must be <= {MAX_CHAINS} (forward-backward runs over 2^num_chains states).")
     if not 0.0 < stay < 1.0 or not noise > 0.0:

@@ -6,14 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from targets.base import Target, exact_target, register
+from .base import Target, check_int, exact_target, register
 
 
 @register("funnel")
 def funnel(dim: int = 10, scale: float = 3.0) -> Target:
     """Neal's funnel: x0 ~ N(0, scale^2), x_i | x0 ~ N(0, exp(x0)) for i = 1..dim-1."""
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 2:
-        raise ValueError(f"dim must be an integer >= 2 (the scale coordinate plus at least one more), got {dim!r}.")
+    check_int(dim, "dim", minimum=2)
     if not isinstance(scale, (int, float, np.floating, np.integer)) or not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a positive finite number, got {scale!r}.")
     dim = int(dim)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from targets.base import Target, check_positive_int, exact_target, gaussian_initial_position, register
+from .base import GaussianForm, Target, check_int, exact_target, gaussian_initial_position, register
 
 
 def gaussian_logdensity(loc: jax.Array, precision: jax.Array, x: jax.Array) -> jax.Array:
@@ -40,22 +40,22 @@ def gaussian(name: str, mean: np.ndarray, cov: np.ndarray, params: dict, initial
     score = Partial(gaussian_score, loc, precision)
     sample = Partial(gaussian_sample, loc, jnp.asarray(np.linalg.cholesky(cov)))
     return exact_target(
-        name, logdensity, sample, mean, np.diag(cov), dict(params, cov=cov), score=score,
-        initial_position=gaussian_initial_position(dim, initial_scale),
+        name, logdensity, sample, mean, np.diag(cov), params, score=score,
+        initial_position=gaussian_initial_position(dim, initial_scale), gaussian=GaussianForm(mean, cov),
     )
 
 
 @register("iid_gaussian")
 def iid_gaussian(dim: int = 10, scale: float = 1.0) -> Target:
     """Isotropic Gaussian N(0, scale^2 I)."""
-    check_positive_int(dim, "dim")
+    check_int(dim, "dim")
     return gaussian(f"iid_gaussian(dim={dim})", np.zeros(dim), scale**2 * np.eye(dim), {"dim": dim, "scale": scale})
 
 
 @register("correlated_gaussian")
 def correlated_gaussian(dim: int = 20, rho: float = 0.9, structure: str = "equicorrelated") -> Target:
     """Correlated Gaussian, unit variances; correlation rho between all pairs or rho^|i-j| (structure="ar1")."""
-    check_positive_int(dim, "dim")
+    check_int(dim, "dim")
     if structure == "equicorrelated":
         if not -1.0 / (dim - 1 if dim > 1 else 1) < rho < 1.0:
             raise ValueError(f"rho must lie in (-1/(dim-1), 1) for an equicorrelated Gaussian, got {rho}.")
@@ -74,7 +74,7 @@ def correlated_gaussian(dim: int = 20, rho: float = 0.9, structure: str = "equic
 @register("ill_conditioned_gaussian")
 def ill_conditioned_gaussian(dim: int = 10, condition_number: float = 1e3) -> Target:
     """Diagonal Gaussian whose variances are log-spaced so that max/min = condition_number."""
-    check_positive_int(dim, "dim")
+    check_int(dim, "dim")
     if not condition_number >= 1.0:
         raise ValueError(f"condition_number must be >= 1, got {condition_number}.")
     half = 0.5 * np.log10(condition_number)

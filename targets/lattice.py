@@ -16,8 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from targets.base import Target, check_positive_int, register
-from targets.discrete import discrete_target, relaxed_one_hot
+from .base import Target, check_int, register
+from .discrete import discrete_target
+from .space import relaxed_one_hot
 
 Array = jax.Array
 
@@ -70,7 +71,7 @@ def _field_label(field: float | np.ndarray) -> str:
 
 
 def _check_side(side: int) -> None:
-    check_positive_int(side, "side")
+    check_int(side, "side")
     if side < 2:
         raise ValueError(f"side must be >= 2, got {side}.")
 
@@ -95,7 +96,7 @@ def potts(side: int = 3, num_colours: int = 3, coupling: float = 0.4, field: flo
     h directly. Exact marginals by enumeration for small lattices (3 x 3 with 3 colours: 19683 states).
     """
     _check_side(side)
-    check_positive_int(num_colours, "num_colours")
+    check_int(num_colours, "num_colours")
     if num_colours < 2:
         raise ValueError(f"num_colours must be >= 2, got {num_colours}.")
     dim = side * side

@@ -9,9 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from targets.base import GroundTruth, Target, gaussian_initial_position, register
+from .base import GroundTruth, Requirement, Target, gaussian_initial_position, register
+from .space import Continuous
 
 REFERENCE_NAME = "logistic_breast_cancer"
+SCIKIT_LEARN = Requirement("sklearn", 'pip install "srmc[datasets]" (scikit-learn ships the data set)')
 
 
 def load_breast_cancer_design() -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +50,7 @@ def load_reference(name: str, params: dict | None = None) -> GroundTruth | None:
     Returns ``None`` when no reference is stored, or when `params` is given and any of its entries differs from
     the parameters the reference was made with.
     """
-    resource = importlib.resources.files("targets").joinpath("data", f"{name}.json")
+    resource = importlib.resources.files(__package__).joinpath("data", f"{name}.json")
     if not resource.is_file():
         return None
     stored = json.loads(resource.read_text())
@@ -67,7 +69,7 @@ def load_reference(name: str, params: dict | None = None) -> GroundTruth | None:
     )
 
 
-@register("logistic_breast_cancer")
+@register("logistic_breast_cancer", requires=SCIKIT_LEARN)
 def logistic_breast_cancer(prior_scale: float = 1.0) -> Target:
     """Bayesian logistic regression, breast-cancer data (30 standardised features + intercept), N(0, s^2) prior."""
     if (
@@ -82,8 +84,7 @@ def logistic_breast_cancer(prior_scale: float = 1.0) -> Target:
     params = {"prior_scale": prior_scale}
     return Target(
         name=f"logistic_breast_cancer(prior_scale={prior_scale})",
-        kind="continuous",
-        dim=dim,
+        space=Continuous(dim),
         logdensity=logistic_regression_logdensity(design, labels, prior_scale),
         initial_position=gaussian_initial_position(dim, 0.1),
         ground_truth=load_reference(REFERENCE_NAME, params),

@@ -1,7 +1,7 @@
 """Produce the stored reference moments of targets without exact ground truth.
 
-    python -m targets.make_reference logistic_breast_cancer [--chains 8] [--samples 20000] [--warmup 2000]
-    python -m targets.make_reference eight_schools --chains 16 --samples 50000   # NumPyro models: also by site
+    python -m srmc.targets.make_reference logistic_breast_cancer [--chains 8] [--samples 20000] [--warmup 2000]
+    python -m srmc.targets.make_reference eight_schools --chains 16 --samples 50000   # NumPyro models: also by site
 
 Runs NumPyro's NUTS (float64) on the target's log density with several chains, checks max split R-hat < 1.01,
 and writes ``targets/data/<name>.json`` with the posterior mean and variance per coordinate and their standard
@@ -53,10 +53,10 @@ def make_reference(name: str, chains: int = 8, samples: int = 20000, warmup: int
     from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
     from numpyro.infer import MCMC, NUTS
 
-    import targets
+    from . import get as get_target
 
     registry_name, params = REFERENCES[name]
-    target = targets.get(registry_name, **params)
+    target = get_target(registry_name, **params)
     start = time.time()
     kernel = NUTS(potential_fn=lambda x: -target.logdensity(x), target_accept_prob=0.9)
     mcmc = MCMC(
@@ -97,7 +97,7 @@ def make_reference(name: str, chains: int = 8, samples: int = 20000, warmup: int
             "features standardised (ddof=0) with an intercept column. Standard errors: "
             "se(mean) = sd / sqrt(ESS(x)), se(variance) = sd((x - mean)^2) / sqrt(ESS((x - mean)^2)), "
             "with numpyro.diagnostics.effective_sample_size over all chains. "
-            "Produced by `python -m targets.make_reference " + name + "`."
+            "Produced by `python -m srmc.targets.make_reference " + name + "`."
         ),
     }
     if not rhat.max() < MAX_RHAT:
@@ -137,18 +137,18 @@ def make_numpyro_reference(name: str, chains: int = 8, samples: int = 20000, war
     from numpyro.infer import MCMC, NUTS
     from numpyro.infer.util import unconstrain_fn
 
-    import targets
+    from . import get as get_target
 
     registry_name, params = NUMPYRO_REFERENCES[name]
-    target = targets.get(registry_name, **params)
-    model, model_args, model_kwargs = (target.params[key] for key in ("model", "model_args", "model_kwargs"))
+    target = get_target(registry_name, **params)
+    model, model_args, model_kwargs = target.model.model, target.model.model_args, target.model.model_kwargs
     start = time.time()
     mcmc = MCMC(NUTS(model, target_accept_prob=0.9), num_warmup=warmup, num_samples=samples, num_chains=chains,
                 chain_method="vectorized", progress_bar=False)
     mcmc.run(jax.random.PRNGKey(seed), *model_args, extra_fields=("num_steps", "diverging"), **model_kwargs)
     sites = {site: np.asarray(value, np.float64) for site, value in mcmc.get_samples(group_by_chain=True).items()}
     extra = mcmc.get_extra_fields(group_by_chain=True)
-    latent = target.params["unravel"](np.zeros(target.dim))  # the unconstrained latent sites, by name
+    latent = target.model.unravel(np.zeros(target.dim))  # the unconstrained latent sites, by name
 
     def flatten(constrained: dict) -> jax.Array:  # constrained latent sites -> the target's flat coordinates
         return ravel_pytree(unconstrain_fn(model, model_args, model_kwargs, constrained))[0]
@@ -178,7 +178,7 @@ def make_numpyro_reference(name: str, chains: int = 8, samples: int = 20000, war
             "sorted by name); sites: constrained latent and deterministic sites. Standard errors: "
             "se(mean) = sd / sqrt(ESS(x)), se(variance) = sd((x - mean)^2) / sqrt(ESS((x - mean)^2)), "
             "with numpyro.diagnostics.effective_sample_size over all chains. "
-            f"Produced by `python -m targets.make_reference {name} --chains {chains} --samples {samples} "
+            f"Produced by `python -m srmc.targets.make_reference {name} --chains {chains} --samples {samples} "
             f"--warmup {warmup} --seed {seed}`."
         ),
     }
@@ -188,7 +188,7 @@ def make_numpyro_reference(name: str, chains: int = 8, samples: int = 20000, war
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m targets.make_reference", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m srmc.targets.make_reference", description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=sorted({**REFERENCES, **NUMPYRO_REFERENCES}))
     parser.add_argument("--chains", type=int, default=8)
     parser.add_argument("--samples", type=int, default=20000)

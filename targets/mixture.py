@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from targets.base import Target, exact_target, register
+from .base import MixtureForm, Target, exact_target, register
 
 
 def mixture_logdensity(locs: jax.Array, log_weights: jax.Array, variance: jax.Array, x: jax.Array) -> jax.Array:
@@ -55,9 +55,9 @@ def gaussian_mixture(name: str, means: np.ndarray, variance: float, weights: np.
         """Uniform over the bounding box of the means."""
         return jax.random.uniform(rng_key, (num, dim), minval=low, maxval=high)
 
-    params = {"means": means, "weights": weights, "variance": float(variance)}
+    params = {"num_components": num_components, "variance": float(variance)}
     return exact_target(name, logdensity, sample, mean, variance_per_coordinate, params,
-                        initial_position=initial_position)
+                        initial_position=initial_position, mixture=MixtureForm(means, weights, float(variance)))
 
 
 def _grid_means(points: list[float]) -> np.ndarray:

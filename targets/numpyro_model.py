@@ -23,10 +23,21 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from targets.base import GroundTruth, Target, register, spread_stderr
-from targets.logistic import load_reference
+from .base import GroundTruth, Target, register, spread_stderr
+from .logistic import load_reference
+from .space import Continuous
 
 Array = jax.Array
+
+
+class NumPyroModel(NamedTuple):
+    """What a target made by `from_numpyro` was made from, and its maps back to the model's sites."""
+
+    model: Callable
+    model_args: tuple
+    model_kwargs: dict
+    constrain: Callable[[Array], dict[str, Array]]
+    unravel: Callable[[Array], dict[str, Array]]
 
 
 class SiteMoments(NamedTuple):
@@ -60,8 +71,8 @@ def from_numpyro(
         space; e.g. ``init_to_median``); each chain gets its own key, and points whose potential or gradient is
         not finite are redrawn (NumPyro's ``find_valid_initial_params``, up to 100 tries).
 
-    ``params`` holds ``constrain`` (one flat position -> dict of constrained latent and deterministic sites,
-    jit/vmap-able), ``unravel`` (flat -> dict of unconstrained sites), ``model``, ``model_args``, ``model_kwargs``.
+    ``target.model`` is a `NumPyroModel`: the model and its arguments, ``constrain`` (one flat position -> dict of
+    constrained latent and deterministic sites, jit/vmap-able) and ``unravel`` (flat -> dict of unconstrained sites).
 
     Raises:
       ValueError: when the model has a discrete latent site (named in the message) or no latent site.
@@ -97,15 +108,11 @@ def from_numpyro(
 
     return Target(
         name=name or getattr(model, "__name__", "numpyro_model"),
-        kind="continuous",
-        dim=dim,
+        space=Continuous(dim),
         logdensity=logdensity,
         initial_position=initial_position,
         ground_truth=ground_truth,
-        params={
-            "constrain": constrain_one, "unravel": unravel, "model": model, "model_args": model_args,
-            "model_kwargs": model_kwargs,
-        },
+        model=NumPyroModel(model, tuple(model_args), dict(model_kwargs), constrain_one, unravel),
     )
 
 
@@ -194,7 +201,7 @@ def load_site_reference(name: str, params: dict | None = None) -> dict[str, Site
     """
     if load_reference(name, params) is None:
         return None
-    stored = json.loads(importlib.resources.files("targets").joinpath("data", f"{name}.json").read_text())
+    stored = json.loads(importlib.resources.files(__package__).joinpath("data", f"{name}.json").read_text())
     if "sites" not in stored:
         return None
     return {
@@ -205,9 +212,9 @@ def load_site_reference(name: str, params: dict | None = None) -> dict[str, Site
 
 
 def _constrain_fn(target: Target) -> Callable[[Array], dict[str, Array]]:
-    if not isinstance(target, Target) or "constrain" not in target.params:
+    if not isinstance(target, Target) or not isinstance(target.model, NumPyroModel):
         raise ValueError(f"{target!r} was not made by targets.from_numpyro (it has no constrain map).")
-    return target.params["constrain"]
+    return target.model.constrain
 
 
 def _check_latent_sites(model: Callable, args: tuple, kwargs: dict) -> None:

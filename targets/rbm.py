@@ -5,7 +5,7 @@
 With H hidden units, p(h) is proportional to exp(c^T h) prod_i (1 + exp(b_i + (W^T h)_i)), so enumerating the
 2^H hidden states gives E[v_i] = sum_h p(h) sigmoid(b_i + (W^T h)_i) exactly, and an exact sampler (h, then
 v | h), for any number of visible units. Registered: `rbm` (random weights) and `rbm_digits` (trained on
-scikit-learn's 8 x 8 digits by `python -m targets.train_rbm`; the weights ship in `targets/data/rbm_digits.npz`).
+scikit-learn's 8 x 8 digits by `python -m srmc.targets.train_rbm`; the weights ship in `targets/data/rbm_digits.npz`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from targets.base import GroundTruth, Target, check_positive_int, register
-from targets.discrete import discrete_target, enumerate_configurations, truth_from_marginals
+from .base import GroundTruth, Target, check_int, register
+from .discrete import discrete_target, enumerate_configurations, truth_from_marginals
 
 Array = jax.Array
 
@@ -95,8 +95,8 @@ def rbm_target(name: str, weights: np.ndarray, visible_bias: np.ndarray, hidden_
 def rbm(num_visible: int = 25, num_hidden: int = 8, weight_scale: float = 0.6, seed: int = 0,
         score: str = "barker") -> Target:
     """Random RBM: W ~ N(0, weight_scale^2), biases ~ N(0, 0.25) (seeded); exact moments via the hidden layer."""
-    check_positive_int(num_visible, "num_visible")
-    check_positive_int(num_hidden, "num_hidden")
+    check_int(num_visible, "num_visible")
+    check_int(num_hidden, "num_hidden")
     rng = np.random.default_rng(seed)
     weights = weight_scale * rng.normal(size=(num_hidden, num_visible))
     visible_bias, hidden_bias = 0.5 * rng.normal(size=num_visible), 0.5 * rng.normal(size=num_hidden)
@@ -107,7 +107,7 @@ def rbm(num_visible: int = 25, num_hidden: int = 8, weight_scale: float = 0.6, s
 
 def load_rbm_weights(name: str = "rbm_digits") -> tuple[dict[str, np.ndarray], dict]:
     """Weights stored in ``targets/data/<name>.npz`` and the note of how they were made (``<name>.json``)."""
-    data = importlib.resources.files("targets").joinpath("data")
+    data = importlib.resources.files(__package__).joinpath("data")
     with np.load(io.BytesIO(data.joinpath(f"{name}.npz").read_bytes())) as stored:
         arrays = {key: np.asarray(stored[key], np.float64) for key in stored.files}
     return arrays, json.loads(data.joinpath(f"{name}.json").read_text())

@@ -1,7 +1,7 @@
 """Train the `rbm_digits` target: an RBM on binarised 8 x 8 digits, by persistent contrastive divergence with optax.
 
     pip install "srmc[datasets]"
-    python -m targets.train_rbm [--hidden 16] [--epochs 300] [--learning-rate 0.01] [--seed 0]
+    python -m srmc.targets.train_rbm [--hidden 16] [--epochs 300] [--learning-rate 0.01] [--seed 0]
 
 Data: scikit-learn's bundled digits (1797 images, 8 x 8, values 0..16; no download), pixel > 8 -> 1. Training
 (PCD, Tieleman 2008): the gradient of the average log likelihood is E_data[grad log p~(v)] - E_model[grad log p~(v)];
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from targets.rbm import hidden_distribution, rbm_logdensity
+from .rbm import hidden_distribution, rbm_logdensity
 
 DATA = pathlib.Path(__file__).parent / "data"
 
@@ -113,7 +113,7 @@ def main() -> None:
     import sklearn
 
     note = {
-        "command": f"python -m targets.train_rbm --hidden {args.hidden} --epochs {args.epochs} "
+        "command": f"python -m srmc.targets.train_rbm --hidden {args.hidden} --epochs {args.epochs} "
                    f"--learning-rate {args.learning_rate} --batch-size {args.batch_size} --chains {args.chains} "
                    f"--seed {args.seed}",
         "data": "sklearn.datasets.load_digits, 1797 images, pixel > 8 -> 1 (64 binary visible units)",

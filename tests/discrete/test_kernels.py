@@ -1,7 +1,6 @@
 """Discrete kernels: exact one-step invariance by enumeration (target and frozen-theta surrogate), sampled moves
 that follow the claimed transition probabilities, and broken variants that the checks catch."""
 
-import types
 
 import jax
 import jax.numpy as jnp
@@ -10,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import samplers
 import srmc
-from samplers._metropolis import MetropolisInfo, metropolis_decision, select
-from srmc import testing
+from srmc import samplers, testing
+from srmc.samplers._metropolis import MetropolisInfo, metropolis_decision, select
 
 KERNELS = {
     "gibbs_random": (samplers.gibbs, {"scan": "random"}),
@@ -74,8 +72,8 @@ def test_sampled_moves_follow_the_claimed_transition_probabilities(name, num_cat
 
 
 def _variant(module, build_kernel, name):
-    return types.SimpleNamespace(init=module.init, build_kernel=build_kernel, __name__=name,
-                                 transition_probabilities=module.transition_probabilities)
+    """The record of `module` with another kernel (its claimed transition probabilities kept)."""
+    return module.spec._replace(name=name, build_kernel=build_kernel)
 
 
 def gwg_without_reverse_proposal():
@@ -121,5 +119,5 @@ def test_broken_gradient_kernels_are_caught(broken, params):
     # their claimed (correct) transition probabilities no longer describe what they sample ...
     assert not testing.check_transition_probabilities(broken, params, model.logdensity, 5, num_samples=1000)
     # ... and the Monte Carlo invariance check sees the wrong stationary distribution
-    sampled_only = types.SimpleNamespace(init=broken.init, build_kernel=broken.build_kernel)
+    sampled_only = broken._replace(transition_probabilities=None)
     assert not testing.check_discrete_invariance(sampled_only, params, model.logdensity, 5, num_steps=3)

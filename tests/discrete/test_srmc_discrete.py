@@ -8,11 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import samplers
 import srmc
-import targets
-from srmc import testing
-from targets.discrete import relaxed_gradient_score
+from srmc import samplers, targets, testing
+from srmc.targets.discrete import relaxed_gradient_score
 from tests.discrete.test_kernels import gwg_without_reverse_proposal
 
 NUM_CHAINS = 128

@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-import targets
-from srmc import testing
-from targets.discrete import (
-    SCORES, conditional_logits_by_evaluation, enumerate_configurations, enumerated_probabilities, make_score,
-    relaxed_gradient_score, relaxed_one_hot, single_site_log_ratios,
+from srmc import targets, testing
+from srmc.targets.discrete import (
+    SCORES,
+    conditional_logits_by_evaluation,
+    enumerate_configurations,
+    enumerated_probabilities,
+    make_score,
+    relaxed_gradient_score,
+    relaxed_one_hot,
+    single_site_log_ratios,
 )
 
 SMALL = {

@@ -7,9 +7,8 @@ import jax
 import numpy as np
 import pytest
 
-import samplers
 import srmc
-import targets
+from srmc import samplers, targets
 
 arviz = pytest.importorskip("arviz")
 

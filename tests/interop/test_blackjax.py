@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 import srmc
-import srmc.interop as interop
-import targets
-from srmc.tilt import surrogate_logdensity
+from srmc import interop, targets
+from srmc.method.tilt import surrogate_logdensity
 from tests.srmc.test_recovery import assert_within_standard_errors
 
 blackjax = pytest.importorskip("blackjax")

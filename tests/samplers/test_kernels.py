@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import samplers
+from srmc import samplers
 
 NUM_CHAINS = 256
 NUM_STEPS = 2000

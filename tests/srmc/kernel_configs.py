@@ -1,6 +1,6 @@
 """Shared kernel configurations for the srmc tests."""
 
-import samplers
+from srmc import samplers
 
 # name -> (module, params) tuned for the correlated Gaussian (d=20, rho=0.9: variances 0.1 .. 18.1)
 CONTINUOUS_KERNELS = {

@@ -13,13 +13,12 @@ import jax
 import numpy as np
 import pytest
 
-import samplers
 import srmc
-import targets
-from srmc.benchmark import load_report, report_from_dict, report_to_dict, snapshot_grid
-from srmc.cli import main
-from srmc.coverage import mode_coverage
-from srmc.evaluations import EvaluationCounts, count_evaluations
+from srmc import samplers, targets
+from srmc.tools.benchmark import load_report, report_from_dict, report_to_dict, snapshot_grid
+from srmc.tools.cli import main
+from srmc.tools.coverage import mode_coverage
+from srmc.tools.evaluations import EvaluationCounts, count_evaluations
 
 SEED, STEPS, REPLICATES, ALPHA, WARMUP, STEP_SIZE = 3, 300, 6, 2.0, 50, 1.0
 ARGV = ["bench", "gaussian_mixture_9", "--kernel", "rwm", "--step-size", str(STEP_SIZE), "--alpha", f"0,{ALPHA:g}",
@@ -112,8 +111,8 @@ def test_rerunning_srmc_sample_reproduces_the_benchmark(bench):
     np.testing.assert_allclose(run.curve.mse, curve, rtol=1e-4)
     assert run.row.acceptance_rate == pytest.approx(result.acceptance_rate.mean(), rel=1e-5)
     # mode coverage: radius = 4 standard deviations of a component, draws every `thin` steps
-    means, weights = target.params["means"], target.params["weights"]
-    coverage = mode_coverage(result.draws, means, weights, radius=4 * np.sqrt(target.params["variance"]))
+    means, weights = target.mixture.means, target.mixture.weights
+    coverage = mode_coverage(result.draws, means, weights, radius=4 * np.sqrt(target.mixture.variance))
     assert run.coverage.total_variation == pytest.approx(coverage.total_variation.mean(), rel=1e-6)
     assert run.coverage.final_fraction_visited == pytest.approx(coverage.fraction_visited.mean(), rel=1e-6)
     assert run.coverage.steps[-1] == STEPS and len(run.coverage.steps) == STEPS // thin

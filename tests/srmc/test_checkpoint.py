@@ -11,9 +11,9 @@ import jax
 import numpy as np
 import pytest
 
-import samplers
 import srmc
-from srmc import checkpoint as checkpoints
+from srmc import samplers
+from srmc.engine import checkpoint as checkpoints
 from tests.srmc.tiny_runs import ALGORITHM, KEY, RUN, TARGET, assert_same_run
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -4,10 +4,9 @@ import jax
 import numpy as np
 import pytest
 
-import samplers
 import srmc
-import targets
-from srmc.coverage import assign_modes, coverage_curve, mixture_modes, mode_coverage, summarize_coverage
+from srmc import samplers, targets
+from srmc.tools.coverage import assign_modes, coverage_curve, mixture_modes, mode_coverage, summarize_coverage
 
 MEANS = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
 
@@ -55,7 +54,7 @@ def test_far_draws_are_between_modes():
 def test_exact_draws_cover_the_25_mode_mixture():
     target = targets.get("gaussian_mixture_25")
     draws = np.asarray(target.sample(jax.random.key(0), 20_000))[None]
-    coverage = mode_coverage(draws, target.params["means"], target.params["weights"])
+    coverage = mode_coverage(draws, target.mixture.means, target.mixture.weights)
     assert coverage.fraction_visited[0] == 1.0
     # multinomial TV with 25 cells and n = 20000 draws is about 0.5 * 25 * sqrt(0.04 / n * 2 / pi) ~ 0.014
     assert coverage.total_variation[0] < 0.03
@@ -68,5 +67,5 @@ def test_exact_draws_cover_the_25_mode_mixture():
 def test_a_stuck_sampler_covers_few_modes():
     target = targets.get("gaussian_mixture_25")
     result = srmc.sample(jax.random.key(0), srmc.base(samplers.mala, step_size=0.01), target, 500, 4, thin=5)
-    coverage = mode_coverage(result.draws, target.params["means"], target.params["weights"])
+    coverage = mode_coverage(result.draws, target.mixture.means, target.mixture.weights)
     assert np.all(coverage.fraction_visited < 0.5) and np.all(coverage.total_variation > 0.5)

@@ -29,8 +29,9 @@ RTOL = 2e-5
 CHILD = """
 import json, sys
 import jax, numpy as np
-import samplers, srmc, targets
-from srmc import checkpoint as checkpoints
+import srmc
+from srmc import samplers, targets
+from srmc.engine import checkpoint as checkpoints
 from tests.srmc.tiny_runs import assert_same_run
 RTOL = float(sys.argv[2])
 

@@ -6,9 +6,8 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import samplers
 import srmc
-import targets
+from srmc import samplers, targets
 
 
 @pytest.fixture(scope="module")

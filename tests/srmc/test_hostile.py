@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import samplers
 import srmc
+from srmc import samplers
 from tests.srmc.tiny_runs import ALGORITHM, KEY, TARGET, assert_same_run
 
 LOWER, UPPER = -0.5, 2.0  # the box of the truncated Gaussian

@@ -14,9 +14,8 @@ import jax
 import numpy as np
 import pytest
 
-import samplers
 import srmc
-import targets
+from srmc import samplers, targets
 
 NUM_CHAINS = 128
 BURN_IN = 1000

@@ -7,9 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import samplers
 import srmc
-import targets
+from srmc import samplers, targets
 
 
 @pytest.fixture(scope="module")

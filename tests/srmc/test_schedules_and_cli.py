@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from srmc import schedules
+from srmc.method import schedules
 
 
 def test_schedule_values():

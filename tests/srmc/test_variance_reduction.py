@@ -7,10 +7,9 @@ sampler. The MSE ratio's standard error (delta method over replicates) is report
 import jax
 import pytest
 
-import samplers
 import srmc
-import targets
-from srmc.benchmark import mse_ratio_with_stderr
+from srmc import samplers, targets
+from srmc.tools.benchmark import mse_ratio_with_stderr
 
 NUM_REPLICATES = 400
 NUM_STEPS = 10_000

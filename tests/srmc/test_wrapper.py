@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import srmc
-import targets
-from srmc.tilt import surrogate_logdensity
+from srmc import targets
+from srmc.method.tilt import surrogate_logdensity
 from tests.srmc.kernel_configs import CONTINUOUS_KERNELS, kernel
 
 

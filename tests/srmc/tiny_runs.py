@@ -7,9 +7,8 @@ objects and `RUN`'s lengths hit the jit cache instead of compiling again (a comp
 import jax
 import numpy as np
 
-import samplers
 import srmc
-import targets
+from srmc import samplers, targets
 
 TARGET = targets.get("iid_gaussian", dim=3)
 ALGORITHM = srmc.wrap(samplers.mala, alpha=2.0, tilt="linear", step_size=0.4)

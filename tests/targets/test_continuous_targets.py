@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import targets
+from srmc import targets
 
 EXACT = ["gaussian_mixture_25", "gaussian_mixture_9", "funnel", "banana"]
 ALL = EXACT + ["logistic_breast_cancer"]
@@ -93,14 +93,14 @@ def test_exact_sampler_log_density_is_consistent():
 def test_mixture_exposes_means_and_weights():
     for name, count, spacing in (("gaussian_mixture_25", 25, 2.0), ("gaussian_mixture_9", 9, 3.0)):
         target = targets.get(name)
-        means, weights = target.params["means"], target.params["weights"]
+        means, weights = target.mixture.means, target.mixture.weights
         assert means.shape == (count, 2) and weights.shape == (count,)
         np.testing.assert_allclose(weights.sum(), 1.0)
         assert np.allclose(np.diff(np.unique(means[:, 0])), spacing)
         # the density peaks at every mean
         values = jax.vmap(target.logdensity)(jnp.asarray(means))
         assert np.allclose(values, values[0], atol=1e-4)
-    assert targets.get("gaussian_mixture_25", variance=0.5).params["variance"] == 0.5
+    assert targets.get("gaussian_mixture_25", variance=0.5).mixture.variance == 0.5
 
 
 def test_funnel_and_banana_stated_moments():
@@ -132,7 +132,7 @@ def test_bad_parameters_raise(name, params, word):
 
 
 def test_generic_mixture_validates_weights():
-    from targets.mixture import gaussian_mixture
+    from srmc.targets.mixture import gaussian_mixture
 
     with pytest.raises(ValueError, match="weights"):
         gaussian_mixture("m", np.zeros((2, 2)), 1.0, weights=[0.7, 0.7])

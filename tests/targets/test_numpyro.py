@@ -8,10 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import samplers
 import srmc
-import targets
-from targets.numpyro_model import constrained_moments, load_site_reference
+from srmc import samplers, targets
+from srmc.targets.numpyro_model import constrained_moments, load_site_reference
 
 numpyro = pytest.importorskip("numpyro")
 import numpyro.distributions as dist  # noqa: E402
@@ -27,11 +26,11 @@ def target(request):
 
 
 def test_logdensity_is_minus_numpyro_potential(target):
-    model, args, kwargs = (target.params[key] for key in ("model", "model_args", "model_kwargs"))
+    model, args, kwargs = target.model.model, target.model.model_args, target.model.model_kwargs
     positions = jnp.concatenate([target.initial_position(jax.random.key(1), 3),
                                  0.5 * jax.random.normal(jax.random.key(2), (3, target.dim))])
     for x in positions:
-        expected = -potential_energy(model, args, kwargs, target.params["unravel"](x))
+        expected = -potential_energy(model, args, kwargs, target.model.unravel(x))
         np.testing.assert_allclose(target.logdensity(x), expected, rtol=1e-5)
     assert np.all(np.isfinite(jax.vmap(target.score)(positions)))
 
@@ -60,7 +59,7 @@ def test_initial_positions_follow_the_init_strategy():
     uniform = target.initial_position(jax.random.key(0), 64)
     assert uniform.shape == (64, target.dim) and np.all(np.abs(uniform) <= 2.0)
     np.testing.assert_array_equal(uniform, target.initial_position(jax.random.key(0), 64))
-    median = targets.from_numpyro(target.params["model"], *target.params["model_args"], init_strategy=init_to_median)
+    median = targets.from_numpyro(target.model.model, *target.model.model_args, init_strategy=init_to_median)
     positions = median.initial_position(jax.random.key(0), 4)
     assert median.name == "eight_schools_model" and np.all(np.isfinite(jax.vmap(median.logdensity)(positions)))
 

@@ -4,6 +4,7 @@ All keys are fixed, so every statistical check here is deterministic; each check
 what a correct kernel would risk with a fresh key.
 """
 
+import dataclasses
 import types
 from typing import NamedTuple
 
@@ -13,10 +14,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-import samplers
 import srmc
-from samplers._metropolis import MetropolisInfo, metropolis_decision, select
-from srmc import testing
+from srmc import samplers, testing
+from srmc.samplers._metropolis import MetropolisInfo, metropolis_decision, select
+from srmc.samplers.spec import CATEGORICAL, NUM_CATEGORIES, KernelSpec
 
 SD = np.array([1.0, 1.5, 0.7])
 COV = (0.5 + 0.5 * np.eye(3)) * SD[:, None] * SD[None, :]
@@ -44,6 +45,12 @@ def _accepted_info() -> MetropolisInfo:
 
 def _module(init, kernel, name: str) -> types.SimpleNamespace:
     return types.SimpleNamespace(init=init, build_kernel=lambda: kernel, __name__=name)
+
+
+def _discrete_record(init, kernel, name: str, transition_probabilities) -> KernelSpec:
+    """A discrete kernel of one's own declares its record: state space, parameters, exact transitions."""
+    return KernelSpec(name, init, lambda: kernel, CATEGORICAL, (NUM_CATEGORIES,),
+                      transition_probabilities=transition_probabilities)
 
 
 # --- deliberately broken continuous kernels ----------------------------------------------------------------------
@@ -129,7 +136,7 @@ def test_the_surrogate_check_catches_a_wrong_tilt():
 @settings(max_examples=5, deadline=None, derandomize=True)
 @given(testing.gaussian_targets(dim=3, max_condition=20.0))
 def test_mala_and_hmc_on_random_gaussians(target):
-    cov = target.params["cov"]
+    cov = target.gaussian.cov
     eigenvalues = np.linalg.eigvalsh(cov)
     assert eigenvalues.min() > 0 and eigenvalues.max() / eigenvalues.min() < 20.0 * (1 + 1e-6)
     # step sizes and the target's arrays are traced: these reuse the compilations of the GAUSSIAN checks above
@@ -229,9 +236,7 @@ def metropolis(power: float = 1.0, claimed_power: float | None = None) -> types.
         off_diagonal = jnp.where(distance == 1, move, 0.0)
         return jnp.where(distance == 0, 1.0 - off_diagonal.sum(), off_diagonal)
 
-    module = _module(_site_init, kernel, f"metropolis(power={power})")
-    module.transition_probabilities = transition_probabilities
-    return module
+    return _discrete_record(_site_init, kernel, f"metropolis(power={power})", transition_probabilities)
 
 
 def gibbs(temperature: float = 1.0) -> types.SimpleNamespace:
@@ -254,13 +259,11 @@ def gibbs(temperature: float = 1.0) -> types.SimpleNamespace:
         stay = jnp.mean(jnp.exp(site_logits[jnp.arange(dim), position] / temperature - log_normaliser))
         return jnp.where(distance == 0, stay, jnp.where(distance == 1, move, 0.0))
 
-    module = _module(_site_init, kernel, f"gibbs(temperature={temperature})")
-    module.transition_probabilities = transition_probabilities
-    return module
+    return _discrete_record(_site_init, kernel, f"gibbs(temperature={temperature})", transition_probabilities)
 
 
-def _without_exact(module: types.SimpleNamespace) -> types.SimpleNamespace:
-    return _module(module.init, module.build_kernel(), module.__name__)
+def _without_exact(record: KernelSpec) -> KernelSpec:
+    return record._replace(transition_probabilities=None)
 
 
 RNG = np.random.default_rng(0)
@@ -354,5 +357,5 @@ def test_helpful_errors():
     with pytest.raises(ValueError, match="not among the given states"):
         testing.transition_matrix(CORRECT["gibbs"], {}, ISING.logdensity, testing.enumerate_states(5)[:4])
     with pytest.raises(ValueError, match="exact sampler"):
-        no_sampler = srmc.testing.dataclasses.replace(GAUSSIAN, sample=None)
+        no_sampler = dataclasses.replace(GAUSSIAN, sample=None)
         testing.check_continuous_invariance(samplers.rwm, {"step_size": 0.5}, no_sampler)

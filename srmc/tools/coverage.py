@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from targets.base import spread_stderr
+from srmc.targets.base import spread_stderr
 
 
 class ModeCoverage(NamedTuple):
@@ -74,11 +74,11 @@ class CoverageSummary(NamedTuple):
 
 def mixture_modes(target) -> tuple[np.ndarray, np.ndarray, float] | None:
     """(means, weights, radius) of a Gaussian-mixture target (radius: 4 component standard deviations), else None."""
-    params = getattr(target, "params", {}) or {}
-    if "means" not in params or "weights" not in params:
+    mixture = target.mixture
+    if mixture is None:
         return None
-    radius = 4.0 * float(np.sqrt(params["variance"])) if "variance" in params else np.inf
-    return np.asarray(params["means"], np.float64), np.asarray(params["weights"], np.float64), radius
+    radius = 4.0 * float(np.sqrt(mixture.variance))
+    return np.asarray(mixture.means, np.float64), np.asarray(mixture.weights, np.float64), radius
 
 
 def summarize_coverage(draws: np.ndarray, means: np.ndarray, weights: np.ndarray | None, thin: int,

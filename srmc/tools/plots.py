@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from srmc.benchmark import BenchmarkReport, BenchmarkRun
+from srmc.tools.benchmark import BenchmarkReport, BenchmarkRun
 
 
 def _new_axes(ax: Any, figsize: tuple[float, float] = (5.5, 4.0)) -> Any:

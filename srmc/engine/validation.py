@@ -9,16 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from targets import Target, from_logdensity
+from srmc.targets import Target, from_logdensity
+from srmc.targets.space import check_int as _check_int
 
 
 def check_int(value: Any, name: str, *, minimum: int) -> int:
-    """`value` as an int >= minimum, else a ValueError/TypeError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return int(value)
+    """`value` as an int >= minimum: a TypeError naming `name` for a non-integer, a ValueError below `minimum`."""
+    return _check_int(value, name, minimum=minimum, non_integer=TypeError)
 
 
 def resolve_target(target: Target | Callable, initial_position: Any) -> Target:
@@ -52,22 +49,13 @@ def check_initial_positions(target: Target, initial_position: Any, num_chains: i
             f"initial_position must have shape ({num_chains}, {target.dim}) or ({target.dim},) "
             f"for {num_chains} chains of {target.name}, got {tuple(np.shape(initial_position))}."
         )
-    if target.kind != "continuous":
-        if not jnp.issubdtype(positions.dtype, jnp.integer):
-            raise ValueError(f"initial_position for the {target.kind} target {target.name} must hold integers.")
-        if bool(jnp.any((positions < 0) | (positions >= target.num_categories))):
-            raise ValueError(f"initial_position values must lie in 0..{target.num_categories - 1}.")
-    if target.kind == "continuous":
-        if not jnp.issubdtype(positions.dtype, jnp.floating):
-            positions = positions.astype(jnp.result_type(float))
-        if not bool(jnp.all(jnp.isfinite(positions))):
-            raise ValueError("initial_position contains non-finite values.")
+    positions = target.space.check_positions(positions)
     try:
         logdensities = jax.vmap(target.logdensity)(positions)
     except Exception as error:
         raise TypeError(f"target.logdensity failed on positions of shape ({target.dim},) and dtype {positions.dtype}: "
                         f"{type(error).__name__}: {error}") from error
-    if target.kind == "continuous" and jnp.issubdtype(logdensities.dtype, jnp.floating):
+    if jnp.issubdtype(positions.dtype, jnp.floating) and jnp.issubdtype(logdensities.dtype, jnp.floating):
         # A log density computed in a wider float (float64 under jax_enable_x64) sets the run's precision: the
         # surrogate's value and its gradient must share one dtype.
         positions = positions.astype(jnp.result_type(positions.dtype, logdensities.dtype))
@@ -81,7 +69,7 @@ def check_initial_positions(target: Target, initial_position: Any, num_chains: i
             f"(value {logdensities[bad]}); pass an initial_position inside the support."
         )
     score_shape = jax.eval_shape(target.score, positions[0]).shape
-    expected = target.dim if target.kind == "continuous" else target.dim * (target.num_categories - 1)
+    expected = target.space.score_size
     if score_shape != (expected,):  # discrete scores have one entry per site and non-zero category
         raise ValueError(f"target.score must return shape ({expected},), got {score_shape}.")
     return positions
@@ -210,8 +198,10 @@ def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array) -
         a.shape != b.shape for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(one_state))
     ):
         raise TypeError(f"{algorithm!r}: a step must return a state of the same structure and shapes as init.")
-    if not hasattr(info, "acceptance_rate"):
-        raise TypeError(f"{algorithm!r}: a step's info must have an acceptance_rate field.")
+    missing = [name for name in ("acceptance_rate", "is_accepted", "is_nonfinite") if not hasattr(info, name)]
+    if missing:
+        raise TypeError(f"{algorithm!r}: a step's info must have the fields acceptance_rate, is_accepted and "
+                        f"is_nonfinite; it lacks {missing}.")
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:

@@ -21,8 +21,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from targets import Target
-from targets.discrete import one_hot_features
+from srmc.targets import Continuous, Target
 
 Array = jax.Array
 
@@ -30,13 +29,8 @@ TILTS = ("score", "linear")
 GRADIENTS = ("exact", "shifted")
 
 
-def tilt_features(target: Target, x: Array) -> Array:
-    """phi(x) of the linear tilt: x for continuous targets, ``one_hot(x)[:, 1:]`` flattened for discrete ones."""
-    return x if target.kind == "continuous" else one_hot_features(x, target.num_categories)
-
-
 def tilted_value(logpi: Array, score: Array | None, features: Array, theta: Array, alpha: Array, tilt: str) -> Array:
-    """log pi_theta(x) from log pi(x), s(x) and phi(x) (`tilt_features`); equals log pi(x) where alpha == 0."""
+    """log pi_theta(x) from log pi(x), s(x) and phi(x) (``target.space.features``); log pi(x) where alpha == 0."""
     tilt_term = -jnp.vdot(theta, score) if tilt == "score" else jnp.vdot(theta, features)
     return jnp.where(alpha == 0, logpi, logpi + alpha * tilt_term)
 
@@ -57,7 +51,7 @@ def surrogate_logdensity(
     target: Target, theta: Array, alpha: Array, tilt: str = "score", gradient: str = "exact"
 ) -> Callable[[Array], Array]:
     """log pi_theta as a function of x whose autodiff gradient is the chosen (exact or shifted) one."""
-    if target.kind != "continuous":
+    if not isinstance(target.space, Continuous):
         if gradient != "exact":
             raise ValueError(f"gradient={gradient!r} is for continuous targets; {target.name} is {target.kind}.")
         return lambda x: _discrete_surrogate(target, x, theta, alpha, tilt)
@@ -67,7 +61,7 @@ def surrogate_logdensity(
 
 def _discrete_surrogate(target: Target, x: Array, theta: Array, alpha: Array, tilt: str) -> Array:
     score = target.score(x) if tilt == "score" else None
-    return tilted_value(target.logdensity(x), score, tilt_features(target, x), theta, alpha, tilt)
+    return tilted_value(target.logdensity(x), score, target.space.features(x), theta, alpha, tilt)
 
 
 def _surrogate_fn(target: Target, tilt: str, gradient: str) -> Callable[[Array, Array, Array], Array]:

@@ -26,13 +26,22 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from srmc import batch_means
-from srmc import checkpoint as checkpoints
-from srmc.algorithm import Algorithm, nonfinite_proposal, state_position
-from srmc.result import SampleResult
-from srmc.validation import (check_functions, check_initial_positions, check_int, check_key, check_num_batches,
-                             check_step, initial_states, resolve_devices, resolve_target)
-from targets import Target
+from srmc.engine import batch_means
+from srmc.engine import checkpoint as checkpoints
+from srmc.engine.result import SampleResult
+from srmc.engine.validation import (
+    check_functions,
+    check_initial_positions,
+    check_int,
+    check_key,
+    check_num_batches,
+    check_step,
+    initial_states,
+    resolve_devices,
+    resolve_target,
+)
+from srmc.method.algorithm import Algorithm
+from srmc.targets import Target
 
 Array = jax.Array
 
@@ -56,6 +65,24 @@ class RunState(NamedTuple):
     snapshots: tuple = ()
     nonfinite_values: tuple = ()
     batch_means: tuple = ()
+
+
+class RunLengths(NamedTuple):
+    """How long a run is and how it is cut: counted steps, burn-in, thinning, chunks, checkpoints, batches."""
+
+    num_steps: int
+    burn_in: int
+    thin: int | None
+    chunk_size: int
+    checkpoint_every: int | None
+    num_chains: int
+    num_batches: int
+    batch_length: int
+
+    @property
+    def total_steps(self) -> int:
+        """Burn-in plus counted steps."""
+        return self.burn_in + self.num_steps
 
 
 class RunConfig(NamedTuple):
@@ -151,39 +178,48 @@ def sample(
     if mesh is not None:
         run = _shard(run, mesh)
     config = RunConfig(algorithm, target, function_items, snapshot_steps)
-    batch_length = batch_means.batch_length(num_steps, num_batches) if num_batches else 0
+    lengths = RunLengths(num_steps, burn_in, thin, chunk_size, checkpoint_every, num_chains, num_batches,
+                         batch_means.batch_length(num_steps, num_batches) if num_batches else 0)
 
     step, draws, save = 0, [], None
     if checkpoint is not None:
-        fingerprint = _fingerprint(rng_key, config, num_steps, num_chains, burn_in, thin, num_batches, positions,
-                                   (run, chain_keys))
+        fingerprint = _fingerprint(rng_key, config, lengths, positions, (run, chain_keys))
         if resume is not None:
             (run, chain_keys), step, draws = _resume(resume, fingerprint, (run, chain_keys))
             if mesh is not None:
                 run, chain_keys = _shard((run, chain_keys), mesh)
-        save = functools.partial(_save_checkpoint, checkpoint, fingerprint, burn_in + num_steps)
+        save = functools.partial(_save_checkpoint, checkpoint, fingerprint, lengths.total_steps)
 
-    bar = _progress_bar(progress, burn_in + num_steps, algorithm, step)
+    bar = _progress_bar(progress, lengths.total_steps, algorithm, step)
     start = time.perf_counter()
-    run, draws = _run_chunks(run, chain_keys, config, batch_length, step, draws, burn_in, num_steps, thin,
-                             chunk_size, bar, save, checkpoint_every)
+    run, draws = _run_chunks(run, chain_keys, config, lengths, ChunkProgress(step, draws, bar, save))
     jax.block_until_ready(run)
     wall_time = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    result = SampleResult.from_run(run, _gather_draws(draws), dict(function_items), algorithm, target, num_steps,
-                                   burn_in, thin, wall_time, snapshot_steps, batch_length)
+    result = SampleResult.from_run(run, _gather_draws(draws), dict(function_items), algorithm, target, lengths,
+                                   wall_time, snapshot_steps)
     if result.nonfinite_estimates:
         warnings.warn(result.nonfinite_warning(), RuntimeWarning, stacklevel=2)
     return result
 
 
-def _run_chunks(run: RunState, chain_keys: Array, config: RunConfig, batch_length: int, step: int, draws: list,
-                burn_in: int, num_steps: int, thin: int | None, chunk_size: int, bar: Any, save: Callable | None,
-                checkpoint_every: int | None) -> tuple[RunState, list]:
-    """Run from `step` to the end in chunks; checkpoint between them; return the run state and the draws."""
-    total_steps = burn_in + num_steps
-    batch_length = jnp.asarray(max(batch_length, 1), jnp.int32)  # traced: the compiled chunk ignores num_steps
+class ChunkProgress(NamedTuple):
+    """Where a run starts its chunks: the step reached, draws so far, the progress bar and the checkpoint writer."""
+
+    step: int
+    draws: list
+    bar: Any
+    save: Callable | None
+
+
+def _run_chunks(run: RunState, chain_keys: Array, config: RunConfig, lengths: RunLengths,
+                progress: ChunkProgress) -> tuple[RunState, list]:
+    """Run from the step reached to the end in chunks; checkpoint between them; return the run state and draws."""
+    step, draws, bar, save = progress
+    burn_in, total_steps, thin, chunk_size = lengths.burn_in, lengths.total_steps, lengths.thin, lengths.chunk_size
+    checkpoint_every = lengths.checkpoint_every
+    batch_length = jnp.asarray(max(lengths.batch_length, 1), jnp.int32)  # traced: the chunk ignores num_steps
     last_saved = step
     while step < total_steps:
         size, store = _next_chunk(step, burn_in, total_steps, chunk_size, thin)
@@ -307,10 +343,10 @@ def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config:
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, run.step)
         states, info = vmapped_step(keys, run.states)
         states = _cast_like(states, run.states)
-        nonfinite = nonfinite_proposal(info)
+        nonfinite = info.is_nonfinite
         run = run._replace(states=states, step=run.step + 1, num_nonfinite=run.num_nonfinite + nonfinite)
         if accumulate:
-            run = _accumulate(run, state_position(states), info, function_items, snapshot_steps, batch_length)
+            run = _accumulate(run, algorithm.position(states), info, function_items, snapshot_steps, batch_length)
         return run, (info.acceptance_rate, nonfinite) if store else None
 
     def one_block(run: RunState, _):
@@ -318,11 +354,9 @@ def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config:
         if not store:
             return run, None
         acceptance, nonfinite = per_step
-        stats = {"acceptance_rate": acceptance.mean(axis=0), "num_nonfinite": nonfinite.sum(axis=0)}
-        theta = getattr(run.states, "theta", None)
-        if theta is not None:
-            stats["theta_norm"] = jnp.linalg.norm(theta, axis=-1)
-        return run, (state_position(run.states), stats)
+        stats = {"acceptance_rate": acceptance.mean(axis=0), "num_nonfinite": nonfinite.sum(axis=0),
+                 **jax.vmap(algorithm.statistics)(run.states)}
+        return run, (algorithm.position(run.states), stats)
 
     run, out = jax.lax.scan(one_block, run, None, length=num_blocks)
     if store:
@@ -378,8 +412,7 @@ def _gather_draws(draws: list) -> tuple[np.ndarray, dict[str, np.ndarray]] | Non
     return positions, stats
 
 
-def _fingerprint(rng_key: Array, config: RunConfig, num_steps: int, num_chains: int, burn_in: int,
-                 thin: int | None, num_batches: int, positions: Array, tree: Any) -> dict:
+def _fingerprint(rng_key: Array, config: RunConfig, lengths: RunLengths, positions: Array, tree: Any) -> dict:
     """What a checkpoint must agree on to be resumed by this run (see `srmc.checkpoint`)."""
     algorithm, target, function_items, snapshot_steps = config
     return {
@@ -387,9 +420,10 @@ def _fingerprint(rng_key: Array, config: RunConfig, num_steps: int, num_chains: 
         "algorithm_params": {name: checkpoints.describe_value(value) for name, value in algorithm.params.items()},
         "target": {"name": target.name, "kind": target.kind, "dim": target.dim,
                    "logdensity": checkpoints.describe_callable(target.logdensity)},
-        "num_steps": num_steps, "burn_in": burn_in, "thin": thin, "num_chains": num_chains,
+        "num_steps": lengths.num_steps, "burn_in": lengths.burn_in, "thin": lengths.thin,
+        "num_chains": lengths.num_chains,
         "functions": {name: checkpoints.describe_callable(f) for name, f in function_items},
-        "snapshot_steps": list(snapshot_steps), "num_batches": num_batches,
+        "snapshot_steps": list(snapshot_steps), "num_batches": lengths.num_batches,
         "rng_key": {"impl": str(jax.random.key_impl(rng_key)),
                     "data": np.asarray(jax.random.key_data(rng_key)).tolist()},
         "initial_positions": checkpoints.array_digest(positions),

@@ -12,21 +12,20 @@ from __future__ import annotations
 import json
 import pathlib
 import platform
-import re
 import time
 from typing import Any, NamedTuple, Sequence
 
 import jax
 import numpy as np
 
-from srmc import schedules
-from srmc.algorithm import Algorithm, base
-from srmc.coverage import CoverageSummary, mixture_modes, summarize_coverage
-from srmc.evaluations import EvaluationCounts, count_evaluations
-from srmc.runner import sample
-from srmc.wrapper import wrap
-from targets import Target
-from targets.base import spread_stderr
+from srmc.engine.runner import sample
+from srmc.method import schedules
+from srmc.method.algorithm import Algorithm, base
+from srmc.method.wrapper import wrap
+from srmc.targets import Target
+from srmc.targets.base import spread_stderr
+from srmc.tools.coverage import CoverageSummary, mixture_modes, summarize_coverage
+from srmc.tools.evaluations import EvaluationCounts, count_evaluations
 
 REPORT_FORMAT = "srmc-bench/1"
 
@@ -210,7 +209,7 @@ def variance_benchmark(
         runs.append(_benchmark_run(label, tilt, alpha, result, seconds / (num_steps + burn_in), counts,
                                    truth_mean, truth_second, modes))
     settings = {
-        "target": target.name, "kernel": _base_name(configs[0][3]),
+        "target": target.name, "kernel": configs[0][3].kernel.name,
         "kernel_params": dict(kernel_params), "alphas": [float(a) for a in alphas], "tilts": list(tilts),
         "gradient": gradient, "gamma": "default" if gamma is None else repr(gamma), "alpha_warmup": alpha_warmup,
         "num_steps": num_steps, "num_replicates": num_replicates, "burn_in": burn_in, "thin": thin,
@@ -219,11 +218,6 @@ def variance_benchmark(
         "machine": platform.machine(),
     }
     return BenchmarkReport(settings, truth_mean, truth_second, runs)
-
-
-def _base_name(algorithm: Algorithm) -> str:
-    """'mala' for both ``base(samplers.mala)`` ('mala') and ``wrap(samplers.mala)`` ('srmc[mala]')."""
-    return re.sub(r"^srmc\[(.*)\]$", r"\1", algorithm.name)
 
 
 def _benchmark_run(label: str, tilt: str | None, alpha: float, result: Any, seconds_per_step: float,

@@ -25,8 +25,8 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 
-from srmc.algorithm import Algorithm
-from targets import Target
+from srmc.method.algorithm import Algorithm
+from srmc.targets import Target
 
 Array = jax.Array
 
@@ -70,7 +70,7 @@ def counting_target(target: Target, tally: collections.Counter) -> Target:
 
     logdensity = counted(target.logdensity, "logdensity")
     # keep an autodiff score autodiff (then value_and_score is one reverse pass, exactly as in the real run)
-    if getattr(target.score, "__wrapped__", None) is target.logdensity:
+    if target.score_is_autodiff:
         return dataclasses.replace(target, logdensity=logdensity, score=None)
     return dataclasses.replace(target, logdensity=logdensity, score=counted(target.score, "score"))
 

@@ -7,8 +7,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from srmc.batch_means import chain_mcse, pooled_mcse
-from targets.base import spread_stderr
+from srmc.engine.batch_means import chain_mcse, pooled_mcse
+from srmc.targets.base import spread_stderr
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -57,9 +57,10 @@ class SampleResult:
     batch_length: int = 0
 
     @classmethod
-    def from_run(cls, run, draws, functions: Mapping[str, Callable], algorithm, target, num_steps, burn_in, thin,
-                 wall_time, snapshot_steps=(), batch_length=0) -> "SampleResult":
-        """Collect a finished run (see `runner.RunState`) into a result."""
+    def from_run(cls, run, draws, functions: Mapping[str, Callable], algorithm, target, lengths, wall_time: float,
+                 snapshot_steps: tuple = ()) -> "SampleResult":
+        """Collect a finished run (`runner.RunState`, its `runner.RunLengths`) into a result."""
+        num_steps, burn_in, thin, batch_length = lengths.num_steps, lengths.burn_in, lengths.thin, lengths.batch_length
         chain_estimates = {name: np.asarray(m) for name, m in zip(functions, run.running_means)}
         positions, draw_stats = (None, {}) if draws is None else draws
         num_complete = num_steps // batch_length if batch_length else 0

@@ -11,47 +11,35 @@ from __future__ import annotations
 
 import argparse
 import ast
-import inspect
 import pathlib
 import sys
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import jax
 
-import samplers
 import srmc
-import targets
-from srmc.benchmark import BenchmarkReport, format_coverage_table, format_table, save_report, variance_benchmark
-from srmc.coverage import mixture_modes
-from srmc.tilt import GRADIENTS, TILTS
-
-
-class KernelSpec(NamedTuple):
-    """A base kernel the CLI offers: the state space it samples and its default parameters."""
-
-    kind: str  # "continuous" or "discrete"
-    defaults: dict
-
-
-# One line per kernel; its parameters are read off its signature, and a kernel that `samplers` does not provide
-# (yet) is left out of the choices.
-KERNELS: dict[str, KernelSpec] = {
-    "rwm": KernelSpec("continuous", {"step_size": 0.15}),
-    "mala": KernelSpec("continuous", {"step_size": 0.05}),
-    "hmc": KernelSpec("continuous", {"step_size": 0.15, "num_integration_steps": 10}),
-    "kinetic_langevin": KernelSpec("continuous", {"step_size": 0.15, "damping": 0.5, "num_integration_steps": 1}),
-    "gibbs": KernelSpec("discrete", {}),
-    "discrete_metropolis": KernelSpec("discrete", {}),
-    "gwg": KernelSpec("discrete", {}),
-    "dmala": KernelSpec("discrete", {"step_size": 0.5}),
-}
-
-KERNEL_OPTIONS = ("step_size", "num_integration_steps", "damping")  # parameters with their own --flag
+from srmc import samplers, targets
+from srmc.method.kernels import check_fits, space_word
+from srmc.method.tilt import GRADIENTS, TILTS
+from srmc.samplers.spec import KernelSpec
+from srmc.tools.benchmark import BenchmarkReport, format_coverage_table, format_table, save_report, variance_benchmark
+from srmc.tools.coverage import mixture_modes
 
 
 def available_kernels() -> list[str]:
-    """Names in `KERNELS` that `samplers` provides."""
-    return sorted(name for name in KERNELS if hasattr(samplers, name))
+    """Names of the built-in kernels (`srmc.samplers.KERNELS`)."""
+    return sorted(module.spec.name for module in samplers.KERNELS)
+
+
+def kernel_spec(name: str) -> KernelSpec:
+    """The record of the built-in kernel `name`, or a ValueError listing the choices."""
+    for module in samplers.KERNELS:
+        if module.spec.name == name:
+            return module.spec
+    raise ValueError(f"--kernel {name!r} is unknown; choose from {', '.join(available_kernels())}.")
+
+
+KERNEL_OPTIONS = ("step_size", "num_integration_steps", "damping")  # parameters with their own --flag
 
 
 def parse_pairs(pairs: Sequence[str], option: str) -> dict:
@@ -88,23 +76,18 @@ def parse_tilts(text: str) -> list[str]:
     return tilts
 
 
-def kernel_parameters(kernel_module: Any) -> list[str]:
-    """Names of the parameters a BlackJAX-shaped kernel takes after (rng_key, state, logdensity_fn)."""
-    return list(inspect.signature(kernel_module.build_kernel()).parameters)[3:]
+def kernel_from_args(args: argparse.Namespace, target: targets.Target) -> tuple[KernelSpec, dict]:
+    """(kernel record, parameters) from --kernel, its options and --kernel-param, checked against the target.
 
-
-def resolve_kernel(args: argparse.Namespace, target: targets.Target) -> tuple[Any, dict]:
-    """(kernel module, parameters) from --kernel, its options and --kernel-param, checked against the target."""
-    if args.kernel not in available_kernels():
-        raise ValueError(f"--kernel {args.kernel!r} is unknown; choose from {', '.join(available_kernels())}.")
-    spec, module = KERNELS[args.kernel], getattr(samplers, args.kernel)
-    target_kind = "continuous" if target.kind == "continuous" else "discrete"
-    if spec.kind != target_kind:
-        suitable = [name for name in available_kernels() if KERNELS[name].kind == target_kind]
-        raise ValueError(f"--kernel {args.kernel} samples {spec.kind} targets but {target.name} is {target.kind}; "
-                         f"use one of {', '.join(suitable)}.")
-    accepted = kernel_parameters(module)
-    params = dict(spec.defaults)  # srmc.wrap/base fill in num_categories from the target
+    Parameters not given start from the record's suggested values (``Parameter.suggested``).
+    """
+    spec = kernel_spec(args.kernel)
+    try:
+        check_fits(spec, target)
+    except ValueError as error:
+        raise ValueError(f"--kernel {args.kernel} samples {space_word(spec.state_space)} targets: {error}") from None
+    accepted = spec.parameter_names
+    params = {p.name: p.suggested for p in spec.parameters if p.suggested is not None and not p.from_target}
     for name in KERNEL_OPTIONS:
         value = getattr(args, name, None)
         if value is not None:
@@ -118,13 +101,7 @@ def resolve_kernel(args: argparse.Namespace, target: targets.Target) -> tuple[An
         raise ValueError(f"--kernel-param {', '.join(unknown)}: kernel {args.kernel} takes "
                          f"{', '.join(accepted) or 'no parameters'}.")
     params.update(extra)
-    return module, params
-
-
-def check_tilts_for_target(tilts: Sequence[str], target: targets.Target) -> None:
-    """The linear tilt relies on Stein's identity for continuous targets; refuse it on discrete ones."""
-    if "linear" in tilts and target.kind != "continuous":
-        raise ValueError(f"--tilt linear needs a continuous target; {target.name} is {target.kind}: use --tilt score.")
+    return spec, params
 
 
 def get_target(args: argparse.Namespace) -> targets.Target:
@@ -167,8 +144,7 @@ def _alpha(args: argparse.Namespace, alpha: float):
 def cmd_run(args: argparse.Namespace) -> None:
     """Sample one target and print the summary table."""
     target = get_target(args)
-    kernel, params = resolve_kernel(args, target)
-    check_tilts_for_target([args.tilt], target)
+    kernel, params = kernel_from_args(args, target)
     if args.alpha == 0:
         algorithm = srmc.base(kernel, **params)
     else:
@@ -201,8 +177,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.replicates < 2:
         raise ValueError(f"--replicates must be >= 2 (the MSE's standard error needs a spread), got {args.replicates}.")
     target = get_target(args)
-    kernel, params = resolve_kernel(args, target)
-    check_tilts_for_target(tilts, target)
+    kernel, params = kernel_from_args(args, target)
     out = None if args.out is None else pathlib.Path(args.out)
     if out is not None and out.exists() and not out.is_dir():
         raise ValueError(f"--out {args.out!r} exists and is not a directory.")
@@ -229,7 +204,7 @@ def write_outputs(report: BenchmarkReport, directory: pathlib.Path) -> list[path
     directory.mkdir(parents=True, exist_ok=True)
     written = [save_report(report, directory / "bench.json")]
     try:
-        from srmc import plots
+        from srmc.tools import plots
 
         written += plots.save_plots(report, directory)
     except ImportError as error:

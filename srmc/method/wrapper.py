@@ -3,8 +3,8 @@
     X_{n+1} ~ K_{pi_theta_n}(X_n, .)
     theta_{n+1} = theta_n + gamma_{n+1} (s(X_{n+1}) - theta_n)
 
-After every step the kernel's cached log density and gradient (fields ``logdensity`` and ``logdensity_grad``,
-when the state has them) are refreshed exactly for the new theta and alpha, reusing s(X_{n+1}) from the
+After every step the kernel's cached log density and gradient (the cache fields its record declares, see
+`srmc.samplers.spec.CacheFields`) are refreshed exactly for the new theta and alpha, reusing s(X_{n+1}) from the
 history update.
 """
 
@@ -15,12 +15,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from srmc import schedules
-from srmc.algorithm import (
-    Algorithm, _kernel_name, check_kernel_params, init_params, nonfinite_proposal, resolve_kernel, target_params,
-)
-from srmc.tilt import GRADIENTS, TILTS, surrogate_logdensity, tilt_features, tilted_gradient, tilted_value
-from targets import Target
+from srmc.method import schedules
+from srmc.method.algorithm import Algorithm
+from srmc.method.kernels import check_params, init_params, resolve_kernel, state_cache, target_params
+from srmc.method.tilt import GRADIENTS, TILTS, surrogate_logdensity, tilted_gradient, tilted_value
+from srmc.samplers.spec import CacheFields
+from srmc.targets import Continuous, Target
 
 Array = jax.Array
 
@@ -73,9 +73,9 @@ def wrap(
     alpha_schedule = schedules.as_schedule(alpha, "alpha")
     default_gamma = schedules.default_gamma(alpha_schedule) if gamma is None else gamma
     gamma_schedule = schedules.as_schedule(default_gamma, "gamma", positive=True)
-    base_init, kernel = resolve_kernel(base)
-    check_kernel_params(kernel, params)
-    name = _kernel_name(base)
+    spec = resolve_kernel(base)
+    check_params(spec, params)
+    kernel = spec.build_kernel()
 
     # A constant alpha = 0 makes the surrogate pi itself: the kernel then sees the target's own log density
     # and its cache never goes stale, so the chain is the base kernel's bit for bit.
@@ -87,40 +87,34 @@ def wrap(
         return surrogate_logdensity(target, theta, alpha_value, tilt, gradient)
 
     def init(position: Array, target: Target) -> SRMCState:
-        target_params(kernel, params, target, name)  # fails early on a kernel that does not fit the target
+        filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
         score_shape = jax.eval_shape(target.score, position)
         theta = jnp.zeros(score_shape.shape, jnp.result_type(score_shape.dtype, float))
-        inner = base_init(position, surrogate(target, theta, alpha_schedule(0)), **init_params(base_init, target))
-        _check_inner_state(inner)
+        inner = spec.init(position, surrogate(target, theta, alpha_schedule(0)), **init_params(spec, filled))
+        state_cache(spec, inner)  # fails early on a state that lacks its declared cache
         return SRMCState(inner, theta, jnp.zeros((), jnp.int32))
-
-    def refresh_gradient(target: Target, position: Array, theta: Array, alpha: Array) -> Array:
-        """The kernel's own cached gradient of the new surrogate (discrete kernels: its relaxed gradient)."""
-        fresh = base_init(position, surrogate(target, theta, alpha), **init_params(base_init, target))
-        return fresh.logdensity_grad
 
     def step(rng_key: Array, state: SRMCState, target: Target) -> tuple[SRMCState, SRMCInfo]:
         alpha_now = jnp.asarray(alpha_schedule(state.count))
-        kernel_params = target_params(kernel, params, target, name)
+        kernel_params = target_params(spec, params, target)
         inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now), **kernel_params)
-        position = inner.position
+        cache = state_cache(spec, inner)
         reads_cache = alpha_is_zero or tilt == "linear"
-        logpi, score = _base_value_and_score(inner, target, state.theta, alpha_now, reads_cache)
+        logpi, score = _base_value_and_score(inner, cache, target, state.theta, alpha_now, reads_cache)
         count = state.count + 1
         gamma_now = jnp.asarray(gamma_schedule(count))
         theta = state.theta + gamma_now * (score - state.theta)
         alpha_next = jnp.asarray(alpha_schedule(count))
         if not alpha_is_zero:
-            inner = _refresh_cache(inner, target, position, logpi, score, theta, alpha_next, tilt, gradient,
+            def refresh_gradient(position: Array) -> Array:
+                """The kernel's own cached gradient of the new surrogate (discrete kernels: their relaxation's)."""
+                fresh = spec.init(position, surrogate(target, theta, alpha_next), **init_params(spec, kernel_params))
+                return getattr(fresh, cache.gradient)
+
+            inner = _refresh_cache(inner, cache, CacheRefresh(target, logpi, score, theta, alpha_next, tilt, gradient),
                                    refresh_gradient)
-        info = SRMCInfo(
-            inner_info.acceptance_rate,
-            getattr(inner_info, "is_accepted", jnp.ones((), bool)),
-            nonfinite_proposal(inner_info),
-            alpha_now,
-            gamma_now,
-            inner_info,
-        )
+        info = SRMCInfo(inner_info.acceptance_rate, inner_info.is_accepted, inner_info.is_nonfinite, alpha_now,
+                        gamma_now, inner_info)
         return SRMCState(inner, theta, count), info
 
     def check_run(total_steps: int) -> None:
@@ -128,50 +122,66 @@ def wrap(
         schedules.check_schedule(gamma_schedule, "gamma", total_steps, positive=True, start=1)
 
     params_shown = dict(params, alpha=alpha, tilt=tilt, gradient=gradient)
-    return Algorithm(init, step, f"srmc[{name}]", params_shown, check_run)
+    return Algorithm(init, step, f"srmc[{spec.name}]", spec, params_shown, check_run, kernel_state=_inner_state,
+                     with_kernel_state=_with_inner_state, statistics=_theta_norm)
 
 
-def _check_inner_state(inner: Any) -> None:
-    if not hasattr(inner, "position") or not hasattr(inner, "_replace"):
-        raise TypeError("the base kernel's state must be a NamedTuple with a `position` field (BlackJAX shape).")
+def _inner_state(state: SRMCState) -> Any:
+    return state.inner
+
+
+def _with_inner_state(state: SRMCState, inner: Any) -> SRMCState:
+    return state._replace(inner=inner)
+
+
+def _theta_norm(state: SRMCState) -> dict[str, Array]:
+    return {"theta_norm": jnp.linalg.norm(state.theta)}
+
+
+class CacheRefresh(NamedTuple):
+    """What refreshing a kernel's cache for the new surrogate needs: the target, log pi and s at the new
+    position, the new theta and alpha, and the tilt and gradient kind."""
+
+    target: Target
+    logpi: Array
+    score: Array
+    theta: Array
+    alpha: Array
+    tilt: str
+    gradient: str
 
 
 def _base_value_and_score(
-    inner: Any, target: Target, theta: Array, alpha: Array, reads_cache: bool
+    inner: Any, cache: CacheFields, target: Target, theta: Array, alpha: Array, reads_cache: bool
 ) -> tuple[Array, Array]:
     """(log pi, s) at the new position; read off the kernel's cache for free where that is exact.
 
     It is for the linear tilt (cache = log pi + alpha <theta, x> and s + alpha theta) and for alpha = 0
-    (cache = log pi and s), provided the score is the gradient of the log density.
+    (cache = log pi and s), provided the score is the gradient of the log density on a continuous space.
     """
-    if reads_cache and _has_cache(inner) and target.kind == "continuous" and target.score_is_gradient:
-        position = inner.position
-        logpi = jnp.where(alpha == 0, inner.logdensity, inner.logdensity - alpha * jnp.vdot(theta, position))
-        return logpi, inner.logdensity_grad - alpha * theta
+    cached = cache.logdensity is not None and cache.gradient is not None
+    if reads_cache and cached and isinstance(target.space, Continuous) and target.score_is_gradient:
+        position, value, grad = inner.position, getattr(inner, cache.logdensity), getattr(inner, cache.gradient)
+        logpi = jnp.where(alpha == 0, value, value - alpha * jnp.vdot(theta, position))
+        return logpi, grad - alpha * theta
     return target.value_and_score(inner.position)
 
 
-def _refresh_cache(
-    inner: Any, target: Target, position: Array, logpi: Array, score: Array, theta: Array, alpha: Array,
-    tilt: str, gradient: str, refresh_gradient: Any,
-) -> Any:
+def _refresh_cache(inner: Any, cache: CacheFields, refresh: CacheRefresh, refresh_gradient: Any) -> Any:
     """Make the cached log density (and gradient) those of the surrogate for the new theta and alpha.
 
     The value reuses log pi and s at the new position; a continuous gradient is the tilt's (see `tilt`), a
     discrete kernel's relaxed gradient comes from its own ``init`` on the new surrogate (`refresh_gradient`).
     """
-    fields = getattr(inner, "_fields", ())
+    target, position = refresh.target, inner.position
     updates = {}
-    if "logdensity" in fields:
-        updates["logdensity"] = tilted_value(logpi, score, tilt_features(target, position), theta, alpha, tilt)
-    if "logdensity_grad" in fields:
-        if target.kind == "continuous":
-            updates["logdensity_grad"] = tilted_gradient(target, position, score, theta, alpha, tilt, gradient)
+    if cache.logdensity is not None:
+        updates[cache.logdensity] = tilted_value(refresh.logpi, refresh.score, target.space.features(position),
+                                                 refresh.theta, refresh.alpha, refresh.tilt)
+    if cache.gradient is not None:
+        if isinstance(target.space, Continuous):
+            updates[cache.gradient] = tilted_gradient(target, position, refresh.score, refresh.theta, refresh.alpha,
+                                                      refresh.tilt, refresh.gradient)
         else:
-            updates["logdensity_grad"] = refresh_gradient(target, position, theta, alpha)
+            updates[cache.gradient] = refresh_gradient(position)
     return inner._replace(**updates)
-
-
-def _has_cache(inner: Any) -> bool:
-    fields = getattr(inner, "_fields", ())
-    return "logdensity" in fields and "logdensity_grad" in fields

@@ -1,0 +1,83 @@
+"""Algorithms the runner can drive: a base kernel alone (`base`) or wrapped in SRMC (`srmc.wrap`, wrapper.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+
+from srmc.method.kernels import check_params, init_params, resolve_kernel, target_params
+from srmc.samplers.spec import KernelSpec
+
+Array = jax.Array
+
+
+def _same_state(state: Any) -> Any:
+    return state
+
+
+def _whole_state(state: Any, kernel_state: Any) -> Any:
+    return kernel_state
+
+
+def _no_statistics(state: Any) -> dict[str, Array]:
+    return {}
+
+
+def _any_length(total_steps: int) -> None:
+    return None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Algorithm:
+    """A sampler bound to its parameters but not to a target.
+
+    Both functions act on one chain (the runner vmaps them):
+    ``init(position, target) -> state`` and ``step(rng_key, state, target) -> (state, info)``, where ``info`` has
+    ``acceptance_rate`` (float), ``is_accepted`` and ``is_nonfinite`` (bools).
+
+    Attributes:
+      kernel: the base kernel's record (`srmc.samplers.spec.KernelSpec`).
+      params: the parameters shown in ``repr`` and checkpoints' fingerprints.
+      check_run: ``check_run(total_steps)`` raises before compilation if the algorithm cannot run that long
+        (e.g. a schedule that turns negative).
+      kernel_state: ``state -> the base kernel's state`` inside an algorithm's state (itself for `base`, the
+        ``inner`` state for SRMC); its ``position`` is what the runner averages functions of.
+      with_kernel_state: ``(state, kernel_state) -> state`` with the base kernel's state replaced.
+      statistics: ``state -> {name: scalar}`` recorded with every stored draw (SRMC: ``theta_norm``).
+    """
+
+    init: Callable[[Array, Any], Any]
+    step: Callable[[Array, Any, Any], tuple[Any, Any]]
+    name: str
+    kernel: KernelSpec
+    params: dict = dataclasses.field(default_factory=dict)
+    check_run: Callable[[int], None] = _any_length
+    kernel_state: Callable[[Any], Any] = _same_state
+    with_kernel_state: Callable[[Any, Any], Any] = _whole_state
+    statistics: Callable[[Any], dict[str, Array]] = _no_statistics
+
+    def position(self, state: Any) -> Array:
+        """The position of an algorithm's state (with a leading chain axis if the state has one)."""
+        return self.kernel_state(state).position
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items() if not callable(v))
+        return f"{self.name}({shown})"
+
+
+def base(kernel: Any, **params: Any) -> Algorithm:
+    """Run a base kernel directly on the target (no repellence), e.g. ``base(samplers.mala, step_size=0.1)``."""
+    spec = resolve_kernel(kernel)
+    check_params(spec, params)
+    step_kernel = spec.build_kernel()
+
+    def init(position: Array, target: Any) -> Any:
+        filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
+        return spec.init(position, target.logdensity, **init_params(spec, filled))
+
+    def step(rng_key: Array, state: Any, target: Any) -> tuple[Any, Any]:
+        return step_kernel(rng_key, state, target.logdensity, **target_params(spec, params, target))
+
+    return Algorithm(init, step, spec.name, spec, dict(params))
