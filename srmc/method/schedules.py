@@ -1,7 +1,8 @@
 """Step-count schedules for the history step size gamma_n and the repellence strength alpha_n.
 
 A schedule is a callable ``count -> value`` (the optax ``Schedule`` type), so optax schedules plug in
-directly; numbers are promoted with ``optax.constant_schedule``.
+directly; numbers are promoted with ``optax.constant_schedule``. `srmc.wrap` evaluates both schedules at the step
+number n = 1, 2, ... (step n uses alpha_n with theta_{n-1}, then gamma_n updates theta), the SRMC paper's indexing.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def default_gamma(alpha: float | Schedule) -> Schedule:
 
 
 def linear_warmup(alpha: float, warmup_steps: int) -> Schedule:
-    """alpha * min(1, count / warmup_steps), built on ``optax.linear_schedule``."""
+    """alpha * min(1, n / warmup_steps) at step n (alpha reached at step `warmup_steps`), on ``optax.linear_schedule``."""
     _check_number(alpha, "alpha")
     if not isinstance(warmup_steps, (int, np.integer)) or warmup_steps < 1:
         raise ValueError(f"warmup_steps must be a positive integer, got {warmup_steps!r}.")
@@ -61,7 +62,7 @@ def linear_warmup(alpha: float, warmup_steps: int) -> Schedule:
 
 
 def rational(alpha: float, c: float) -> Schedule:
-    """count / (c + count / alpha): rises from 0 towards alpha, reaching alpha / 2 at count = c * alpha."""
+    """n / (c + n / alpha) at step n (the SRMC paper's "adaptive" alpha): rises towards alpha, alpha / 2 at n = c alpha."""
     _check_number(alpha, "alpha", positive=True)
     _check_number(c, "c", positive=True)
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from srmc.method import schedules
 from srmc.method.algorithm import Algorithm
 from srmc.method.kernels import check_params, init_params, resolve_kernel, state_cache, target_params
-from srmc.method.tilt import GRADIENTS, TILTS, surrogate_logdensity, tilted_gradient, tilted_value
+from srmc.method.tilt import DEFAULT_FD_STEP, GRADIENTS, TILTS, surrogate_logdensity, tilted_gradient, tilted_value
 from srmc.samplers.spec import CacheFields
 from srmc.targets import Continuous, Target
 
@@ -51,6 +51,7 @@ def wrap(
     tilt: str = "score",
     gradient: str = "exact",
     gamma: float | schedules.Schedule | None = None,
+    fd_step: float = DEFAULT_FD_STEP,
     **params: Any,
 ) -> Algorithm:
     """Wrap a BlackJAX-shaped kernel (``init``, ``build_kernel``) in Score-Repellent Monte Carlo.
@@ -60,16 +61,23 @@ def wrap(
       alpha: repellence strength, a number >= 0 or a schedule ``count -> alpha_n``. ``alpha=0`` reproduces
         the base chain bit for bit.
       tilt: ``"score"`` (log pi - alpha <theta, s>) or ``"linear"`` (log pi + alpha <theta, x>).
-      gradient: for the score tilt, ``"exact"`` (Hessian-vector product) or ``"shifted"`` (s(x - alpha theta),
-        used only inside proposals; Metropolis tests always use the exact surrogate density).
+      gradient: for the score tilt, ``"exact"`` (Hessian-vector product), ``"shifted"`` (s(x - alpha theta)) or
+        ``"finite_difference"`` (s(x) - alpha (s(x + c theta) - s(x)) / c, c = `fd_step`); used only inside
+        proposals: Metropolis tests always use the exact surrogate density.
       gamma: history step size, a number > 0 or a schedule; default ``1 / (n + 1 + 2 alpha)``
         (see `schedules.default_gamma` for why, and when to choose another).
+      fd_step: the finite-difference step c (units of length^2: it multiplies a score to give a displacement).
       **params: the base kernel's parameters, e.g. ``step_size=0.1``.
+
+    Indexing (the SRMC paper's): step n = 1, 2, ... draws X_n from the surrogate with (alpha_n, theta_{n-1}),
+    then sets theta_n = theta_{n-1} + gamma_n (s(X_n) - theta_{n-1}); both schedules are evaluated at n.
     """
     if tilt not in TILTS:
         raise ValueError(f"tilt must be one of {TILTS}, got {tilt!r}.")
     if gradient not in GRADIENTS:
         raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}.")
+    if not (isinstance(fd_step, (int, float)) and not isinstance(fd_step, bool) and 0 < fd_step < float("inf")):
+        raise ValueError(f"fd_step must be a positive finite number, got {fd_step!r}.")
     alpha_schedule = schedules.as_schedule(alpha, "alpha")
     default_gamma = schedules.default_gamma(alpha_schedule) if gamma is None else gamma
     gamma_schedule = schedules.as_schedule(default_gamma, "gamma", positive=True)
@@ -84,18 +92,18 @@ def wrap(
     def surrogate(target: Target, theta: Array, alpha_value: Array):
         if alpha_is_zero:
             return target.logdensity
-        return surrogate_logdensity(target, theta, alpha_value, tilt, gradient)
+        return surrogate_logdensity(target, theta, alpha_value, tilt, gradient, fd_step)
 
     def init(position: Array, target: Target) -> SRMCState:
         filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
         score_shape = jax.eval_shape(target.score, position)
         theta = jnp.zeros(score_shape.shape, jnp.result_type(score_shape.dtype, float))
-        inner = spec.init(position, surrogate(target, theta, alpha_schedule(0)), **init_params(spec, filled))
+        inner = spec.init(position, surrogate(target, theta, alpha_schedule(1)), **init_params(spec, filled))
         state_cache(spec, inner)  # fails early on a state that lacks its declared cache
         return SRMCState(inner, theta, jnp.zeros((), jnp.int32))
 
     def step(rng_key: Array, state: SRMCState, target: Target) -> tuple[SRMCState, SRMCInfo]:
-        alpha_now = jnp.asarray(alpha_schedule(state.count))
+        alpha_now = jnp.asarray(alpha_schedule(state.count + 1))  # step n = count + 1 uses alpha_n
         kernel_params = target_params(spec, params, target)
         inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now), **kernel_params)
         cache = state_cache(spec, inner)
@@ -104,24 +112,26 @@ def wrap(
         count = state.count + 1
         gamma_now = jnp.asarray(gamma_schedule(count))
         theta = state.theta + gamma_now * (score - state.theta)
-        alpha_next = jnp.asarray(alpha_schedule(count))
+        alpha_next = jnp.asarray(alpha_schedule(count + 1))
         if not alpha_is_zero:
             def refresh_gradient(position: Array) -> Array:
                 """The kernel's own cached gradient of the new surrogate (discrete kernels: their relaxation's)."""
                 fresh = spec.init(position, surrogate(target, theta, alpha_next), **init_params(spec, kernel_params))
                 return getattr(fresh, cache.gradient)
 
-            inner = _refresh_cache(inner, cache, CacheRefresh(target, logpi, score, theta, alpha_next, tilt, gradient),
+            inner = _refresh_cache(inner, cache, CacheRefresh(target, logpi, score, theta, alpha_next, tilt, gradient, fd_step),
                                    refresh_gradient)
         info = SRMCInfo(inner_info.acceptance_rate, inner_info.is_accepted, inner_info.is_nonfinite, alpha_now,
                         gamma_now, inner_info)
         return SRMCState(inner, theta, count), info
 
     def check_run(total_steps: int) -> None:
-        schedules.check_schedule(alpha_schedule, "alpha", total_steps)
+        schedules.check_schedule(alpha_schedule, "alpha", total_steps + 1, start=1)
         schedules.check_schedule(gamma_schedule, "gamma", total_steps, positive=True, start=1)
 
     params_shown = dict(params, alpha=alpha, tilt=tilt, gradient=gradient)
+    if gradient == "finite_difference":
+        params_shown["fd_step"] = fd_step
     return Algorithm(init, step, f"srmc[{spec.name}]", spec, params_shown, check_run, kernel_state=_inner_state,
                      with_kernel_state=_with_inner_state, statistics=_theta_norm)
 
@@ -149,6 +159,7 @@ class CacheRefresh(NamedTuple):
     alpha: Array
     tilt: str
     gradient: str
+    fd_step: float
 
 
 def _base_value_and_score(
@@ -181,7 +192,7 @@ def _refresh_cache(inner: Any, cache: CacheFields, refresh: CacheRefresh, refres
     if cache.gradient is not None:
         if isinstance(target.space, Continuous):
             updates[cache.gradient] = tilted_gradient(target, position, refresh.score, refresh.theta, refresh.alpha,
-                                                      refresh.tilt, refresh.gradient)
+                                                      refresh.tilt, refresh.gradient, refresh.fd_step)
         else:
             updates[cache.gradient] = refresh_gradient(position)
     return inner._replace(**updates)
