@@ -6,16 +6,19 @@ Each module offers ``init(position, logdensity_fn) -> State`` and
 The log density is passed on every call, so a wrapper may change it between steps. Every ``Info`` carries
 ``acceptance_rate``, ``is_accepted`` and ``is_nonfinite``.
 
-Continuous: rwm, mala, hmc, kinetic_langevin. Discrete, on {0..K-1}^d (parameter ``num_categories``, which
-srmc fills in from the target): gibbs, discrete_metropolis, gwg (Gibbs-with-Gradients), dmala (discrete
-Langevin with a Metropolis correction). The discrete kernels expose ``transition_probabilities`` for exact
-invariance checks by enumeration.
+Continuous: rwm, mala, hmc, kinetic_langevin, and two UNADJUSTED (biased) kernels with no Metropolis test,
+the SRMC paper's ula (unadjusted Langevin: stationary law off by O(h)) and uld (unadjusted underdamped Langevin:
+off by O(h^2)), whose bias shrinks with the step size but never vanishes. Discrete, on {0..K-1}^d (parameter
+``num_categories``, which srmc fills in from the target): gibbs, discrete_metropolis, gwg (Gibbs-with-Gradients),
+dmala (discrete Langevin with a Metropolis correction). The discrete kernels expose ``transition_probabilities``
+for exact invariance checks by enumeration.
 """
 
-from . import discrete_metropolis, dmala, gibbs, gwg, hmc, kinetic_langevin, mala, rwm, spec
+from . import discrete_metropolis, dmala, gibbs, gwg, hmc, kinetic_langevin, mala, rwm, spec, ula, uld
 from .spec import KernelSpec
 
-KERNELS = (rwm, mala, hmc, kinetic_langevin, gibbs, discrete_metropolis, gwg, dmala)  # every built-in kernel module
+# every built-in kernel module
+KERNELS = (rwm, mala, hmc, kinetic_langevin, ula, uld, gibbs, discrete_metropolis, gwg, dmala)
 
 __all__ = ["KERNELS", "KernelSpec", "discrete_metropolis", "dmala", "gibbs", "gwg", "hmc", "kinetic_langevin",
-           "mala", "rwm", "spec"]
+           "mala", "rwm", "spec", "ula", "uld"]

@@ -20,7 +20,8 @@ SCALE = 0.8 * jnp.ones(3)
 
 BUILT_IN = {
     "rwm": {"step_size": 0.5}, "mala": {"step_size": 0.2}, "hmc": {"step_size": 0.2, "num_integration_steps": 3},
-    "kinetic_langevin": {"step_size": 0.2, "damping": 0.5}, "gibbs": {}, "discrete_metropolis": {}, "gwg": {},
+    "kinetic_langevin": {"step_size": 0.2, "damping": 0.5}, "ula": {"step_size": 0.1},
+    "uld": {"step_size": 0.2, "damping": 1.0}, "gibbs": {}, "discrete_metropolis": {}, "gwg": {},
     "dmala": {"step_size": 0.5},
 }
 BLACKJAX = {
