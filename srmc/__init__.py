@@ -17,6 +17,7 @@ from srmc import interop, samplers, targets
 from srmc.engine import checkpoint
 from srmc.engine.result import SampleResult
 from srmc.engine.runner import sample
+from srmc.engine.storage import load_result
 from srmc.method import schedules
 from srmc.method.algorithm import Algorithm, base
 from srmc.method.kernels import resolve_kernel
@@ -27,7 +28,7 @@ from srmc.tools import benchmark, evaluations
 
 __all__ = [
     "Algorithm", "KernelSpec", "SRMCInfo", "SRMCState", "SampleResult", "base", "benchmark", "checkpoint",
-    "evaluations", "interop", "resolve_kernel", "sample", "samplers", "schedules", "surrogate_logdensity", "targets",
-    "wrap",
+    "evaluations", "interop", "load_result", "resolve_kernel", "sample", "samplers", "schedules",
+    "surrogate_logdensity", "targets", "wrap",
 ]
 __version__ = "0.1.0"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from srmc.engine.batch_means import chain_mcse, pooled_mcse
+from srmc.engine.metadata import run_metadata
 from srmc.targets.base import spread_stderr
 
 
@@ -28,12 +30,15 @@ class SampleResult:
       snapshot_steps, snapshots: with ``srmc.sample(snapshot_steps=...)``, the counted steps and
         ``{name: (num_snapshots, num_chains, ...)}`` per-chain running means at each of them.
       site_unravel: optional map from flat positions ``(chains, draws, dim)`` to named sites
-        ``{site: (chains, draws, ...)}``; `to_arviz` then writes one variable per site (a hook for model
-        integrations, set with ``dataclasses.replace``); None: one variable ``x``.
+        ``{site: (chains, draws, ...)}``; `to_arviz` then writes one variable per site and `summary` shows one
+        row per site element. Set by default for `targets.from_numpyro` targets (their constrained sites, via
+        `targets.constrain`); None: one variable ``x``.
       num_nonfinite_values: ``{name: (num_chains,)}`` counted steps at which the function's value was not
         finite (then its estimate is NaN and listed in `nonfinite_estimates`).
       batch_means: ``{name: (num_chains, num_complete, ...)}`` complete online batch means of length
         `batch_length` (see `srmc.batch_means`); empty with ``num_batches=0``.
+      run_info: the run's metadata (`srmc.engine.metadata.run_metadata`): ``versions``, ``rng_key`` and
+        ``configuration``; saved with `save`.
     """
 
     estimates: dict[str, np.ndarray]
@@ -55,11 +60,12 @@ class SampleResult:
     num_nonfinite_values: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     batch_means: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     batch_length: int = 0
+    run_info: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_run(cls, run, draws, functions: Mapping[str, Callable], algorithm, target, lengths, wall_time: float,
-                 snapshot_steps: tuple = ()) -> "SampleResult":
-        """Collect a finished run (`runner.RunState`, its `runner.RunLengths`) into a result."""
+                 snapshot_steps: tuple = (), rng_key: Any = None) -> "SampleResult":
+        """Collect a finished run (`runner.RunState`, its `runner.RunLengths`, the run's key) into a result."""
         num_steps, burn_in, thin, batch_length = lengths.num_steps, lengths.burn_in, lengths.thin, lengths.batch_length
         chain_estimates = {name: np.asarray(m) for name, m in zip(functions, run.running_means)}
         positions, draw_stats = (None, {}) if draws is None else draws
@@ -84,6 +90,8 @@ class SampleResult:
             num_nonfinite_values={name: np.asarray(n) for name, n in zip(functions, run.nonfinite_values)},
             batch_means=batches,
             batch_length=batch_length,
+            site_unravel=default_site_unravel(target),
+            run_info=run_metadata(rng_key, algorithm, target, functions, lengths, snapshot_steps),
         )
 
     @property
@@ -194,9 +202,24 @@ class SampleResult:
 
     def summary(self, max_rows: int = 20, truth: Any = None) -> str:
         """A table per coordinate of ``x``: mean, sd, MCSE (chain spread), batch-means MCSE, ESS and split R-hat
-        (with draws); then the other functions' estimates, the run's figures and any non-finite warning."""
-        rows = self._x_rows(max_rows, truth) if "x" in self.estimates else []
-        others = [name for name in self.estimates if name not in ("x", "x^2")]
+        (with draws); then the other functions' estimates, the run's figures and any non-finite warning.
+
+        With named sites (`site_unravel`, set for NumPyro targets) and stored draws or site functions
+        (``functions=targets.constrained_functions(target)``) the table has one row per element of each
+        constrained site instead (``mu``, ``theta[0]``, ...; see `site_table`); `truth` is then ``{site: value}``.
+        An array `truth` is for the flat ``x`` and shows the flat table.
+        """
+        sites = {} if truth is not None and not isinstance(truth, Mapping) else self.site_table()
+        if sites:
+            rows = _site_rows(sites, max_rows, truth)
+            shown = {"x", "x^2", *sites, *(f"{site}^2" for site in sites)}
+        else:
+            rows = self._x_rows(max_rows, truth) if "x" in self.estimates else []
+            shown = {"x", "x^2"}
+            if self.site_unravel is not None and truth is None:
+                rows.append("(flat unconstrained x: for a table by site pass thin=... or "
+                            "functions=targets.constrained_functions(target) to srmc.sample)")
+        others = [name for name in self.estimates if name not in shown]
         if others:
             rows += self._function_rows(others, max_rows)
         footer = (
@@ -206,6 +229,64 @@ class SampleResult:
         )
         warning = self.nonfinite_warning()
         return "\n".join(rows + [footer] + ([f"WARNING: {warning}"] if warning else []))
+
+    def save(self, path: Any, *, overwrite: bool = False) -> Any:
+        """Write this result to a ``.npz`` file (`srmc.engine.storage`); read it back with `srmc.load_result`."""
+        from srmc.engine.storage import save_result
+
+        return save_result(self, path, overwrite=overwrite)
+
+    def site_draws(self) -> dict[str, np.ndarray] | None:
+        """The stored draws by named site ``{site: (chains, draws, ...)}``, or None without draws or sites."""
+        if self.site_unravel is None or self.draws is None:
+            return None
+        return {name: np.asarray(value) for name, value in self.site_unravel(self.draws).items()}
+
+    def site_table(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per named site: ``mean``, ``sd``, ``mcse`` (chain spread), ``mcse_bm`` (batch means), ``ess``, ``r_hat``.
+
+        Means and MCSEs come from the site functions' running means when the run estimated them (every counted
+        step), else from the stored draws; ``sd`` from the running means of ``site^2`` or the draws; ESS and
+        split R-hat from the draws. Columns a run cannot give are left out. An empty dict without named sites.
+        """
+        draws = self.site_draws()
+        names = self._site_names(draws)
+        if names is None:
+            return {}
+        draws = draws or {}
+        table = {}
+        for name in names:
+            sample = None if name not in draws else np.asarray(draws[name], np.float64)
+            columns = {}
+            if name in self.estimates:
+                columns["mean"] = np.asarray(self.estimates[name])
+            elif sample is not None:
+                columns["mean"] = sample.mean(axis=(0, 1))
+            if f"{name}^2" in self.estimates and name in self.estimates:
+                columns["sd"] = np.sqrt(np.maximum(self.estimates[f"{name}^2"] - self.estimates[name] ** 2, 0.0))
+            elif sample is not None:
+                columns["sd"] = sample.std(axis=(0, 1))
+            columns["mcse"] = self.mcse(name) if name in self.chain_estimates else spread_stderr(sample.mean(axis=1))
+            if name in self.batch_means:
+                columns["mcse_bm"] = self.batch_means_mcse(name)
+            if sample is not None and sample.shape[1] >= 4:
+                from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+
+                columns["ess"] = np.asarray(effective_sample_size(sample))
+                columns["r_hat"] = np.asarray(split_gelman_rubin(sample))
+            table[name] = columns
+        return table
+
+    def _site_names(self, draws: Mapping[str, np.ndarray] | None) -> list[str] | None:
+        """Names of the named sites a table can be made of (from `draws`, or the site functions), else None."""
+        if self.site_unravel is None:
+            return None
+        if draws is not None:
+            return list(draws)
+        if "x" not in self.estimates:
+            return None
+        names = list(self.site_unravel(np.zeros((1, 1, np.shape(self.estimates["x"])[0]))))
+        return names if all(name in self.chain_estimates for name in names) else None
 
     def _x_rows(self, max_rows: int, truth: Any) -> list[str]:
         mean = self.mean
@@ -249,6 +330,15 @@ class SampleResult:
                 f"steps={self.num_steps}, acceptance={self.acceptance_rate.mean():.3f})")
 
 
+def default_site_unravel(target: Any) -> Callable[[np.ndarray], Mapping[str, Any]] | None:
+    """The named-site map of a target's results: its constrained sites for a `targets.from_numpyro` target."""
+    from srmc.targets.numpyro_model import NumPyroModel, constrain
+
+    if isinstance(getattr(target, "model", None), NumPyroModel):
+        return functools.partial(constrain, target)
+    return None
+
+
 def _import_arviz() -> Any:
     try:
         import arviz
@@ -269,6 +359,26 @@ def _posterior_variables(
             raise ValueError(f"site_unravel gave site {name!r} the shape {value.shape}; its leading axes must be "
                              f"(chains, draws) = {draws.shape[:2]}.")
     return sites, {name: [f"{name}_dim_{i}" for i in range(value.ndim - 2)] for name, value in sites.items()}
+
+
+def _site_rows(table: Mapping[str, Mapping[str, np.ndarray]], max_rows: int,
+               truth: Mapping[str, Any] | None) -> list[str]:
+    """Rows of `SampleResult.site_table`: one per element of each site (``theta[0]``), `truth` beside the MCSE."""
+    keys = list(dict.fromkeys(key for columns in table.values() for key in columns))
+    if truth is not None:
+        keys.insert(keys.index("mcse") + 1, "truth")
+    labels, values = {}, {key: [] for key in keys}
+    for name, columns in table.items():
+        columns = dict(columns)
+        shape = np.shape(columns["mean"])
+        if truth is not None:
+            columns["truth"] = np.broadcast_to(np.asarray(truth.get(name, np.nan), np.float64), shape)
+        for index in np.ndindex(*shape):
+            labels[name if not shape else f"{name}[{','.join(map(str, index))}]"] = len(labels)
+            for key in keys:
+                values[key].append(columns[key][index] if key in columns else np.nan)
+    return _table(labels, {key: np.asarray(column, np.float64) for key, column in values.items()}, max_rows,
+                  "site values")
 
 
 def _table(labels: Mapping[str, int], columns: Mapping[str, np.ndarray], max_rows: int, what: str) -> list[str]:
