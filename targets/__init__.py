@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (register the other continuous families)  # noqa:
                    logistic,
                    mixture,
                    numpyro_model,
+                   paper_mixtures,
                    rbm,
 )
 from .base import (

@@ -1,6 +1,7 @@
 """Produce the stored reference moments of targets without exact ground truth.
 
     python -m srmc.targets.make_reference logistic_breast_cancer [--chains 8] [--samples 20000] [--warmup 2000]
+    python -m srmc.targets.make_reference synthetic_logistic --samples 25000   # also writes 1,024 posterior starts
     python -m srmc.targets.make_reference eight_schools --chains 16 --samples 50000   # NumPyro models: also by site
 
 Runs NumPyro's NUTS (float64) on the target's log density with several chains, checks max split R-hat < 1.01,
@@ -23,7 +24,19 @@ import jax
 import numpy as np
 
 # Reference targets: name -> (registry name, factory parameters the reference is made for).
-REFERENCES = {"logistic_breast_cancer": ("logistic_breast_cancer", {"prior_scale": 1.0})}
+REFERENCES = {
+    "logistic_breast_cancer": ("logistic_breast_cancer", {"prior_scale": 1.0}),
+    "synthetic_logistic": ("synthetic_logistic", {"num_observations": 200, "dim": 10, "seed": 42, "prior_scale": 1.0}),
+}
+# How each reference target's data are made (for the stored note).
+DATA_NOTES = {
+    "logistic_breast_cancer": "features standardised (ddof=0) with an intercept column",
+    "synthetic_logistic": ("data by the SRMC paper's recipe (targets.logistic.synthetic_logistic_data): numpy "
+                           "default_rng(42), X = rng.normal(size=(200, 10)), then beta_true = rng.normal(size=10), "
+                           "then y = rng.binomial(1, sigmoid(X beta_true)); prior N(0, I); no intercept"),
+}
+# Reference targets whose posterior draws also serve as starting points (targets/data/<name>_starts.npz).
+STARTS = {"synthetic_logistic": 1024}
 # NumPyro-model references (targets made by targets.from_numpyro): name -> (registry name, factory parameters).
 NUMPYRO_REFERENCES = {
     "eight_schools": ("eight_schools", {}),
@@ -46,8 +59,12 @@ def nuts_diagnostics(max_split_rhat: float, min_ess: float, min_ess_squared: flo
     }
 
 
-def make_reference(name: str, chains: int = 8, samples: int = 20000, warmup: int = 2000, seed: int = 0) -> dict:
-    """Run NUTS on the reference target `name` and return the JSON-ready record (raises if R-hat >= 1.01)."""
+def make_reference(name: str, chains: int = 8, samples: int = 20000, warmup: int = 2000, seed: int = 0,
+                   draws_out: list | None = None) -> dict:
+    """Run NUTS on the reference target `name` and return the JSON-ready record (raises if R-hat >= 1.01).
+
+    `draws_out`: a list to which the (chains, samples, dim) float64 draws are appended (for `posterior_starts`).
+    """
     jax.config.update("jax_enable_x64", True)
     import numpyro
     from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
@@ -94,7 +111,7 @@ def make_reference(name: str, chains: int = 8, samples: int = 20000, warmup: int
         "note": (
             f"NumPyro {numpyro.__version__} NUTS (float64, target_accept_prob=0.9), {chains} chains x {samples} "
             f"draws after {warmup} warm-up steps, seed {seed}, chains started from the target's initial_position; "
-            "features standardised (ddof=0) with an intercept column. Standard errors: "
+            f"{DATA_NOTES.get(name, 'see the target')}. Standard errors: "
             "se(mean) = sd / sqrt(ESS(x)), se(variance) = sd((x - mean)^2) / sqrt(ESS((x - mean)^2)), "
             "with numpyro.diagnostics.effective_sample_size over all chains. "
             "Produced by `python -m srmc.targets.make_reference " + name + "`."
@@ -102,7 +119,19 @@ def make_reference(name: str, chains: int = 8, samples: int = 20000, warmup: int
     }
     if not rhat.max() < MAX_RHAT:
         raise RuntimeError(f"{name}: max split R-hat {rhat.max():.4f} >= {MAX_RHAT}; reference not stored.")
+    if draws_out is not None:
+        draws_out.append(draws)
     return record
+
+
+def posterior_starts(draws: np.ndarray, num: int) -> tuple[np.ndarray, int]:
+    """(`num` draws, stride): the (chains, samples, dim) draws in chain-major order, thinned evenly by the stride
+    (so far apart that they are effectively independent posterior draws), for replicates that start at stationarity."""
+    flat = np.asarray(draws, np.float64).reshape(-1, draws.shape[-1])
+    stride = flat.shape[0] // num
+    if stride < 1:
+        raise ValueError(f"{flat.shape[0]} draws cannot give {num} starts.")
+    return flat[stride - 1::stride][:num], stride
 
 
 def _moments(draws: np.ndarray) -> dict:
@@ -197,8 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=pathlib.Path, default=None, help="default: targets/data/<name>.json")
     args = parser.parse_args(argv)
     try:
-        make = make_numpyro_reference if args.name in NUMPYRO_REFERENCES else make_reference
-        record = make(args.name, args.chains, args.samples, args.warmup, args.seed)
+        draws: list = []
+        if args.name in NUMPYRO_REFERENCES:
+            record = make_numpyro_reference(args.name, args.chains, args.samples, args.warmup, args.seed)
+        else:
+            record = make_reference(args.name, args.chains, args.samples, args.warmup, args.seed, draws_out=draws)
     except RuntimeError as error:
         print(error, file=sys.stderr)
         return 1
@@ -206,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(record, indent=1) + "\n")
     print(f"wrote {output}: {json.dumps(record['diagnostics'])}")
+    if args.name in STARTS:
+        starts, stride = posterior_starts(draws[0], STARTS[args.name])
+        starts_output = output.with_name(f"{args.name}_starts.npz")
+        np.savez_compressed(starts_output, starts=starts, stride=stride, seed=args.seed,
+                            note=f"NUTS draws of {output.name} (chain-major order) thinned by `stride`")
+        print(f"wrote {starts_output}: {starts.shape} posterior draws, stride {stride}")
     return 0
 
 
