@@ -29,6 +29,7 @@ from .base import (
                    get,
                    missing_requirement,
                    names,
+                   parameters,
                    register,
 )
 from .numpyro_model import constrain, constrained_functions, constrained_moments, from_numpyro
@@ -37,5 +38,5 @@ from .space import Categorical, Continuous, StateSpace
 __all__ = [
     "Categorical", "Continuous", "GaussianForm", "GroundTruth", "MixtureForm", "StateSpace", "Target", "constrain",
     "constrained_functions", "constrained_moments", "describe", "exact_truth", "from_logdensity", "from_numpyro",
-    "get", "missing_requirement", "names", "register",
+    "get", "missing_requirement", "names", "parameters", "register",
 ]

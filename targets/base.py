@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import inspect
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -262,6 +263,18 @@ def get(name: str, **params: Any) -> Target:
         raise ImportError(f"target {name} needs the package {missing.module!r}, which is not installed: "
                           f"{missing.install}")
     return _REGISTRY[name](**params)
+
+
+def parameters(name: str) -> dict[str, Any]:
+    """The keyword parameters of target `name`'s factory with their defaults (a KeyError for an unknown name).
+
+    A factory's signature is its declaration of what `get` accepts; ``inspect.Parameter.empty`` marks a
+    parameter without a default.
+    """
+    if name not in _REGISTRY:
+        raise KeyError(f"Unknown target {name!r}. Known targets: {', '.join(names())}.")
+    return {p.name: p.default for p in inspect.signature(_REGISTRY[name]).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def names() -> list[str]:

@@ -4,13 +4,16 @@
     srmc run TARGET --kernel mala --alpha 1 --steps 2000 --chains 16
     srmc bench TARGET --kernel mala --alpha 0,1,5,10 --tilt score,linear --steps 5000 --replicates 100 --out DIR
 
-Bad arguments exit with code 2 and a message naming the argument.
+Bad arguments exit with code 2 and a message naming the argument (with the closest valid name when one was
+misspelled); ``--help`` of every command shows each option's default.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
+import inspect
 import pathlib
 import sys
 from typing import Callable, Sequence
@@ -31,12 +34,19 @@ def available_kernels() -> list[str]:
     return sorted(module.spec.name for module in samplers.KERNELS)
 
 
+def did_you_mean(name: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` with the closest of `choices` to a misspelled `name`, else ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def kernel_spec(name: str) -> KernelSpec:
     """The record of the built-in kernel `name`, or a ValueError listing the choices."""
     for module in samplers.KERNELS:
         if module.spec.name == name:
             return module.spec
-    raise ValueError(f"--kernel {name!r} is unknown; choose from {', '.join(available_kernels())}.")
+    raise ValueError(f"--kernel {name!r} is unknown{did_you_mean(name, available_kernels())}; choose from "
+                     f"{', '.join(available_kernels())}.")
 
 
 KERNEL_OPTIONS = ("step_size", "num_integration_steps", "damping")  # parameters with their own --flag
@@ -98,17 +108,42 @@ def kernel_from_args(args: argparse.Namespace, target: targets.Target) -> tuple[
     extra = parse_pairs(args.kernel_param, "--kernel-param")
     unknown = sorted(set(extra) - set(accepted))
     if unknown:
-        raise ValueError(f"--kernel-param {', '.join(unknown)}: kernel {args.kernel} takes "
-                         f"{', '.join(accepted) or 'no parameters'}.")
+        raise ValueError(f"--kernel-param {', '.join(unknown)}{did_you_mean(unknown[0], accepted)}: kernel "
+                         f"{args.kernel} takes {', '.join(accepted) or 'no parameters'}.")
     params.update(extra)
     return spec, params
 
 
+def describe_parameters(name: str) -> str:
+    """``key=default, ...`` of target `name`'s factory ('no parameters' when it has none)."""
+    shown = [key if default is inspect.Parameter.empty else f"{key}={default!r}"
+             for key, default in targets.parameters(name).items()]
+    return ", ".join(shown) or "no parameters"
+
+
+def requirement_note(requirement: targets.base.Requirement) -> str:
+    """``needs sklearn: pip install ...`` for a target whose optional package is missing."""
+    return f"needs {requirement.module}: {requirement.install}"
+
+
 def get_target(args: argparse.Namespace) -> targets.Target:
-    """The target named on the command line, built with its --param values."""
+    """The target named on the command line, built with its --param values.
+
+    An unknown name or parameter is refused with the valid ones; a target whose optional package is missing
+    with its install command.
+    """
     params = parse_pairs(args.param, "--param")
     if args.target not in targets.names():
-        raise ValueError(f"unknown target {args.target!r}; `srmc targets` lists them: {', '.join(targets.names())}.")
+        raise ValueError(f"unknown target {args.target!r}{did_you_mean(args.target, targets.names())}; "
+                         f"`srmc targets` lists them: {', '.join(targets.names())}.")
+    valid = targets.parameters(args.target)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(f"--param {', '.join(unknown)}{did_you_mean(unknown[0], valid)}: target {args.target} "
+                         f"takes {describe_parameters(args.target)}.")
+    missing = targets.missing_requirement(args.target)
+    if missing is not None:
+        raise ValueError(f"target {args.target} {requirement_note(missing)}")
     return targets.get(args.target, **params)
 
 
@@ -132,6 +167,10 @@ def cmd_targets(args: argparse.Namespace) -> None:
         raise ValueError(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(targets.names())}.")
     print(f"{'name':<26}{'kind':<12}{'dim':>5}  {'ground truth':<42}description", flush=True)
     for name in names:
+        missing = targets.missing_requirement(name)
+        if missing is not None:  # listed, not built: its factory needs a package that is not installed
+            print(f"{name:<26}{'?':<12}{'?':>5}  {requirement_note(missing):<42}{targets.describe(name)}", flush=True)
+            continue
         target = targets.get(name)
         print(f"{name:<26}{target.kind:<12}{target.dim:>5}  {ground_truth_note(target):<42}{targets.describe(name)}",
               flush=True)
@@ -143,6 +182,9 @@ def _alpha(args: argparse.Namespace, alpha: float):
 
 def cmd_run(args: argparse.Namespace) -> None:
     """Sample one target and print the summary table."""
+    if args.thin is not None and args.thin > args.steps:
+        raise ValueError(f"--thin {args.thin} is more than --steps {args.steps}: no draw would be stored (one is "
+                         f"stored every --thin counted steps); pass --thin <= {args.steps}.")
     target = get_target(args)
     kernel, params = kernel_from_args(args, target)
     if args.alpha == 0:
@@ -230,45 +272,99 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help with every option's default: appended as ``(default: ...)``, or said in the help text when the
+    default is None or empty (e.g. "the kernel's suggested value")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, [], argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose --help shows the defaults and whose unknown options get the closest valid one.
+
+    `parse_known_args` refuses leftover arguments itself (exit code 2), naming for each misspelled option the
+    closest option of the (sub)command that read it.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.option_names: list[str] = []
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        """`argparse.ArgumentParser.add_argument`, remembering the option strings for suggestions."""
+        action = super().add_argument(*args, **kwargs)
+        self.option_names += [name for name in action.option_strings if name.startswith("--")]
+        return action
+
+    def parse_known_args(self, args=None, namespace=None):
+        """Parse `args`; leftover arguments are an error naming the closest valid option of each."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            hints = "".join(self.closest_option(extra) for extra in extras if extra.startswith("--"))
+            self.error(f"unrecognized arguments: {' '.join(extras)}{hints}")
+        return namespace, extras
+
+    def closest_option(self, given: str) -> str:
+        """``; did you mean --steps (not --stpes)?`` for a misspelled option, '' when nothing is close."""
+        name = given.split("=")[0]
+        by_name = {option[2:]: option for option in self.option_names}
+        close = difflib.get_close_matches(name[2:], list(by_name), n=1, cutoff=0.7)
+        return f"; did you mean {by_name[close[0]]} (not {name})?" if close else ""
+
+
+def suggested_values(parameter: str) -> str:
+    """``mala 0.05, hmc 0.15, ...``: each built-in kernel's suggested value of `parameter`."""
+    return ", ".join(f"{module.spec.name} {p.suggested}" for module in samplers.KERNELS
+                     for p in module.spec.parameters if p.name == parameter and p.suggested is not None)
+
+
 def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", help="registered target name (see `srmc targets`)")
-    parser.add_argument("--param", action="append", default=[], help="target parameter key=value (repeatable)")
+    parser.add_argument("--param", action="append", default=[],
+                        help="target parameter key=value (repeatable; default: the target's defaults, listed when a "
+                             "key is wrong)")
     parser.add_argument("--kernel", default="mala", help=f"base kernel: {', '.join(available_kernels())}")
     parser.add_argument("--kernel-param", action="append", default=[], dest="kernel_param",
-                        help="any other kernel parameter key=value (repeatable), e.g. scan=systematic")
+                        help="any other kernel parameter key=value (repeatable), e.g. scan=systematic (default: "
+                             "the kernel's suggested values)")
     parser.add_argument("--tilt", default="score", help="score or linear (bench: a comma-separated list)")
     parser.add_argument("--gradient", default="exact", choices=GRADIENTS,
                         help="score tilt's proposal gradient: exact (Hessian-vector product) or shifted")
     parser.add_argument("--alpha-warmup", type=_non_negative_int, default=500,
                         help="linear warm-up of alpha over this many steps (0: constant alpha)")
-    parser.add_argument("--step-size", type=float, dest="step_size")
-    parser.add_argument("--num-integration-steps", type=_positive_int, dest="num_integration_steps")
-    parser.add_argument("--damping", type=float)
+    for name, kind in (("step_size", float), ("num_integration_steps", _positive_int), ("damping", float)):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name,
+                            help=f"the kernel's {name} (default: its suggested value: {suggested_values(name)})")
     parser.add_argument("--steps", type=_positive_int, default=2000, help="counted steps per chain")
     parser.add_argument("--burn-in", type=_non_negative_int, dest="burn_in", help="steps left out of the estimates")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the PRNG seed (jax.random.key(seed))")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `srmc` command."""
-    parser = argparse.ArgumentParser(prog="srmc", description="Score-Repellent Monte Carlo in JAX")
+    parser = Parser(prog="srmc", description="Score-Repellent Monte Carlo in JAX")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("targets", help="list the target registry")
     listing.add_argument("names", nargs="*", help="only these targets (default: all)")
     listing.set_defaults(func=cmd_targets)
     run = commands.add_parser("run", help="sample a target and print the summary")
     _add_sampler_options(run)
-    run.add_argument("--alpha", type=float, default=1.0)
-    run.add_argument("--chains", type=_positive_int, default=16)
-    run.add_argument("--thin", type=_positive_int, default=10)
-    run.add_argument("--rows", type=_positive_int, default=10)
+    run.add_argument("--alpha", type=float, default=1.0, help="repellence strength (0: the base kernel alone)")
+    run.add_argument("--chains", type=_positive_int, default=16, help="independent chains (vmapped)")
+    run.add_argument("--thin", type=_positive_int, default=10,
+                     help="store every THIN-th counted step's position (for ESS and R-hat); at most --steps")
+    run.add_argument("--rows", type=_positive_int, default=10, help="rows of the summary table")
     run.set_defaults(func=cmd_run, burn_in=500)
     bench = commands.add_parser("bench", help="MSE vs alpha over independent replicates: table, JSON, plots")
     _add_sampler_options(bench)
     bench.add_argument("--alpha", default="0,1,10", help="comma-separated alphas; 0 is the base kernel")
     bench.add_argument("--replicates", type=_positive_int, default=100, help="independent chains (vmapped)")
-    bench.add_argument("--out", help="directory for bench.json and the PNG plots")
+    bench.add_argument("--out", help="directory for bench.json and the PNG plots (default: none written)")
     bench.set_defaults(func=cmd_bench, burn_in=0)
     return parser
 
