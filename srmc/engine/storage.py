@@ -142,7 +142,8 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
         bad = [key for key in value if not isinstance(key, str)]
         if bad:
             raise TypeError(f"cannot save {where}: its key {bad[0]!r} is not a string.")
-        return {"kind": "dict", "items": [[key, _encode(item, arrays, f"{where}[{key!r}]")] for key, item in value.items()]}
+        return {"kind": "dict",
+                "items": [[key, _encode(item, arrays, f"{where}[{key!r}]")] for key, item in value.items()]}
     raise TypeError(f"cannot save {where}: a {type(value).__name__} is not an array, number, string, list, tuple, "
                     "dict, NamedTuple or dataclass.")
 
