@@ -366,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--replicates", type=_positive_int, default=100, help="independent chains (vmapped)")
     bench.add_argument("--out", help="directory for bench.json and the PNG plots (default: none written)")
     bench.set_defaults(func=cmd_bench, burn_in=0)
+    from srmc.tools.reproduce.cli import add_parser as add_reproduce_parser  # `srmc reproduce ...` lives there
+
+    add_reproduce_parser(commands)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""srmc.samplers.ula and .uld (biased, unadjusted) against the exact stationary law of the discretised chain on Gaussians, and their bias in h.
+"""srmc.samplers.ula and .uld (biased, unadjusted) against the exact stationary law of the discretised chain on
+Gaussians, and their bias in h.
 
 On N(m, S) with precision P = S^{-1} both kernels are linear Gaussian recursions z' = M z + c + N xi, so their
 stationary law is Gaussian with mean solving z = M z + c and covariance solving the discrete Lyapunov equation
