@@ -32,9 +32,26 @@ def _title(report: BenchmarkReport) -> str:
     return f"{s['target']}, {s['kernel']}, {s['num_replicates']} replicates"
 
 
+def alpha_warmup_end(report: BenchmarkReport) -> int | None:
+    """The counted step at which alpha reaches its value (the warm-up runs over burn-in and counted steps alike),
+    or None when the report's SRMC runs used a constant alpha (or it was reached during burn-in)."""
+    s = report.settings
+    end = int(s.get("alpha_warmup") or 0) - int(s.get("burn_in") or 0)
+    has_srmc = any(run.tilt is not None for run in report.runs)
+    return end if has_srmc and end > 0 else None
+
+
 def plot_mse_vs_steps(report: BenchmarkReport, ax: Any = None) -> Any:
-    """MSE of the running mean against counted steps, log-log, one line (+/- one standard error) per run."""
+    """MSE of the running mean against counted steps, log-log, one line (+/- one standard error) per run.
+
+    The alpha warm-up of the SRMC runs is shaded (counted steps 1 .. `alpha_warmup_end`): before its end alpha
+    has not reached its value, so SRMC's lines leave the base kernel's 1/n line only after it.
+    """
     ax = _new_axes(ax)
+    warmup_end = alpha_warmup_end(report)
+    if warmup_end is not None:
+        ax.axvspan(1, warmup_end, color="0.85", alpha=0.5, lw=0, label=f"alpha warm-up ({warmup_end} steps)")
+        ax.axvline(warmup_end, color="0.5", lw=0.8, ls="--")
     for run in report.runs:
         steps, mse, stderr = run.curve
         line, = ax.loglog(steps, mse, marker=".", label=_run_label(run))
