@@ -1,13 +1,19 @@
 """Leapfrog (velocity Verlet) integrator and energy helpers shared by the Hamiltonian kernels.
 
-For H(x, p) = -log p(x) + 0.5 * p^T M^{-1} p with diagonal M^{-1}, one step of size h is
+For H(x, p) = -log p(x) + 0.5 * p^T M^{-1} p (M^{-1} diagonal or dense, see `_metric`), one step of size h is
 p <- p + (h/2) grad log p(x);  x <- x + h M^{-1} p;  p <- p + (h/2) grad log p(x).
 """
 
 from typing import Callable, NamedTuple
 
 import jax
-import jax.numpy as jnp
+
+from ._metric import (  # noqa: F401  (re-exported: the kernels import them from here)
+    kinetic_energy,
+    position_step,
+    resolve_inverse_mass_matrix,
+    sample_momentum,
+)
 
 Array = jax.Array
 
@@ -28,24 +34,6 @@ class HamiltonianInfo(NamedTuple):
     is_accepted: Array
     is_nonfinite: Array
     energy_change: Array
-
-
-def resolve_inverse_mass_matrix(inverse_mass_matrix: Array | None, position: Array) -> Array:
-    """The diagonal inverse mass matrix as an array shaped like `position` (None means ones)."""
-    if inverse_mass_matrix is None:
-        return jnp.ones_like(position)
-    return jnp.broadcast_to(jnp.asarray(inverse_mass_matrix, position.dtype), position.shape)
-
-
-def sample_momentum(rng_key: Array, inverse_mass_matrix: Array) -> Array:
-    """Draw p ~ N(0, M) with M = 1 / inverse_mass_matrix (diagonal)."""
-    noise = jax.random.normal(rng_key, inverse_mass_matrix.shape, inverse_mass_matrix.dtype)
-    return noise / jnp.sqrt(inverse_mass_matrix)
-
-
-def kinetic_energy(momentum: Array, inverse_mass_matrix: Array) -> Array:
-    """0.5 * sum(M^{-1} * p^2) for a diagonal inverse mass matrix."""
-    return 0.5 * jnp.sum(inverse_mass_matrix * momentum**2)
 
 
 def energy_change(start: IntegratorState, end: IntegratorState, inverse_mass_matrix: Array) -> Array:
@@ -70,7 +58,7 @@ def leapfrog(
 
     def one_step(_: int, current: IntegratorState) -> IntegratorState:
         momentum = current.momentum + 0.5 * step_size * current.logdensity_grad
-        position = current.position + step_size * inverse_mass_matrix * momentum
+        position = current.position + position_step(step_size, inverse_mass_matrix, momentum)
         logdensity, logdensity_grad = value_and_grad(position)
         momentum = momentum + 0.5 * step_size * logdensity_grad
         return IntegratorState(position, momentum, logdensity, logdensity_grad)

@@ -74,4 +74,5 @@ def build_kernel() -> Callable:
 
 spec = KernelSpec("hmc", init, build_kernel, CONTINUOUS,
                   (STEP_SIZE._replace(suggested=0.15), NUM_INTEGRATION_STEPS, INVERSE_MASS_MATRIX),
-                  VALUE_AND_GRADIENT_CACHE, tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix"))
+                  VALUE_AND_GRADIENT_CACHE,
+                  tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix", step_jitter=0.3))

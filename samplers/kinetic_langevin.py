@@ -95,5 +95,5 @@ spec = KernelSpec(
     (STEP_SIZE._replace(suggested=0.15), Parameter("damping", positive, suggested=0.5, description="friction"),
      NUM_INTEGRATION_STEPS._replace(required=False, suggested=1), INVERSE_MASS_MATRIX),
     VALUE_AND_GRADIENT_CACHE, momentum="momentum",
-    tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix"),
+    tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix", step_jitter=0.3),
 )

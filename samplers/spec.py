@@ -62,11 +62,17 @@ VALUE_AND_GRADIENT_CACHE = CacheFields("logdensity", "logdensity_grad")
 
 class Tuning(NamedTuple):
     """What a warm-up may adapt: the step-size parameter (dual averaging towards `target_acceptance`) and the
-    parameter that takes a diagonal inverse mass matrix (set from the warm-up's variance estimates)."""
+    parameter that takes a diagonal inverse mass matrix (set from the warm-up's variance estimates).
+
+    `step_jitter`: the default relative jitter of the step size, U(1 - j, 1 + j) at every step, for kernels whose
+    fixed-length trajectories can resonate (HMC: a direction whose trajectory nears half a period makes successive
+    draws anti-correlated, which SRMC's history feedback amplifies; jitter averages the resonance away).
+    """
 
     target_acceptance: float
     step_size: str = "step_size"
     inverse_mass_matrix: str | None = None
+    step_jitter: float = 0.0
 
 
 class KernelSpec(NamedTuple):
@@ -167,6 +173,7 @@ STEP_SIZE = Parameter("step_size", positive, description="integrator or proposal
 NUM_CATEGORIES = Parameter("num_categories", at_least_two, required=False, from_target=True,
                            description="values per site (filled in from the target)")
 INVERSE_MASS_MATRIX = Parameter("inverse_mass_matrix", positive, required=False,
-                                description="diagonal inverse mass matrix (default: ones)")
+                                description="inverse mass matrix / preconditioner, diagonal (d,) or dense (d, d); "
+                                            "default: identity")
 NUM_INTEGRATION_STEPS = Parameter("num_integration_steps", positive_int, suggested=10,
                                   description="leapfrog steps per transition")

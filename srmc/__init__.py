@@ -15,9 +15,11 @@ results), `srmc.tools` (benchmarks, evaluation counts, coverage, plots, CLI), `s
 
 from srmc import interop, samplers, targets
 from srmc.engine import checkpoint
+from srmc.engine.health import HealthWarning
 from srmc.engine.result import SampleResult
 from srmc.engine.runner import sample
 from srmc.engine.storage import load_result
+from srmc.engine.warmup import Warmup, WarmupStats
 from srmc.method import schedules
 from srmc.method.algorithm import Algorithm, base
 from srmc.method.kernels import resolve_kernel
@@ -27,7 +29,8 @@ from srmc.samplers.spec import KernelSpec
 from srmc.tools import benchmark, evaluations
 
 __all__ = [
-    "Algorithm", "KernelSpec", "SRMCInfo", "SRMCState", "SampleResult", "base", "benchmark", "checkpoint",
+    "Algorithm", "HealthWarning", "KernelSpec", "SRMCInfo", "SRMCState", "SampleResult", "Warmup", "WarmupStats",
+    "base", "benchmark", "checkpoint",
     "evaluations", "interop", "load_result", "resolve_kernel", "sample", "samplers", "schedules",
     "surrogate_logdensity", "targets", "wrap",
 ]

@@ -26,13 +26,15 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
     "discrete_variance.py": (["--target", "ising", "--alphas", "0,10", "--scores", "barker,ratio", "--steps", "200",
                               "--replicates", "8", "--alpha-warmup", "50"],
                              r"^(best unbiased: .* at equal target evaluations|no unbiased SRMC configuration.*)$"),
+    "warmup_cost.py": (["--target", "iid_gaussian", "--warmup", "40", "--steps", "20", "--chains", "4", "--repeats",
+                        "1"], r"^ratio warm-up / plain: [\d.]+$"),
 }
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_benchmark_script_runs_and_ends_with_its_ratio(script):
     arguments, last_line = SCRIPTS[script]
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *arguments], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -6,6 +6,7 @@ import dataclasses
 import functools
 from typing import Any, Callable, Mapping
 
+import jax
 import numpy as np
 
 from srmc.engine.batch_means import chain_mcse, pooled_mcse
@@ -39,6 +40,15 @@ class SampleResult:
         `batch_length` (see `srmc.batch_means`); empty with ``num_batches=0``.
       run_info: the run's metadata (`srmc.engine.metadata.run_metadata`): ``versions``, ``rng_key`` and
         ``configuration``; saved with `save`.
+      compile_time, sampling_time: of `wall_time`, seconds spent tracing and compiling, and the rest.
+      warmup_steps: steps of the warm-up on pi before the run (0: none).
+      adapted_params: what the warm-up chose for the base kernel, ``{parameter: value}`` (pooled: one value; per
+        chain: a leading chain axis); empty without warm-up.
+      warmup_stats: the warm-up's pooled estimates (`srmc.engine.warmup.WarmupStats`: location, variance, score
+        second moment = Fisher information, acceptance), or None.
+      monitor: ``{statistic: (num_chains, num_points)}`` values of the algorithm's statistics (SRMC:
+        ``theta_norm``) at `monitor_steps`, evenly spaced counted steps.
+      warnings: the health report, a list of `srmc.engine.health.HealthWarning` (empty for a healthy run).
     """
 
     estimates: dict[str, np.ndarray]
@@ -61,10 +71,18 @@ class SampleResult:
     batch_means: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     batch_length: int = 0
     run_info: dict = dataclasses.field(default_factory=dict)
+    compile_time: float = 0.0
+    sampling_time: float = 0.0
+    warmup_steps: int = 0
+    adapted_params: dict = dataclasses.field(default_factory=dict)
+    warmup_stats: Any = None
+    monitor_steps: np.ndarray | None = None
+    monitor: dict = dataclasses.field(default_factory=dict)
+    warnings: list = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_run(cls, run, draws, functions: Mapping[str, Callable], algorithm, target, lengths, wall_time: float,
-                 snapshot_steps: tuple = (), rng_key: Any = None) -> "SampleResult":
+                 snapshot_steps: tuple = (), rng_key: Any = None, monitor_steps: tuple = ()) -> "SampleResult":
         """Collect a finished run (`runner.RunState`, its `runner.RunLengths`, the run's key) into a result."""
         num_steps, burn_in, thin, batch_length = lengths.num_steps, lengths.burn_in, lengths.thin, lengths.batch_length
         chain_estimates = {name: np.asarray(m) for name, m in zip(functions, run.running_means)}
@@ -92,6 +110,11 @@ class SampleResult:
             batch_length=batch_length,
             site_unravel=default_site_unravel(target),
             run_info=run_metadata(rng_key, algorithm, target, functions, lengths, snapshot_steps),
+            warmup_steps=lengths.warmup_steps,
+            adapted_params=_adapted_params(run, lengths),
+            warmup_stats=None if not lengths.warmup_steps else jax.tree.map(np.asarray, run.warmup.stats),
+            monitor_steps=np.asarray(monitor_steps, np.int64) if monitor_steps else None,
+            monitor={name: np.asarray(value) for name, value in run.monitor.items()},
         )
 
     @property
@@ -190,7 +213,7 @@ class SampleResult:
             return None
         from numpyro.diagnostics import effective_sample_size
 
-        return np.asarray(effective_sample_size(self.draws))
+        return _constant_safe(effective_sample_size, self.draws)
 
     def r_hat(self) -> np.ndarray | None:
         """Split R-hat per coordinate (numpyro) of the stored draws, or None without enough draws."""
@@ -198,7 +221,7 @@ class SampleResult:
             return None
         from numpyro.diagnostics import split_gelman_rubin
 
-        return np.asarray(split_gelman_rubin(self.draws))
+        return _constant_safe(split_gelman_rubin, self.draws)
 
     def summary(self, max_rows: int = 20, truth: Any = None) -> str:
         """A table per coordinate of ``x``: mean, sd, MCSE (chain spread), batch-means MCSE, ESS and split R-hat
@@ -222,13 +245,20 @@ class SampleResult:
         others = [name for name in self.estimates if name not in shown]
         if others:
             rows += self._function_rows(others, max_rows)
+        warmup = f" after {self.warmup_steps} warm-up steps" if self.warmup_steps else ""
         footer = (
             f"{self.algorithm_name} on {self.target_name}: {self.num_chains} chains x {self.num_steps} steps "
-            f"(+{self.burn_in} burn-in), acceptance {self.acceptance_rate.mean():.3f}, "
-            f"non-finite rejected {int(self.num_nonfinite.sum())}, {self.wall_time:.2f} s"
+            f"(+{self.burn_in} burn-in){warmup}, acceptance {self.acceptance_rate.mean():.3f}, "
+            f"non-finite rejected {int(self.num_nonfinite.sum())}, {self.wall_time:.2f} s "
+            f"(compile {self.compile_time:.2f} s, sampling {self.sampling_time:.2f} s)"
         )
-        warning = self.nonfinite_warning()
-        return "\n".join(rows + [footer] + ([f"WARNING: {warning}"] if warning else []))
+        if self.adapted_params:
+            footer += "\nadapted: " + ", ".join(f"{name} {_short(value)}" for name, value in self.adapted_params.items())
+        trusted = ("mcse: spread of the independent chains (trusted: it assumes nothing about autocorrelation); "
+                   "mcse_bm: batch means within each chain" if self.num_chains > 1 else
+                   "mcse_bm: batch means within the one chain (mcse needs two chains or more)")
+        health = [str(warning) for warning in self.warnings] or (["healthy: no warning"] if self.warnings == [] else [])
+        return "\n".join(health + rows + [footer, trusted])
 
     def save(self, path: Any, *, overwrite: bool = False) -> Any:
         """Write this result to a ``.npz`` file (`srmc.engine.storage`); read it back with `srmc.load_result`."""
@@ -272,8 +302,8 @@ class SampleResult:
             if sample is not None and sample.shape[1] >= 4:
                 from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
 
-                columns["ess"] = np.asarray(effective_sample_size(sample))
-                columns["r_hat"] = np.asarray(split_gelman_rubin(sample))
+                columns["ess"] = _constant_safe(effective_sample_size, sample)
+                columns["r_hat"] = _constant_safe(split_gelman_rubin, sample)
             table[name] = columns
         return table
 
@@ -330,6 +360,13 @@ class SampleResult:
                 f"steps={self.num_steps}, acceptance={self.acceptance_rate.mean():.3f})")
 
 
+def _constant_safe(diagnostic: Callable[[np.ndarray], Any], draws: np.ndarray) -> np.ndarray:
+    """A numpyro diagnostic of `draws`; NaN, without a RuntimeWarning, where a coordinate never changed (a
+    pixel that is always off, a rejected-only chain), whose within-chain variance is zero."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(diagnostic(draws))
+
+
 def default_site_unravel(target: Any) -> Callable[[np.ndarray], Mapping[str, Any]] | None:
     """The named-site map of a target's results: its constrained sites for a `targets.from_numpyro` target."""
     from srmc.targets.numpyro_model import NumPyroModel, constrain
@@ -337,6 +374,25 @@ def default_site_unravel(target: Any) -> Callable[[np.ndarray], Mapping[str, Any
     if isinstance(getattr(target, "model", None), NumPyroModel):
         return functools.partial(constrain, target)
     return None
+
+
+def _short(value: Any) -> str:
+    """A parameter value in a few characters: a number, or the range of an array."""
+    value = np.asarray(value)
+    if value.size == 1:
+        return f"{float(value):.4g}"
+    return f"{value.shape} in [{value.min():.3g}, {value.max():.3g}]"
+
+
+def _adapted_params(run: Any, lengths: Any) -> dict:
+    """The warm-up's adapted parameters as numpy: one value when every chain got the same, else per chain."""
+    if not lengths.warmup_steps:
+        return {}
+    adapted = {}
+    for name, value in run.kernel_params.items():
+        value = np.asarray(value)
+        adapted[name] = value[0] if np.all(value == value[:1]) else value
+    return adapted
 
 
 def _import_arviz() -> Any:

@@ -14,6 +14,7 @@ Between chunks the host only updates the progress bar and writes the optional ch
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -28,7 +29,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from srmc.engine import batch_means
 from srmc.engine import checkpoint as checkpoints
+from srmc.engine.health import health_report
 from srmc.engine.result import SampleResult
+from srmc.engine.timing import compile_seconds
 from srmc.engine.validation import (
     check_functions,
     check_initial_positions,
@@ -40,6 +43,16 @@ from srmc.engine.validation import (
     resolve_devices,
     resolve_target,
 )
+from srmc.engine.warmup import (
+    Warmup,
+    WarmupPlan,
+    as_warmup,
+    finish,
+    initial_warmup_carry,
+    warmup_dynamic_params,
+    warmup_plan,
+)
+from srmc.engine.warmup import run_chunk as run_warmup_chunk
 from srmc.method.algorithm import Algorithm
 from srmc.targets import Target
 
@@ -53,7 +66,10 @@ class RunState(NamedTuple):
 
     ``snapshots`` are per function ``(chains, num_snapshots, ...)``; ``nonfinite_values`` per function count the
     counted steps at which the function's value was not finite; ``batch_means`` are per function the online
-    batch-means accumulators (`srmc.batch_means`), empty with ``num_batches=0``.
+    batch-means accumulators (`srmc.batch_means`), empty with ``num_batches=0``. ``kernel_params``: per-chain
+    base-kernel parameters the warm-up adapted (traced through every step; empty without warm-up); ``warmup``:
+    the warm-up's `srmc.engine.warmup.WarmupResult` (empty without); ``monitor``: per algorithm statistic
+    ``(chains, MONITOR_POINTS)`` values at evenly spaced counted steps (the health report reads its trend).
     """
 
     states: Any
@@ -65,6 +81,9 @@ class RunState(NamedTuple):
     snapshots: tuple = ()
     nonfinite_values: tuple = ()
     batch_means: tuple = ()
+    kernel_params: dict = {}
+    warmup: tuple = ()
+    monitor: dict = {}
 
 
 class RunLengths(NamedTuple):
@@ -78,6 +97,7 @@ class RunLengths(NamedTuple):
     num_chains: int
     num_batches: int
     batch_length: int
+    warmup_steps: int = 0
 
     @property
     def total_steps(self) -> int:
@@ -92,6 +112,11 @@ class RunConfig(NamedTuple):
     target: Target
     function_items: tuple
     snapshot_steps: tuple[int, ...]
+    monitor_steps: tuple[int, ...] = ()
+
+
+MONITOR_POINTS = 16  # counted steps at which the algorithm's statistics (SRMC: |theta|) are recorded
+WARMUP_SALT = 0x5A17  # warm-up step i of a chain uses fold_in(fold_in(chain_key, WARMUP_SALT), i)
 
 
 def sample(
@@ -114,8 +139,9 @@ def sample(
     checkpoint_every: int | None = None,
     resume: str | os.PathLike | None = None,
     overwrite: bool = False,
+    warmup: int | Warmup | None = 0,
 ) -> SampleResult:
-    """Run `num_chains` chains of `algorithm` on `target` for `burn_in + num_steps` steps.
+    """Run `num_chains` chains of `algorithm` on `target` for `warmup + burn_in + num_steps` steps.
 
     Args:
       rng_key: a JAX PRNG key; the same key gives the same result whatever `chunk_size`, `devices` or checkpoints.
@@ -144,6 +170,10 @@ def sample(
       resume: a checkpoint written by a run with the same arguments; the run continues from it bit for bit
         (a finished one returns its result at once). New checkpoints go to `checkpoint`, by default `resume`.
       overwrite: let `checkpoint` replace an existing file when starting afresh.
+      warmup: steps of the base kernel on the target itself before anything else (no repellence, SRMC's history
+        frozen at 0), adapting its step size and inverse mass matrix (`srmc.engine.warmup`); an int, or a
+        `srmc.Warmup` for the options. The warm-up never enters the estimates; ``result.adapted_params`` and
+        ``result.warmup_stats`` say what it found. A given step size is where the adaptation starts.
     """
     if not isinstance(algorithm, Algorithm):
         raise TypeError(
@@ -158,6 +188,7 @@ def sample(
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None, got {progress!r}.")
     num_batches = check_num_batches(num_batches)
+    warmup = as_warmup(warmup)
     mesh = resolve_devices(devices, num_chains)
     checkpoint, checkpoint_every, resume = _check_checkpoint_arguments(checkpoint, checkpoint_every, resume,
                                                                       overwrite)
@@ -175,30 +206,46 @@ def sample(
     states = initial_states(algorithm, target, positions)
     check_step(algorithm, target, states, chain_keys[0])
     run = _initial_run_state(states, positions, function_items, len(snapshot_steps), num_batches)
+    monitor_steps = _monitor_steps(num_steps) if jax.eval_shape(jax.vmap(algorithm.statistics), states) else ()
+    config = RunConfig(algorithm, target, function_items, snapshot_steps, monitor_steps)
+    lengths = RunLengths(num_steps, burn_in, thin, chunk_size, checkpoint_every, num_chains, num_batches,
+                         batch_means.batch_length(num_steps, num_batches) if num_batches else 0,
+                         0 if warmup is None else warmup.num_steps)
+    plan = None if warmup is None else warmup_plan(algorithm, target, warmup)
+    if plan is not None:
+        run = run._replace(**_warmup_placeholders(plan, algorithm, target, states, positions))
+    if monitor_steps:
+        run = run._replace(monitor=_monitor_buffers(algorithm, states, len(monitor_steps)))
     if mesh is not None:
         run = _shard(run, mesh)
-    config = RunConfig(algorithm, target, function_items, snapshot_steps)
-    lengths = RunLengths(num_steps, burn_in, thin, chunk_size, checkpoint_every, num_chains, num_batches,
-                         batch_means.batch_length(num_steps, num_batches) if num_batches else 0)
 
     step, draws, save = 0, [], None
     if checkpoint is not None:
-        fingerprint = _fingerprint(rng_key, config, lengths, positions, (run, chain_keys))
+        fingerprint = _fingerprint(rng_key, config, lengths, positions, (run, chain_keys), warmup)
         if resume is not None:
             (run, chain_keys), step, draws = _resume(resume, fingerprint, (run, chain_keys))
             if mesh is not None:
                 run, chain_keys = _shard((run, chain_keys), mesh)
         save = functools.partial(_save_checkpoint, checkpoint, fingerprint, lengths.total_steps)
 
-    bar = _progress_bar(progress, lengths.total_steps, algorithm, step)
-    start = time.perf_counter()
+    warmed = plan is None or step > 0 or bool(run.warmup.done)
+    bar = _progress_bar(progress, lengths.warmup_steps + lengths.total_steps, algorithm,
+                        step + (lengths.warmup_steps if warmed else 0))
+    compiled_before, start = compile_seconds(), time.perf_counter()
+    if not warmed:
+        run = _run_warmup(run, chain_keys, config, plan, lengths, bar)
+        if save is not None:
+            draws = save(run, chain_keys, draws, 0)
     run, draws = _run_chunks(run, chain_keys, config, lengths, ChunkProgress(step, draws, bar, save))
     jax.block_until_ready(run)
     wall_time = time.perf_counter() - start
+    compile_time = min(compile_seconds() - compiled_before, wall_time)
     if bar is not None:
         bar.close()
     result = SampleResult.from_run(run, _gather_draws(draws), dict(function_items), algorithm, target, lengths,
-                                   wall_time, snapshot_steps)
+                                   wall_time, snapshot_steps, rng_key=rng_key, monitor_steps=monitor_steps)
+    result = dataclasses.replace(result, compile_time=compile_time, sampling_time=wall_time - compile_time)
+    result = dataclasses.replace(result, warnings=health_report(result, algorithm))
     if result.nonfinite_estimates:
         warnings.warn(result.nonfinite_warning(), RuntimeWarning, stacklevel=2)
     return result
@@ -211,6 +258,63 @@ class ChunkProgress(NamedTuple):
     draws: list
     bar: Any
     save: Callable | None
+
+
+def _warmup_placeholders(plan: WarmupPlan, algorithm: Algorithm, target: Target, states: Any,
+                         positions: Array) -> dict:
+    """Zero-valued `RunState` fields of the right shapes for what the warm-up will produce (so that a checkpoint
+    written before and one written after the warm-up have the same structure)."""
+    carry = initial_warmup_carry(plan, algorithm, algorithm.kernel_state(states), positions)
+    result = jax.eval_shape(lambda c: finish(plan, c), carry)
+    zeros = jax.tree.map(lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), result)
+    return {"kernel_params": zeros.params, "warmup": zeros}
+
+
+def _run_warmup(run: RunState, chain_keys: Array, config: RunConfig, plan: WarmupPlan, lengths: RunLengths,
+                bar: Any) -> RunState:
+    """Run the warm-up in chunks; return the run state with the warmed-up states and adapted parameters."""
+    algorithm = config.algorithm
+    warmup_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, WARMUP_SALT)
+    positions = algorithm.position(run.states)
+    carry = initial_warmup_carry(plan, algorithm, algorithm.kernel_state(run.states), positions)
+    dynamic = warmup_dynamic_params(plan, algorithm)
+    done = 0
+    while done < plan.num_steps:
+        size = min(lengths.chunk_size, plan.num_steps - done)
+        carry = _warmup_chunk(carry, warmup_keys, dynamic, plan=plan, num_steps=size)
+        done += size
+        if bar is not None:
+            jax.block_until_ready(carry)
+            bar.update(size)
+    result = finish(plan, carry)
+    states = _cast_like(algorithm.with_kernel_state(run.states, carry.states), run.states)
+    return run._replace(states=states, kernel_params=_cast_like(result.params, run.kernel_params),
+                        warmup=_cast_like(result, run.warmup))
+
+
+_warmup_chunk = jax.jit(run_warmup_chunk, static_argnames=("plan", "num_steps"))
+
+
+def _monitor_steps(num_steps: int) -> tuple[int, ...]:
+    """`MONITOR_POINTS` distinct counted steps, evenly spaced, ending at the last one."""
+    return tuple(sorted({max(1, round(num_steps * (i + 1) / MONITOR_POINTS)) for i in range(MONITOR_POINTS)}))
+
+
+def _monitor_buffers(algorithm: Algorithm, states: Any, num_points: int) -> dict:
+    shapes = jax.eval_shape(jax.vmap(algorithm.statistics), states)
+    return {name: jnp.full((shape.shape[0], num_points), jnp.nan, jnp.result_type(shape.dtype, float))
+            for name, shape in shapes.items()}
+
+
+def _record_monitor(monitor: dict, algorithm: Algorithm, states: Any, count: Array, monitor_steps: tuple) -> dict:
+    """Write the algorithm's statistics into their slot when `count` is a monitor step."""
+    hits = jnp.asarray(monitor_steps) == count
+
+    def write(buffers):
+        index, values = jnp.argmax(hits), jax.vmap(algorithm.statistics)(states)
+        return {name: buffer.at[:, index].set(values[name].astype(buffer.dtype)) for name, buffer in buffers.items()}
+
+    return jax.lax.cond(jnp.any(hits), write, lambda buffers: buffers, monitor)
 
 
 def _run_chunks(run: RunState, chain_keys: Array, config: RunConfig, lengths: RunLengths,
@@ -230,6 +334,7 @@ def _run_chunks(run: RunState, chain_keys: Array, config: RunConfig, lengths: Ru
             draws.append(out)
         step += size
         if bar is not None:
+            jax.block_until_ready(run)  # the bar counts finished steps, not dispatched ones
             bar.update(size)
         if save is not None and (step == total_steps or checkpoint_every is None
                                  or step - last_saved >= checkpoint_every):
@@ -336,17 +441,20 @@ def _shard(tree: Any, mesh: Mesh) -> Any:
 def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config: RunConfig, num_blocks: int,
                block_length: int, accumulate: bool, store: bool) -> tuple[RunState, Any]:
     """One compiled chunk: `num_blocks` blocks of `block_length` steps; emits positions per block if `store`."""
-    algorithm, target, function_items, snapshot_steps = config
-    vmapped_step = jax.vmap(lambda key, state: algorithm.step(key, state, target))
+    algorithm, target, function_items, snapshot_steps, monitor_steps = config
+    vmapped_step = jax.vmap(lambda key, state, params: algorithm.step(key, state, target, params))
 
     def one_step(run: RunState, _):
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, run.step)
-        states, info = vmapped_step(keys, run.states)
+        states, info = vmapped_step(keys, run.states, run.kernel_params)
         states = _cast_like(states, run.states)
         nonfinite = info.is_nonfinite
         run = run._replace(states=states, step=run.step + 1, num_nonfinite=run.num_nonfinite + nonfinite)
         if accumulate:
             run = _accumulate(run, algorithm.position(states), info, function_items, snapshot_steps, batch_length)
+            if monitor_steps:
+                run = run._replace(monitor=_record_monitor(run.monitor, algorithm, states, run.num_accumulated,
+                                                           monitor_steps))
         return run, (info.acceptance_rate, nonfinite) if store else None
 
     def one_block(run: RunState, _):
@@ -412,9 +520,10 @@ def _gather_draws(draws: list) -> tuple[np.ndarray, dict[str, np.ndarray]] | Non
     return positions, stats
 
 
-def _fingerprint(rng_key: Array, config: RunConfig, lengths: RunLengths, positions: Array, tree: Any) -> dict:
+def _fingerprint(rng_key: Array, config: RunConfig, lengths: RunLengths, positions: Array, tree: Any,
+                 warmup: Warmup | None = None) -> dict:
     """What a checkpoint must agree on to be resumed by this run (see `srmc.checkpoint`)."""
-    algorithm, target, function_items, snapshot_steps = config
+    algorithm, target, function_items, snapshot_steps, monitor_steps = config
     return {
         "algorithm": repr(algorithm),
         "algorithm_params": {name: checkpoints.describe_value(value) for name, value in algorithm.params.items()},
@@ -424,6 +533,7 @@ def _fingerprint(rng_key: Array, config: RunConfig, lengths: RunLengths, positio
         "num_chains": lengths.num_chains,
         "functions": {name: checkpoints.describe_callable(f) for name, f in function_items},
         "snapshot_steps": list(snapshot_steps), "num_batches": lengths.num_batches,
+        "warmup": None if warmup is None else warmup._asdict(),
         "rng_key": {"impl": str(jax.random.key_impl(rng_key)),
                     "data": np.asarray(jax.random.key_data(rng_key)).tolist()},
         "initial_positions": checkpoints.array_digest(positions),

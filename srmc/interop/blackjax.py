@@ -198,7 +198,7 @@ def _ghmc_record(api: Any) -> KernelSpec:
 _RECORDS: dict[str, Callable[[Any], KernelSpec]] = {
     "mala": _record("mala", _mala_nonfinite, (STEP_SIZE_TO_ADAPT,), VALUE_AND_GRADIENT_CACHE, Tuning(0.574)),
     "hmc": _record("hmc", _info_nonfinite, (STEP_SIZE_TO_ADAPT, REQUIRED_INVERSE_MASS, NUM_INTEGRATION_STEPS),
-                   VALUE_AND_GRADIENT_CACHE, Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix")),
+                   VALUE_AND_GRADIENT_CACHE, Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix", step_jitter=0.3)),
     "nuts": _record("nuts", _info_nonfinite,
                     (STEP_SIZE_TO_ADAPT, REQUIRED_INVERSE_MASS,
                      Parameter("max_num_doublings", positive_int, required=False, description="tree depth limit")),

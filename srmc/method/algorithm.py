@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import jax
 
-from srmc.method.kernels import check_params, init_params, resolve_kernel, target_params
+from srmc.method.kernels import check_params, check_step_jitter, init_params, jittered, resolve_kernel, target_params
 from srmc.samplers.spec import KernelSpec
 
 Array = jax.Array
@@ -34,12 +34,16 @@ class Algorithm:
     """A sampler bound to its parameters but not to a target.
 
     Both functions act on one chain (the runner vmaps them):
-    ``init(position, target) -> state`` and ``step(rng_key, state, target) -> (state, info)``, where ``info`` has
-    ``acceptance_rate`` (float), ``is_accepted`` and ``is_nonfinite`` (bools).
+    ``init(position, target) -> state`` and ``step(rng_key, state, target, params=None) -> (state, info)``, where
+    ``info`` has ``acceptance_rate`` (float), ``is_accepted`` and ``is_nonfinite`` (bools), and `params` are base
+    kernel parameters that override `kernel_params` for this step (traced values, e.g. a warm-up's adapted step
+    size and inverse mass matrix, one per chain).
 
     Attributes:
       kernel: the base kernel's record (`srmc.samplers.spec.KernelSpec`).
       params: the parameters shown in ``repr`` and checkpoints' fingerprints.
+      kernel_params: the base kernel's parameters as given.
+      step_jitter: the relative step-size jitter every step applies (0: none).
       check_run: ``check_run(total_steps)`` raises before compilation if the algorithm cannot run that long
         (e.g. a schedule that turns negative).
       kernel_state: ``state -> the base kernel's state`` inside an algorithm's state (itself for `base`, the
@@ -53,6 +57,8 @@ class Algorithm:
     name: str
     kernel: KernelSpec
     params: dict = dataclasses.field(default_factory=dict)
+    kernel_params: dict = dataclasses.field(default_factory=dict)
+    step_jitter: float = 0.0
     check_run: Callable[[int], None] = _any_length
     kernel_state: Callable[[Any], Any] = _same_state
     with_kernel_state: Callable[[Any, Any], Any] = _whole_state
@@ -67,17 +73,24 @@ class Algorithm:
         return f"{self.name}({shown})"
 
 
-def base(kernel: Any, **params: Any) -> Algorithm:
-    """Run a base kernel directly on the target (no repellence), e.g. ``base(samplers.mala, step_size=0.1)``."""
+def base(kernel: Any, *, step_jitter: float | None = None, **params: Any) -> Algorithm:
+    """Run a base kernel directly on the target (no repellence), e.g. ``base(samplers.mala, step_size=0.1)``.
+
+    `step_jitter`: multiply the step size by U(1 - j, 1 + j) at every step; None: the kernel's declared default
+    (0.3 for HMC-type kernels with fixed trajectories, 0 otherwise; `srmc.samplers.spec.Tuning`).
+    """
     spec = resolve_kernel(kernel)
     check_params(spec, params)
+    step_jitter = check_step_jitter(spec, step_jitter)
     step_kernel = spec.build_kernel()
 
     def init(position: Array, target: Any) -> Any:
         filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
         return spec.init(position, target.logdensity, **init_params(spec, filled))
 
-    def step(rng_key: Array, state: Any, target: Any) -> tuple[Any, Any]:
-        return step_kernel(rng_key, state, target.logdensity, **target_params(spec, params, target))
+    def step(rng_key: Array, state: Any, target: Any, overrides: dict | None = None) -> tuple[Any, Any]:
+        merged = jittered(spec, {**params, **(overrides or {})}, rng_key, step_jitter)
+        return step_kernel(rng_key, state, target.logdensity, **target_params(spec, merged, target))
 
-    return Algorithm(init, step, spec.name, spec, dict(params))
+    shown = dict(params, step_jitter=step_jitter) if step_jitter else dict(params)
+    return Algorithm(init, step, spec.name, spec, shown, dict(params), step_jitter)

@@ -142,6 +142,30 @@ def target_params(spec: KernelSpec, params: dict, target: Target) -> dict:
     return filled
 
 
+JITTER_SALT = 0x717E  # the step-size jitter of a step is drawn from fold_in(step_key, JITTER_SALT)
+
+
+def check_step_jitter(spec: KernelSpec, step_jitter: float | None) -> float:
+    """The step jitter to use: the record's default for None; a ValueError unless in [0, 1) and tunable."""
+    if step_jitter is None:
+        return spec.tuning.step_jitter if spec.tuning is not None else 0.0
+    if isinstance(step_jitter, bool) or not isinstance(step_jitter, (int, float)) or not 0 <= step_jitter < 1:
+        raise ValueError(f"step_jitter must be a number in [0, 1), got {step_jitter!r}.")
+    if step_jitter and spec.tuning is None:
+        raise ValueError(f"step_jitter={step_jitter}: kernel {spec.name} has no step size to jitter.")
+    return float(step_jitter)
+
+
+def jittered(spec: KernelSpec, params: dict, rng_key: Array, step_jitter: float) -> dict:
+    """`params` with the step size multiplied by U(1 - step_jitter, 1 + step_jitter) (unchanged for 0)."""
+    if not step_jitter:
+        return params
+    name = spec.tuning.step_size
+    factor = jax.random.uniform(jax.random.fold_in(rng_key, JITTER_SALT), (), minval=1.0 - step_jitter,
+                                maxval=1.0 + step_jitter)
+    return {**params, name: params[name] * factor}
+
+
 def init_params(spec: KernelSpec, params: dict) -> dict:
     """The parameters (already filled by `target_params`) that the kernel's ``init`` takes too."""
     return {name: params[name] for name in spec.init_parameters if name in params}

@@ -54,7 +54,7 @@ def default_gamma(alpha: float | Schedule) -> Schedule:
 
 
 def linear_warmup(alpha: float, warmup_steps: int) -> Schedule:
-    """alpha * min(1, n / warmup_steps) at step n (alpha reached at step `warmup_steps`), on ``optax.linear_schedule``."""
+    """alpha * min(1, n / warmup_steps) at step n (alpha reached at step `warmup_steps`); optax.linear_schedule."""
     _check_number(alpha, "alpha")
     if not isinstance(warmup_steps, (int, np.integer)) or warmup_steps < 1:
         raise ValueError(f"warmup_steps must be a positive integer, got {warmup_steps!r}.")
@@ -62,7 +62,7 @@ def linear_warmup(alpha: float, warmup_steps: int) -> Schedule:
 
 
 def rational(alpha: float, c: float) -> Schedule:
-    """n / (c + n / alpha) at step n (the SRMC paper's "adaptive" alpha): rises towards alpha, alpha / 2 at n = c alpha."""
+    """n / (c + n / alpha) at step n (the SRMC paper's "adaptive" alpha): towards alpha, alpha / 2 at n = c alpha."""
     _check_number(alpha, "alpha", positive=True)
     _check_number(c, "c", positive=True)
 

@@ -17,7 +17,15 @@ import jax.numpy as jnp
 
 from srmc.method import schedules
 from srmc.method.algorithm import Algorithm
-from srmc.method.kernels import check_params, init_params, resolve_kernel, state_cache, target_params
+from srmc.method.kernels import (
+    check_params,
+    check_step_jitter,
+    init_params,
+    jittered,
+    resolve_kernel,
+    state_cache,
+    target_params,
+)
 from srmc.method.tilt import DEFAULT_FD_STEP, GRADIENTS, TILTS, surrogate_logdensity, tilted_gradient, tilted_value
 from srmc.samplers.spec import CacheFields
 from srmc.targets import Continuous, Target
@@ -52,6 +60,7 @@ def wrap(
     gradient: str = "exact",
     gamma: float | schedules.Schedule | None = None,
     fd_step: float = DEFAULT_FD_STEP,
+    step_jitter: float | None = None,
     **params: Any,
 ) -> Algorithm:
     """Wrap a BlackJAX-shaped kernel (``init``, ``build_kernel``) in Score-Repellent Monte Carlo.
@@ -67,6 +76,9 @@ def wrap(
       gamma: history step size, a number > 0 or a schedule; default ``1 / (n + 1 + 2 alpha)``
         (see `schedules.default_gamma` for why, and when to choose another).
       fd_step: the finite-difference step c (units of length^2: it multiplies a score to give a displacement).
+      step_jitter: multiply the base kernel's step size by U(1 - j, 1 + j) at every step; None: the kernel's
+        declared default (0.3 for HMC-type kernels, whose fixed trajectories otherwise resonate with the history's
+        feedback and run away; 0 otherwise). `srmc.base` takes the same, so base and SRMC compare like for like.
       **params: the base kernel's parameters, e.g. ``step_size=0.1``.
 
     Indexing (the SRMC paper's): step n = 1, 2, ... draws X_n from the surrogate with (alpha_n, theta_{n-1}),
@@ -83,6 +95,7 @@ def wrap(
     gamma_schedule = schedules.as_schedule(default_gamma, "gamma", positive=True)
     spec = resolve_kernel(base)
     check_params(spec, params)
+    step_jitter = check_step_jitter(spec, step_jitter)
     kernel = spec.build_kernel()
 
     # A constant alpha = 0 makes the surrogate pi itself: the kernel then sees the target's own log density
@@ -102,9 +115,11 @@ def wrap(
         state_cache(spec, inner)  # fails early on a state that lacks its declared cache
         return SRMCState(inner, theta, jnp.zeros((), jnp.int32))
 
-    def step(rng_key: Array, state: SRMCState, target: Target) -> tuple[SRMCState, SRMCInfo]:
+    def step(rng_key: Array, state: SRMCState, target: Target, overrides: dict | None = None
+             ) -> tuple[SRMCState, SRMCInfo]:
         alpha_now = jnp.asarray(alpha_schedule(state.count + 1))  # step n = count + 1 uses alpha_n
-        kernel_params = target_params(spec, params, target)
+        kernel_params = target_params(spec, jittered(spec, {**params, **(overrides or {})}, rng_key, step_jitter),
+                                      target)
         inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now), **kernel_params)
         cache = state_cache(spec, inner)
         reads_cache = alpha_is_zero or tilt == "linear"
@@ -119,8 +134,8 @@ def wrap(
                 fresh = spec.init(position, surrogate(target, theta, alpha_next), **init_params(spec, kernel_params))
                 return getattr(fresh, cache.gradient)
 
-            inner = _refresh_cache(inner, cache, CacheRefresh(target, logpi, score, theta, alpha_next, tilt, gradient, fd_step),
-                                   refresh_gradient)
+            refresh = CacheRefresh(target, logpi, score, theta, alpha_next, tilt, gradient, fd_step)
+            inner = _refresh_cache(inner, cache, refresh, refresh_gradient)
         info = SRMCInfo(inner_info.acceptance_rate, inner_info.is_accepted, inner_info.is_nonfinite, alpha_now,
                         gamma_now, inner_info)
         return SRMCState(inner, theta, count), info
@@ -132,7 +147,10 @@ def wrap(
     params_shown = dict(params, alpha=alpha, tilt=tilt, gradient=gradient)
     if gradient == "finite_difference":
         params_shown["fd_step"] = fd_step
-    return Algorithm(init, step, f"srmc[{spec.name}]", spec, params_shown, check_run, kernel_state=_inner_state,
+    if step_jitter:
+        params_shown["step_jitter"] = step_jitter
+    return Algorithm(init, step, f"srmc[{spec.name}]", spec, params_shown, dict(params), step_jitter, check_run,
+                     kernel_state=_inner_state,
                      with_kernel_state=_with_inner_state, statistics=_theta_norm)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import pathlib
 import platform
-import time
 from typing import Any, NamedTuple, Sequence
 
 import jax
@@ -65,6 +64,7 @@ class BenchmarkRun(NamedTuple):
     second_moments: np.ndarray
     curve: MSECurve
     coverage: CoverageSummary | None
+    warnings: tuple[str, ...] = ()  # health report of the run (`srmc.engine.health`), as printed lines
 
 
 class BenchmarkReport(NamedTuple):
@@ -106,33 +106,10 @@ def snapshot_grid(num_steps: int, num_points: int = 20, first: int = 10) -> tupl
     return tuple(int(s) for s in np.unique(np.geomspace(first, num_steps, num_points).round().astype(int)))
 
 
-_COMPILE_EVENTS = (
-    "/jax/core/compile/jaxpr_trace_duration",
-    "/jax/core/compile/jaxpr_to_mlir_module_duration",
-    "/jax/core/compile/backend_compile_duration",
-)
-_compile_seconds = [0.0]
-
-
-def _record_compile_time(event: str, duration: float, **kwargs: Any) -> None:
-    if event in _COMPILE_EVENTS:
-        _compile_seconds[0] += duration
-
-
-def compile_seconds() -> float:
-    """Seconds JAX has spent tracing, lowering and compiling since first asked (read off `jax.monitoring`)."""
-    if not getattr(_record_compile_time, "registered", False):
-        jax.monitoring.register_event_duration_secs_listener(_record_compile_time)
-        _record_compile_time.registered = True
-    return _compile_seconds[0]
-
-
 def timed_sample(*args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """``srmc.sample(*args, **kwargs)`` and its wall time with JAX's compile time subtracted."""
-    compiled_before, start = compile_seconds(), time.perf_counter()
+    """``srmc.sample(*args, **kwargs)`` and its sampling time (compilation excluded: ``result.sampling_time``)."""
     result = sample(*args, **kwargs)
-    elapsed = time.perf_counter() - start
-    return result, max(elapsed - (compile_seconds() - compiled_before), 0.0)
+    return result, result.sampling_time
 
 
 def configurations(kernel: Any, kernel_params: dict, alphas: Sequence[float], tilts: Sequence[str],
@@ -162,6 +139,7 @@ def variance_benchmark(
     gradient: str = "exact",
     gamma: float | schedules.Schedule | None = None,
     alpha_warmup: int = 0,
+    warmup: int = 0,
     burn_in: int = 0,
     snapshot_steps: Sequence[int] | None = None,
     coverage_draws: int = 200,
@@ -202,7 +180,7 @@ def variance_benchmark(
     for label, tilt, alpha, algorithm in configs:
         result, seconds = timed_sample(
             run_key, algorithm, target, num_steps, num_replicates, initial_position=starts, burn_in=burn_in,
-            thin=thin, chunk_size=chunk, progress=progress, snapshot_steps=snapshot_steps,
+            thin=thin, chunk_size=chunk, progress=progress, snapshot_steps=snapshot_steps, warmup=warmup,
         )
         counts = (count_evaluations(algorithm, target, starts[0], num_steps=count_steps) if count_steps
                   else EvaluationCounts(float("nan"), float("nan"), float("nan")))
@@ -211,7 +189,7 @@ def variance_benchmark(
     settings = {
         "target": target.name, "kernel": configs[0][3].kernel.name,
         "kernel_params": dict(kernel_params), "alphas": [float(a) for a in alphas], "tilts": list(tilts),
-        "gradient": gradient, "gamma": "default" if gamma is None else repr(gamma), "alpha_warmup": alpha_warmup,
+        "gradient": gradient, "gamma": "default" if gamma is None else repr(gamma), "alpha_warmup": alpha_warmup, "warmup": warmup,
         "num_steps": num_steps, "num_replicates": num_replicates, "burn_in": burn_in, "thin": thin,
         "ground_truth": "exact" if target.ground_truth.exact else "reference run",
         "count_steps": count_steps, "jax": jax.__version__, "device": str(jax.devices()[0]),
@@ -241,7 +219,8 @@ def _benchmark_run(label: str, tilt: str | None, alpha: float, result: Any, seco
         means, weights, radius = modes
         coverage = summarize_coverage(result.draws, means, weights, result.thin, radius)
     curve = MSECurve(np.asarray(result.snapshot_steps), np.atleast_1d(curve_mse), np.atleast_1d(curve_stderr))
-    return BenchmarkRun(row, tilt, estimates, second_moments, curve, coverage)
+    return BenchmarkRun(row, tilt, estimates, second_moments, curve, coverage,
+                        tuple(str(warning) for warning in result.warnings))
 
 
 def format_table(rows: Sequence[BenchmarkRow]) -> str:
@@ -298,6 +277,7 @@ def report_to_dict(report: BenchmarkReport) -> dict:
                 "curve": {name: np.asarray(value).tolist() for name, value in run.curve._asdict().items()},
                 "coverage": None if run.coverage is None else {
                     name: np.asarray(value).tolist() for name, value in run.coverage._asdict().items()},
+                "warnings": list(run.warnings),
             }
             for run in report.runs
         ],
@@ -321,6 +301,7 @@ def report_from_dict(data: dict) -> BenchmarkReport:
             coverage=None if coverage is None else CoverageSummary(
                 np.asarray(coverage["steps"], np.int64), np.asarray(coverage["fraction_visited"], np.float64),
                 *(float(coverage[name]) for name in CoverageSummary._fields[2:])),
+            warnings=tuple(run.get("warnings", ())),
         ))
     return BenchmarkReport(data["settings"], np.asarray(data["truth_mean"], np.float64),
                            np.asarray(data["truth_second_moment"], np.float64), runs)

@@ -50,6 +50,7 @@ def kernel_spec(name: str) -> KernelSpec:
 
 
 KERNEL_OPTIONS = ("step_size", "num_integration_steps", "damping")  # parameters with their own --flag
+DEFAULT_WARMUP = 1000  # steps of warm-up on the target that `srmc run` and `srmc bench` take by default
 
 
 def parse_pairs(pairs: Sequence[str], option: str) -> dict:
@@ -194,7 +195,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                               **params)
     result = srmc.sample(
         jax.random.key(args.seed), algorithm, target, args.steps, args.chains, burn_in=args.burn_in,
-        thin=args.thin, progress=not args.quiet and None,
+        thin=args.thin, progress=not args.quiet and None, warmup=args.warmup,
     )
     truth = None if target.ground_truth is None else target.ground_truth.mean
     print(result.summary(max_rows=args.rows, truth=truth))
@@ -206,7 +207,8 @@ def bench_header(report: BenchmarkReport, params: dict) -> str:
     burn_in = f" (+{s['burn_in']} burn-in)" if s["burn_in"] else ""
     return (
         f"{s['target']}, {s['kernel']} {params}, {s['num_replicates']} replicates x {s['num_steps']} steps{burn_in}, "
-        f"alpha warm-up {s['alpha_warmup']} steps, ground truth: {s['ground_truth']}\n"
+        f"warm-up {s.get('warmup', 0)} steps, alpha warm-up {s['alpha_warmup']} steps, ground truth: "
+        f"{s['ground_truth']}\n"
         "MSE of the running means of x and x^2 (averaged over coordinates); ratio = first row's MSE / MSE; "
         "n*Var = steps x variance across replicates; ms/step: all replicates, compilation excluded; "
         "logp/grad/hvp: evaluations per chain-step (discrete targets: grad counts the score's evaluations)"
@@ -226,12 +228,15 @@ def cmd_bench(args: argparse.Namespace) -> None:
     report = variance_benchmark(
         jax.random.key(args.seed), target, kernel, params, alphas, num_steps=args.steps,
         num_replicates=args.replicates, tilts=tilts, gradient=args.gradient, alpha_warmup=args.alpha_warmup,
-        burn_in=args.burn_in, progress=not args.quiet and None,
+        burn_in=args.burn_in, progress=not args.quiet and None, warmup=args.warmup,
     )
     report.settings.update(seed=args.seed, target_params=parse_pairs(args.param, "--param"),
                            command="srmc " + " ".join(args.argv))
     print(bench_header(report, params))
     print(format_table(report.rows), flush=True)
+    for run in report.runs:
+        for line in run.warnings:
+            print(f"{run.row.label} alpha={run.row.alpha:g}: {line}")
     if any(run.coverage is not None for run in report.runs):
         print(f"mode coverage (a draw within 4 component sd of a mode visits it; draws every {report.settings['thin']} "
               "steps; TV of mode occupancy against the weights, averaged over replicates)")
@@ -336,9 +341,13 @@ def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
                         help="score tilt's proposal gradient: exact (Hessian-vector product) or shifted")
     parser.add_argument("--alpha-warmup", type=_non_negative_int, default=500,
                         help="linear warm-up of alpha over this many steps (0: constant alpha)")
+    parser.add_argument("--warmup", type=_non_negative_int, default=DEFAULT_WARMUP,
+                        help="steps of the base kernel on the target before anything is counted, adapting its step "
+                             "size and inverse mass matrix (0: none, the kernel runs with the given parameters)")
     for name, kind in (("step_size", float), ("num_integration_steps", _positive_int), ("damping", float)):
+        start = " (with --warmup: where the adaptation starts)" if name == "step_size" else ""
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, dest=name,
-                            help=f"the kernel's {name} (default: its suggested value: {suggested_values(name)})")
+                            help=f"the kernel's {name}{start} (default: its suggested value: {suggested_values(name)})")
     parser.add_argument("--steps", type=_positive_int, default=2000, help="counted steps per chain")
     parser.add_argument("--burn-in", type=_non_negative_int, dest="burn_in", help="steps left out of the estimates")
     parser.add_argument("--seed", type=int, default=0, help="the PRNG seed (jax.random.key(seed))")

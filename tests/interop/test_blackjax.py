@@ -61,7 +61,8 @@ def test_alpha_zero_matches_plain_blackjax_bit_for_bit(name):
     api, params = kernel_config(name)
     key = jax.random.key(3)
     plain = plain_blackjax_draws(api, params, key, TARGET, 30, 3)
-    wrapped = srmc.sample(key, srmc.wrap(api, alpha=0.0, **params), TARGET, 30, 3, thin=1)
+    # plain BlackJAX has no step jitter (srmc's default for HMC-type kernels): off for this comparison
+    wrapped = srmc.sample(key, srmc.wrap(api, alpha=0.0, step_jitter=0.0, **params), TARGET, 30, 3, thin=1)
     np.testing.assert_array_equal(wrapped.draws, plain)
     assert 0.2 < wrapped.acceptance_rate.mean() <= 1.0
     assert wrapped.num_nonfinite.sum() == 0

@@ -1,0 +1,211 @@
+"""The health report: every run says when it cannot be trusted, with the numbers and the likely fix.
+
+`health_report(result, algorithm)` returns a list of `HealthWarning` (a code, a message naming the fix, the numbers
+behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.summary` prints it first. Checks:
+
+- ``acceptance_low`` / ``acceptance_high``: mean acceptance below 0.1 or above 0.95 for a Metropolis kernel with a
+  step size (the record's `Tuning`): the step is far from what the kernel needs;
+- ``frozen_chains``: chains that accepted < 1% of their proposals (they did not move);
+- ``nonfinite_proposals``: more than 1% of the steps proposed a non-finite log density or gradient;
+- ``nonfinite_estimates``: a function's estimate is not finite;
+- ``r_hat``: split R-hat > 1.01 on some coordinate (with stored draws);
+- ``low_ess``: fewer than 100 effective draws on some coordinate (with stored draws): too few for the MCSE;
+- ``mcse_disagree``: the chain-spread MCSE is larger than the batch-means MCSE beyond both their errors (the chains
+  disagree more than their own autocorrelation explains: not mixed, or stuck in different modes); for a base
+  kernel also the other way round (batch means larger: batches too short for the autocorrelation). For SRMC the
+  batch-means MCSE is expected to be the larger one (the history makes successive batches negatively correlated);
+- ``theta_growing``: SRMC's |theta| (median over chains) grew over the second half of the run instead of shrinking;
+- ``warmup_acceptance``: the warm-up ended far (> 0.15) from its target acceptance.
+
+Which MCSE to believe: with two or more independent chains, the chain-spread MCSE (``result.mcse``) assumes
+nothing about a chain's autocorrelation, only independent chains from a good spread of starts, and it sees every
+source of error, SRMC's feedback included: it is the one reported and trusted. The batch-means MCSE works from a
+single chain but assumes batches long enough to be nearly independent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+LOW_ACCEPTANCE, HIGH_ACCEPTANCE = 0.1, 0.95
+FROZEN_ACCEPTANCE = 0.01
+NONFINITE_SHARE = 0.01
+MAX_R_HAT = 1.01
+MIN_ESS = 100.0
+MCSE_Z = 4.0
+THETA_GROWTH = 1.25
+
+
+class HealthWarning(NamedTuple):
+    """One thing wrong with a run: a short code, a message that names the likely fix, the numbers behind it."""
+
+    code: str
+    message: str
+    data: dict
+
+    def __str__(self) -> str:
+        return f"WARNING [{self.code}]: {self.message}"
+
+
+def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
+    """Every `HealthWarning` that applies to `result`, a run of `algorithm` (see the module doc)."""
+    is_srmc = "theta_norm" in result.monitor
+    checks = [
+        _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
+        _r_hat(result), _ess(result), _mcse_disagreement(result, is_srmc), _theta_growth(result),
+        _warmup_acceptance(result, algorithm),
+    ]
+    return [warning for warning in checks if warning is not None]
+
+
+def _is_metropolis_with_step(algorithm: Any) -> bool:
+    tuning = algorithm.kernel.tuning
+    return tuning is not None and tuning.target_acceptance < 1.0
+
+
+def _acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
+    if not _is_metropolis_with_step(algorithm):
+        return None
+    mean = float(np.mean(result.acceptance_rate))
+    target = algorithm.kernel.tuning.target_acceptance
+    fix = ("warm up the step size (srmc.sample(..., warmup=1000), srmc run --warmup 1000)" if not result.warmup_steps
+           else "warm up longer, or lower alpha if only SRMC shows it")
+    if mean < LOW_ACCEPTANCE:
+        return HealthWarning("acceptance_low", f"acceptance {mean:.3f} is far below {target:g}, what "
+                             f"{algorithm.kernel.name} needs: the step size is too large for the target; {fix}.",
+                             {"acceptance": mean, "target": target})
+    if mean > HIGH_ACCEPTANCE:
+        return HealthWarning("acceptance_high", f"acceptance {mean:.3f} is far above {target:g}, what "
+                             f"{algorithm.kernel.name} needs: the step size is so small that chains crawl; {fix}.",
+                             {"acceptance": mean, "target": target})
+    return None
+
+
+def _frozen(result: Any) -> HealthWarning | None:
+    frozen = np.flatnonzero(np.asarray(result.acceptance_rate) < FROZEN_ACCEPTANCE)
+    if not len(frozen):
+        return None
+    return HealthWarning(
+        "frozen_chains", f"{len(frozen)} of {result.num_chains} chains accepted under 1% of their proposals (they "
+        "did not move; their estimates are those of their starting points): use a smaller step size or warm up, "
+        "and for SRMC a smaller alpha or a slower alpha schedule.",
+        {"chains": frozen.tolist(), "acceptance": np.asarray(result.acceptance_rate)[frozen].tolist()})
+
+
+def _nonfinite_proposals(result: Any) -> HealthWarning | None:
+    total = int(np.sum(result.num_nonfinite))
+    share = total / (result.num_chains * (result.num_steps + result.burn_in))
+    if share <= NONFINITE_SHARE:
+        return None
+    return HealthWarning(
+        "nonfinite_proposals", f"{total} proposals ({share:.1%} of the steps) had a non-finite log density or "
+        "gradient and were rejected: the chains propose outside the target's support or into overflow; check the "
+        "log density there (reparametrise, e.g. an unconstrained NumPyro model), use a smaller step size, or for "
+        "SRMC a smaller alpha.", {"num_nonfinite": total, "share": share})
+
+
+def _nonfinite_estimates(result: Any) -> HealthWarning | None:
+    message = result.nonfinite_warning()
+    if not message:
+        return None
+    return HealthWarning("nonfinite_estimates", message, {"functions": result.nonfinite_estimates})
+
+
+def _r_hat(result: Any) -> HealthWarning | None:
+    r_hat = result.r_hat()
+    if r_hat is None:
+        return None
+    bad = ~(r_hat <= MAX_R_HAT)  # NaN (a chain that never moved) counts as bad
+    if not np.any(bad):
+        return None
+    worst = float(np.nanmax(r_hat)) if np.any(np.isfinite(r_hat)) else float("nan")
+    return HealthWarning(
+        "r_hat", f"split R-hat reaches {worst:.3f} (> {MAX_R_HAT}) on {int(np.sum(bad))} coordinates: the chains "
+        "disagree; run longer, warm up longer or start the chains from a wider spread.",
+        {"max_r_hat": worst, "coordinates": np.flatnonzero(bad).tolist()})
+
+
+def _ess(result: Any) -> HealthWarning | None:
+    ess = result.ess()
+    if ess is None:
+        return None
+    smallest = float(np.nanmin(ess))
+    if smallest >= MIN_ESS:
+        return None
+    return HealthWarning(
+        "low_ess", f"the stored draws hold only {smallest:.0f} effective draws on some coordinate (< {MIN_ESS:g}): "
+        "too few to trust their MCSE or R-hat; run longer or store draws more often (smaller thin).",
+        {"min_ess": smallest, "coordinates": np.flatnonzero(~(ess >= MIN_ESS)).tolist()})
+
+
+def mcse_disagreement(result: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(chain-spread MCSE, batch-means MCSE, z of log(spread / batch means) against their own errors), or None.
+
+    The spread MCSE over C chains has relative error ~ 1 / sqrt(2 (C - 1)); the pooled batch-means MCSE over C
+    chains of B batches ~ 1 / sqrt(2 C (B - 1)).
+    """
+    if result.num_chains < 2 or name not in result.batch_means:
+        return None
+    batches = result.batch_means[name].shape[1]
+    if batches < 2:
+        return None
+    spread, within = np.ravel(result.mcse(name)), np.ravel(result.batch_means_mcse(name))
+    relative = np.sqrt(1.0 / (2.0 * (result.num_chains - 1)) + 1.0 / (2.0 * result.num_chains * (batches - 1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.log(spread / within) / relative
+    return spread, within, z
+
+
+def _mcse_disagreement(result: Any, is_srmc: bool) -> HealthWarning | None:
+    compared = mcse_disagreement(result)
+    if compared is None:
+        return None
+    spread, within, z = compared
+    finite = np.isfinite(z)
+    spread_larger = finite & (z > MCSE_Z)
+    within_larger = finite & (z < -MCSE_Z) & (not is_srmc)
+    if not np.any(spread_larger | within_larger):
+        return None
+    worst = int(np.argmax(np.where(finite, np.abs(z), -np.inf)))
+    if np.any(spread_larger):
+        why = ("the chains' estimates scatter more than each chain's own fluctuations explain: chains not mixed, "
+               "stuck in different modes, or still far from their starts; run longer, warm up, or check the "
+               "target for separated modes")
+    else:
+        why = ("the batch-means MCSE exceeds the chain spread's: batches shorter than the autocorrelation; keep "
+               "the chain-spread MCSE and run longer for batch means")
+    return HealthWarning(
+        "mcse_disagree", f"MCSEs disagree on {int(np.sum(spread_larger | within_larger))} coordinates (worst x[{worst}]"
+        f": chain spread {spread[worst]:.3g} vs batch means {within[worst]:.3g}, z = {z[worst]:.1f}): {why}.",
+        {"spread": spread.tolist(), "batch_means": within.tolist(), "z": z.tolist()})
+
+
+def _theta_growth(result: Any) -> HealthWarning | None:
+    norms = result.monitor.get("theta_norm")
+    if norms is None or norms.shape[1] < 4:
+        return None
+    median = np.median(norms, axis=0)
+    middle, end = median[norms.shape[1] // 2 - 1], median[-1]
+    if np.isfinite(end) and np.isfinite(middle) and end <= THETA_GROWTH * middle:
+        return None
+    return HealthWarning(
+        "theta_growing", f"SRMC's |theta| (median over chains) went from {middle:.3g} at mid-run to {end:.3g} at the "
+        "end instead of shrinking: the history's feedback is running away (too large an alpha for this target and "
+        "kernel, or an anti-correlated kernel); lower alpha, use the default tilt, or warm alpha up.",
+        {"steps": np.asarray(result.monitor_steps).tolist(), "median_theta_norm": median.tolist()})
+
+
+def _warmup_acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
+    stats = result.warmup_stats
+    if stats is None or not _is_metropolis_with_step(algorithm):
+        return None
+    target = algorithm.kernel.tuning.target_acceptance
+    reached = float(stats.acceptance)
+    if abs(reached - target) <= 0.15:
+        return None
+    return HealthWarning(
+        "warmup_acceptance", f"the warm-up reached acceptance {reached:.3f}, far from its target {target:g}: it was "
+        "too short to adapt the step size (or the target is too hard for a fixed step); warm up longer.",
+        {"acceptance": reached, "target": target})

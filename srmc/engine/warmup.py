@@ -1,0 +1,441 @@
+"""Warm-up on pi itself: step size by dual averaging, inverse mass matrix from windowed Welford estimates.
+
+`srmc.sample(..., warmup=N)` runs N steps of the *base* kernel on the target (no repellence, SRMC's history
+frozen at theta = 0) before anything is counted, adapting what the kernel's record says it can tune
+(`srmc.samplers.spec.Tuning`):
+
+- the step size by dual averaging (Hoffman & Gelman 2014, Algorithm 5: gamma = 0.05, t0 = 10, kappa = 0.75,
+  mu = log(10 eps_0)) towards the kernel's target acceptance (MALA 0.574, HMC and kinetic Langevin 0.8, RWM 0.234,
+  BlackJAX kernels the same through their records); the final step size is the averaged iterate;
+- a diagonal (or dense) inverse mass matrix from Welford estimates of the variance in Stan's expanding windows
+  (an initial fast window of 15%, slow windows 25, 50, 100, ... steps, a final fast window of 10%; after each slow
+  window M^{-1} = n/(n+5) Var + 1e-3 * 5/(n+5) and dual averaging restarts from the current step size);
+- pooled across chains by default (one step size and one mass matrix for all chains: their estimates average
+  chains x steps draws), or per chain.
+
+It also records what the tilts need: location, variance (covariance) of x and the score's second moment
+(Fisher information) over the second half of the warm-up, pooled across chains (`WarmupStats`).
+
+Everything here is a pure function of the warm-up's keys and step indices: the result does not depend on the
+chunks the warm-up is run in.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from srmc.method.kernels import jittered, target_params
+from srmc.targets.space import Continuous, check_int
+
+Array = jax.Array
+
+MASS_FORMS = ("diagonal", "dense", "none")
+DUAL_AVERAGING_GAMMA, DUAL_AVERAGING_T0, DUAL_AVERAGING_KAPPA = 0.05, 10.0, 0.75
+DEFAULT_STEP_SIZE = 0.1  # where a kernel's record suggests none
+
+
+class Warmup(NamedTuple):
+    """How to warm up (``srmc.sample(warmup=Warmup(2000, mass="dense"))``; ``warmup=2000`` takes the defaults).
+
+    Attributes:
+      num_steps: steps of the base kernel on pi before the run.
+      target_acceptance: None: the kernel's own (its record's `Tuning`).
+      mass: ``"diagonal"`` (default), ``"dense"`` or ``"none"`` (adapt the step size only).
+      pooled: one step size and mass matrix for all chains (default), else one per chain.
+      dense_statistics: also record the dense covariance of x and of the score (O(d^2) memory).
+    """
+
+    num_steps: int
+    target_acceptance: float | None = None
+    mass: str = "diagonal"
+    pooled: bool = True
+    dense_statistics: bool = False
+
+
+def as_warmup(warmup: Any) -> Warmup | None:
+    """A checked `Warmup` from an int or a `Warmup` (None for 0 or None)."""
+    if warmup is None:
+        return None
+    if not isinstance(warmup, Warmup):
+        warmup = Warmup(check_int(warmup, "warmup", minimum=0, non_integer=TypeError))
+    check_int(warmup.num_steps, "warmup.num_steps", minimum=0, non_integer=TypeError)
+    if warmup.mass not in MASS_FORMS:
+        raise ValueError(f"warmup mass must be one of {MASS_FORMS}, got {warmup.mass!r}.")
+    if warmup.target_acceptance is not None and not 0 < warmup.target_acceptance < 1:
+        raise ValueError(f"warmup target_acceptance must lie in (0, 1), got {warmup.target_acceptance!r}.")
+    if not isinstance(warmup.pooled, bool) or not isinstance(warmup.dense_statistics, bool):
+        raise TypeError("warmup pooled and dense_statistics must be True or False.")
+    return warmup if warmup.num_steps > 0 else None
+
+
+# --- dual averaging ---------------------------------------------------------------------------------------------
+
+
+class DualAveraging(NamedTuple):
+    """Hoffman & Gelman's dual-averaging state for log step size (arrays: scalar, or one per chain)."""
+
+    log_step: Array
+    log_step_average: Array
+    error_average: Array
+    mu: Array
+    count: Array
+
+
+def dual_averaging_init(step_size: Array) -> DualAveraging:
+    """Start at `step_size`, shrinking towards mu = log(10 step_size)."""
+    log_step = jnp.log(step_size)
+    zeros = jnp.zeros_like(log_step)
+    return DualAveraging(log_step, zeros, zeros, jnp.log(10.0) + log_step, zeros)
+
+
+def dual_averaging_update(state: DualAveraging, acceptance: Array, target: float) -> DualAveraging:
+    """One update with the step's acceptance probability (NaN counts as 0: the proposal was rejected)."""
+    acceptance = jnp.where(jnp.isfinite(acceptance), acceptance, 0.0)
+    count = state.count + 1
+    weight = 1.0 / (count + DUAL_AVERAGING_T0)
+    error_average = (1.0 - weight) * state.error_average + weight * (target - acceptance)
+    log_step = state.mu - jnp.sqrt(count) / DUAL_AVERAGING_GAMMA * error_average
+    eta = count ** -DUAL_AVERAGING_KAPPA
+    log_step_average = eta * log_step + (1.0 - eta) * state.log_step_average
+    return DualAveraging(log_step, log_step_average, error_average, state.mu, count)
+
+
+def dual_averaging_final(state: DualAveraging) -> Array:
+    """The adapted step size: the averaged iterate (the last iterate before any update)."""
+    return jnp.exp(jnp.where(state.count > 0, state.log_step_average, state.log_step))
+
+
+# --- windows ----------------------------------------------------------------------------------------------------
+
+
+def slow_windows(num_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) 0-based warm-up step of each slow window (Stan's schedule: 75 fast, 25, 50, 100, ... slow, 50
+    fast; 15% / 75% / 10% when that does not fit). After each window the mass matrix is updated."""
+    initial, final, base = 75, 50, 25
+    if num_steps < 20:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if initial + final + base > num_steps:
+        initial, final = int(0.15 * num_steps), int(0.1 * num_steps)
+        base = num_steps - initial - final
+    starts, ends, start, size = [], [], initial, base
+    while start + size <= num_steps - final:
+        end = start + size
+        if end + 2 * size > num_steps - final:  # the next window would not fit: this one runs to the final window
+            end = num_steps - final
+        starts.append(start)
+        ends.append(end - 1)
+        start, size = end, 2 * size
+    return np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+
+
+# --- Welford estimates ------------------------------------------------------------------------------------------
+
+
+class Moments(NamedTuple):
+    """Running count, mean and centred second moments (diagonal ``(..., d)`` or dense ``(..., d, d)``)."""
+
+    count: Array
+    mean: Array
+    m2: Array
+
+
+def moments_init(shape: tuple[int, ...], dense: bool, dtype: Any) -> Moments:
+    """Empty moments of vectors of the last axis of `shape` (leading axes: chains)."""
+    second = shape + shape[-1:] if dense else shape
+    return Moments(jnp.zeros(shape[:-1], dtype), jnp.zeros(shape, dtype), jnp.zeros(second, dtype))
+
+
+def moments_update(moments: Moments, value: Array, active: Array) -> Moments:
+    """Welford's update with one value per leading index, where `active`."""
+    count = moments.count + active
+    delta = value - moments.mean
+    mean = moments.mean + jnp.where(active, 1.0 / jnp.maximum(count, 1), 0.0)[..., None] * delta
+    after = value - mean
+    if moments.m2.ndim == moments.mean.ndim + 1:
+        increment = delta[..., :, None] * after[..., None, :]
+        m2 = moments.m2 + jnp.where(active[..., None, None], increment, 0.0)
+    else:
+        m2 = moments.m2 + jnp.where(active[..., None], delta * after, 0.0)
+    return Moments(count, mean, m2)
+
+
+def pool_moments(moments: Moments) -> Moments:
+    """Moments of all chains' values together (Chan et al.'s parallel combination over the leading axis)."""
+    count = jnp.sum(moments.count)
+    mean = jnp.sum(moments.count[:, None] * moments.mean, axis=0) / jnp.maximum(count, 1)
+    shift = moments.mean - mean
+    if moments.m2.ndim == 3:
+        between = jnp.einsum("c,ci,cj->ij", moments.count, shift, shift)
+    else:
+        between = jnp.sum(moments.count[:, None] * shift**2, axis=0)
+    return Moments(count, mean, jnp.sum(moments.m2, axis=0) + between)
+
+
+def regularised_inverse_mass(moments: Moments) -> Array:
+    """Stan's M^{-1} = n/(n+5) Var + 1e-3 * 5/(n+5) (times I), from moments without a chain axis or per chain."""
+    count = moments.count.astype(moments.mean.dtype)
+    variance = moments.m2 / jnp.maximum(count - 1.0, 1.0).reshape(count.shape + (1,) * (moments.m2.ndim - count.ndim))
+    weight = (count / (count + 5.0)).reshape(count.shape + (1,) * (moments.m2.ndim - count.ndim))
+    shrink = (1e-3 * 5.0 / (count + 5.0)).reshape(weight.shape)
+    if moments.m2.ndim - count.ndim == 2:
+        return weight * variance + shrink * jnp.eye(moments.mean.shape[-1], dtype=moments.mean.dtype)
+    return weight * variance + shrink
+
+
+# --- what the warm-up hands to the run --------------------------------------------------------------------------
+
+
+class WarmupStats(NamedTuple):
+    """Pooled estimates from the second half of the warm-up (numpy arrays in a result).
+
+    mean, variance: of x; covariance: dense, with ``Warmup(dense_statistics=True)``, else None.
+    score_mean, fisher: mean and second moment E[s s^T] of the score (diagonal; `fisher_matrix` dense or None);
+    acceptance: mean acceptance over the window; num_draws: chains x steps averaged.
+    """
+
+    mean: Any
+    variance: Any
+    score_mean: Any
+    fisher: Any
+    acceptance: Any
+    num_draws: Any
+    covariance: Any = None
+    fisher_matrix: Any = None
+
+
+def stats_from_moments(position: Moments, score: Moments, acceptance: Array) -> WarmupStats:
+    """`WarmupStats` from per-chain moments of x and of s over the window (pooled here)."""
+    position, score = pool_moments(position), pool_moments(score)
+    n = jnp.maximum(position.count.astype(position.mean.dtype), 1.0)
+    dense = position.m2.ndim == 2
+    covariance = position.m2 / jnp.maximum(n - 1.0, 1.0)
+    second_score = score.m2 / n + (jnp.outer(score.mean, score.mean) if dense else score.mean**2)
+    return WarmupStats(
+        position.mean, jnp.diagonal(covariance) if dense else covariance, score.mean,
+        jnp.diagonal(second_score) if dense else second_score, acceptance, position.count,
+        covariance if dense else None, second_score if dense else None,
+    )
+
+
+# --- the warm-up loop -------------------------------------------------------------------------------------------
+
+
+class WarmupPlan(NamedTuple):
+    """The static description of a warm-up (hashable: a static argument of its compiled chunks).
+
+    `static_params` are the kernel's parameters that are not numbers (ints, strings, callables), as sorted items;
+    numbers and arrays travel as traced arguments. `step_parameter` / `mass_parameter` name what is adapted
+    (None: not adapted).
+    """
+
+    kernel: Any  # KernelSpec
+    target: Any  # Target
+    static_params: tuple
+    step_parameter: str | None
+    mass_parameter: str | None
+    target_acceptance: float
+    pooled: bool
+    dense_mass: bool
+    dense_statistics: bool
+    num_steps: int
+    score_from_cache: str | None
+    step_jitter: float = 0.0
+
+
+class WarmupCarry(NamedTuple):
+    """What the warm-up carries from step to step (leading chain axis where per chain)."""
+
+    states: Any
+    dual: DualAveraging
+    window: Moments
+    inverse_mass: Array
+    positions: Moments
+    scores: Moments
+    acceptance_sum: Array
+    num_nonfinite: Array
+    step: Array
+
+
+def _schedule_flags(num_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per warm-up step: whether it lies in a slow window, and whether a slow window ends there."""
+    starts, ends = slow_windows(num_steps)
+    in_window, window_end = np.zeros(num_steps, bool), np.zeros(num_steps, bool)
+    for start, end in zip(starts, ends):
+        in_window[start:end + 1] = True
+        window_end[end] = True
+    return in_window, window_end
+
+
+def init_carry(plan: WarmupPlan, states: Any, positions: Array, step_size: Array, inverse_mass: Array) -> WarmupCarry:
+    """The carry at warm-up step 0 for chains at `positions` (their kernel states `states`)."""
+    num_chains, dim = positions.shape
+    dtype = jnp.result_type(positions.dtype, float)
+    step_size = jnp.asarray(step_size, dtype)
+    dual = dual_averaging_init(step_size if plan.pooled else jnp.broadcast_to(step_size, (num_chains,)))
+    window = moments_init((num_chains, dim), plan.dense_mass, dtype)
+    stats_shape = (num_chains, dim)
+    scores_shape = (num_chains, plan.target.space.score_size)
+    return WarmupCarry(
+        states, dual, window, inverse_mass, moments_init(stats_shape, plan.dense_statistics, dtype),
+        moments_init(scores_shape, plan.dense_statistics, dtype), jnp.zeros(num_chains, dtype),
+        jnp.zeros(num_chains, jnp.int32), jnp.zeros((), jnp.int32),
+    )
+
+
+def _kernel_params(plan: WarmupPlan, dynamic: dict, step_size: Array, inverse_mass: Array) -> dict:
+    params = {**dynamic, **dict(plan.static_params)}
+    if plan.step_parameter is not None:
+        params[plan.step_parameter] = step_size
+    if plan.mass_parameter is not None:
+        params[plan.mass_parameter] = inverse_mass
+    return params
+
+
+def run_chunk(carry: WarmupCarry, warmup_keys: Array, dynamic: dict, *, plan: WarmupPlan,
+              num_steps: int) -> WarmupCarry:
+    """`num_steps` warm-up steps from `carry` (jit with `plan` and `num_steps` static)."""
+    kernel = plan.kernel.build_kernel()
+    in_window, window_end = (jnp.asarray(flags) for flags in _schedule_flags(plan.num_steps))
+    second_half = plan.num_steps // 2
+    per_chain_mass = plan.mass_parameter is not None and not plan.pooled
+
+    def one_step(carry: WarmupCarry, _) -> tuple[WarmupCarry, None]:
+        index = carry.step
+        keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(warmup_keys, index)
+        step_size = jnp.exp(carry.dual.log_step)
+        step_sizes = jnp.broadcast_to(step_size, warmup_keys.shape[:1])
+
+        def step(key, state, chain_step, chain_mass):
+            params = jittered(plan.kernel, _kernel_params(plan, dynamic, chain_step, chain_mass), key, plan.step_jitter)
+            return kernel(key, state, plan.target.logdensity, **params)
+
+        mass_axis = 0 if per_chain_mass else None
+        states, info = jax.vmap(step, in_axes=(0, 0, 0, mass_axis))(keys, carry.states, step_sizes,
+                                                                     carry.inverse_mass)
+        acceptance = info.acceptance_rate
+        statistic = jnp.mean(jnp.where(jnp.isfinite(acceptance), acceptance, 0.0)) if plan.pooled else acceptance
+        dual = dual_averaging_update(carry.dual, statistic, plan.target_acceptance)
+        positions = states.position.astype(carry.window.mean.dtype)
+        window = moments_update(carry.window, positions, jnp.broadcast_to(in_window[index], positions.shape[:1]))
+        inverse_mass, window, dual = _end_window(plan, window_end[index], window, carry.inverse_mass, dual)
+        in_stats = jnp.broadcast_to(index >= second_half, positions.shape[:1])
+        scores = (getattr(states, plan.score_from_cache) if plan.score_from_cache is not None
+                  else jax.vmap(plan.target.score)(states.position)).astype(carry.scores.mean.dtype)
+        carry = WarmupCarry(
+            states, dual, window, inverse_mass, moments_update(carry.positions, positions, in_stats),
+            moments_update(carry.scores, scores, in_stats),
+            carry.acceptance_sum + jnp.where(in_stats, jnp.where(jnp.isfinite(acceptance), acceptance, 0.0), 0.0),
+            carry.num_nonfinite + info.is_nonfinite, index + 1,
+        )
+        return carry, None
+
+    return jax.lax.scan(one_step, carry, None, length=num_steps)[0]
+
+
+def _end_window(plan: WarmupPlan, ends: Array, window: Moments, inverse_mass: Array,
+                dual: DualAveraging) -> tuple[Array, Moments, DualAveraging]:
+    """At the end of a slow window: the new mass matrix, a fresh window and dual averaging restarted."""
+    if plan.mass_parameter is None:
+        return inverse_mass, window, dual
+    estimate = regularised_inverse_mass(pool_moments(window) if plan.pooled else window)
+    restarted = dual_averaging_init(dual_averaging_final(dual))
+    fresh = jax.tree.map(jnp.zeros_like, window)
+    choose = lambda new, old: jnp.where(ends, new, old)  # noqa: E731
+    return (choose(estimate.astype(inverse_mass.dtype), inverse_mass), jax.tree.map(choose, fresh, window),
+            jax.tree.map(choose, restarted, dual))
+
+
+class WarmupResult(NamedTuple):
+    """The adapted parameters (per chain, ready to be traced through the run), the warm-up's statistics, its
+    non-finite proposals per chain, and whether it has run (False in a placeholder)."""
+
+    params: dict
+    stats: WarmupStats
+    num_nonfinite: Array
+    done: Array
+
+
+def finish(plan: WarmupPlan, carry: WarmupCarry) -> WarmupResult:
+    """Adapted per-chain parameters and pooled statistics from the final carry."""
+    num_chains = carry.acceptance_sum.shape[0]
+    params = {}
+    if plan.step_parameter is not None:
+        params[plan.step_parameter] = jnp.broadcast_to(dual_averaging_final(carry.dual), (num_chains,))
+    if plan.mass_parameter is not None:
+        mass = carry.inverse_mass
+        params[plan.mass_parameter] = mass if not plan.pooled else jnp.broadcast_to(mass, (num_chains, *mass.shape))
+    window_steps = jnp.maximum(carry.positions.count, 1)
+    acceptance = jnp.sum(carry.acceptance_sum) / jnp.sum(window_steps)
+    return WarmupResult(params, stats_from_moments(carry.positions, carry.scores, acceptance), carry.num_nonfinite,
+                        jnp.ones((), bool))
+
+
+# --- building a warm-up for an algorithm -------------------------------------------------------------------------
+
+
+def _is_static(value: Any) -> bool:
+    return value is None or callable(value) or isinstance(value, (bool, int, str, np.integer))
+
+
+def warmup_plan(algorithm: Any, target: Any, warmup: Warmup) -> WarmupPlan:
+    """What to adapt for `algorithm` on `target` (its base kernel's record says which parameters it can)."""
+    spec = algorithm.kernel
+    tuning = spec.tuning
+    params = target_params(spec, algorithm.kernel_params, target)
+    step_parameter = tuning.step_size if tuning is not None else None
+    mass_parameter = tuning.inverse_mass_matrix if tuning is not None and warmup.mass != "none" else None
+    adapted = {step_parameter, mass_parameter}
+    static = tuple(sorted((name, value) for name, value in params.items() if _is_static(value) and name not in adapted))
+    gradient_cached = (isinstance(target.space, Continuous) and target.score_is_gradient and not spec.conventional
+                       and spec.cache.gradient is not None)
+    acceptance = warmup.target_acceptance or (tuning.target_acceptance if tuning is not None else 0.5)
+    return WarmupPlan(spec, target, static, step_parameter, mass_parameter, float(acceptance), warmup.pooled,
+                      warmup.mass == "dense", warmup.dense_statistics, warmup.num_steps,
+                      spec.cache.gradient if gradient_cached else None,
+                      algorithm.step_jitter if step_parameter is not None else 0.0)
+
+
+def warmup_dynamic_params(plan: WarmupPlan, algorithm: Any) -> dict:
+    """The kernel's numeric parameters (traced through the warm-up), the adapted ones left out."""
+    params = target_params(plan.kernel, algorithm.kernel_params, plan.target)
+    return {name: jnp.asarray(value) for name, value in params.items()
+            if not _is_static(value) and name not in (plan.step_parameter, plan.mass_parameter)}
+
+
+def _initial_step_size(plan: WarmupPlan, algorithm: Any) -> Any:
+    if plan.step_parameter is None:
+        return 1.0
+    given = algorithm.kernel_params.get(plan.step_parameter)
+    if given is not None:
+        return given
+    declared = plan.kernel.parameter(plan.step_parameter)
+    return declared.suggested if declared is not None and declared.suggested is not None else DEFAULT_STEP_SIZE
+
+
+def _initial_inverse_mass(plan: WarmupPlan, algorithm: Any, positions: Array) -> Array:
+    num_chains, dim = positions.shape
+    dtype = jnp.result_type(positions.dtype, float)
+    if plan.mass_parameter is None:
+        return jnp.zeros((), dtype)
+    given = algorithm.kernel_params.get(plan.mass_parameter)
+    if given is None:
+        mass = jnp.eye(dim, dtype=dtype) if plan.dense_mass else jnp.ones(dim, dtype)
+    else:
+        mass = jnp.asarray(given, dtype)
+        if plan.dense_mass and mass.ndim < 2:
+            mass = jnp.diag(jnp.broadcast_to(mass, (dim,)))
+        elif not plan.dense_mass and mass.ndim == 2:
+            mass = jnp.diagonal(mass)
+        mass = jnp.broadcast_to(mass, (dim, dim) if plan.dense_mass else (dim,))
+    return mass if plan.pooled else jnp.broadcast_to(mass, (num_chains, *mass.shape))
+
+
+def initial_warmup_carry(plan: WarmupPlan, algorithm: Any, kernel_states: Any, positions: Array) -> WarmupCarry:
+    """The carry at warm-up step 0: the chains' base-kernel states, the initial step size and mass matrix."""
+    positions = positions if jnp.issubdtype(positions.dtype, jnp.floating) else positions.astype(jnp.result_type(float))
+    return init_carry(plan, kernel_states, positions, _initial_step_size(plan, algorithm),
+                      _initial_inverse_mass(plan, algorithm, positions))
