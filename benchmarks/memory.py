@@ -30,7 +30,7 @@ def child(num_steps: int, num_chains: int, target_name: str) -> None:
     from srmc import samplers, targets
 
     target = targets.get(target_name)
-    algorithm = srmc.wrap(samplers.mala, alpha=1.0, step_size=0.05)
+    algorithm = srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.05)
     start = time.perf_counter()
     result = srmc.sample(jax.random.key(0), algorithm, target, num_steps, num_chains, chunk_size=CHUNK,
                          progress=False)

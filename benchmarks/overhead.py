@@ -31,8 +31,8 @@ def configurations(step_size: float) -> dict[str, srmc.Algorithm]:
     return {
         "mala (base)": srmc.base(samplers.mala, step_size=step_size),
         "srmc linear": srmc.wrap(samplers.mala, alpha=1.0, tilt="linear", step_size=step_size),
-        "srmc score shifted": srmc.wrap(samplers.mala, alpha=1.0, gradient="shifted", step_size=step_size),
-        "srmc score exact": srmc.wrap(samplers.mala, alpha=1.0, gradient="exact", step_size=step_size),
+        "srmc score shifted": srmc.wrap(samplers.mala, tilt="score", alpha=1.0, gradient="shifted", step_size=step_size),
+        "srmc score exact": srmc.wrap(samplers.mala, tilt="score", alpha=1.0, gradient="exact", step_size=step_size),
     }
 
 

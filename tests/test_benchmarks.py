@@ -26,12 +26,21 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
     "discrete_variance.py": (["--target", "ising", "--alphas", "0,10", "--scores", "barker,ratio", "--steps", "200",
                               "--replicates", "8", "--alpha-warmup", "50"],
                              r"^(best unbiased: .* at equal target evaluations|no unbiased SRMC configuration.*)$"),
+    "efficacy.py": (["--targets", "iid_gaussian", "--kernels", "mala", "--configs", "default", "--alphas", "1",
+                     "--chains", "4", "--steps", "20", "--warmup", "20"],
+                    r"^configurations worse than their base kernel: \d+ of 1 \(default: \d+ of 1\)$"),
+    "bias_vs_chains.py": (["--chains", "8", "--steps", "32", "--warmup", "20"], r"^measured: score tilt, alpha=1 .*"),
     "warmup_cost.py": (["--target", "iid_gaussian", "--warmup", "40", "--steps", "20", "--chains", "4", "--repeats",
                         "1"], r"^ratio warm-up / plain: [\d.]+$"),
 }
 
 
-@pytest.mark.parametrize("script", sorted(SCRIPTS))
+# the heaviest at their tiny size run with -m slow
+SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chains.py"}
+
+
+@pytest.mark.parametrize("script", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_SCRIPTS else [])
+                                    for name in sorted(SCRIPTS)])
 def test_benchmark_script_runs_and_ends_with_its_ratio(script):
     arguments, last_line = SCRIPTS[script]
     env = dict(os.environ)

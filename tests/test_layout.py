@@ -18,7 +18,7 @@ USER_SCRIPT = textwrap.dedent("""
     assert targets.MINE and user_samplers.MINE, "the user's modules must be the ones in the working folder"
     assert srmc_targets is not targets and samplers is not user_samplers
     target = srmc_targets.get("iid_gaussian", dim=2)
-    result = srmc.sample(jax.random.key(0), srmc.wrap(samplers.mala, alpha=1.0, step_size=0.3), target, 5, 2)
+    result = srmc.sample(jax.random.key(0), srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.3), target, 5, 2)
     assert result.num_steps == 5
     print("ok", srmc_targets.__name__, samplers.__name__)
 """)

@@ -14,8 +14,14 @@ behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.sum
   disagree more than their own autocorrelation explains: not mixed, or stuck in different modes); for a base
   kernel also the other way round (batch means larger: batches too short for the autocorrelation). For SRMC the
   batch-means MCSE is expected to be the larger one (the history makes successive batches negatively correlated);
-- ``theta_growing``: SRMC's |theta| (median over chains) grew over the second half of the run instead of shrinking;
-- ``warmup_acceptance``: the warm-up ended far (> 0.15) from its target acceptance.
+- ``theta_growing``: SRMC's |theta| (median over chains) ends larger than early in the run or at mid-run (it
+  should shrink like 1 / sqrt(n));
+- ``warmup_acceptance``: the warm-up ended far (> 0.15) from its target acceptance;
+- ``guard_backoff``: SRMC's guard halved alpha on some chains (`srmc.method.wrapper`: acceptance collapse or
+  non-finite proposals on the surrogate); those chains ran with less repellence;
+- ``bias_exceeds_mcse``: the estimated finite-n bias of an estimate is larger than its MCSE (`bias_from_halves`):
+  with many chains the MCSE shrinks like 1 / sqrt(chains x steps) but a per-chain bias (SRMC's feedback decays like
+  log(n) / n; a start far from equilibrium like 1 / n) does not shrink with more chains.
 
 Which MCSE to believe: with two or more independent chains, the chain-spread MCSE (``result.mcse``) assumes
 nothing about a chain's autocorrelation, only independent chains from a good spread of starts, and it sees every
@@ -36,6 +42,9 @@ MAX_R_HAT = 1.01
 MIN_ESS = 100.0
 MCSE_Z = 4.0
 THETA_GROWTH = 1.25
+BIAS_Z = 4.0  # at least; raised so that a run without bias warns with probability < BIAS_FALSE_ALARM
+BIAS_FALSE_ALARM = 1e-3
+MIN_CHAINS_FOR_BIAS = 8
 
 
 class HealthWarning(NamedTuple):
@@ -55,7 +64,7 @@ def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
     checks = [
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
         _r_hat(result), _ess(result), _mcse_disagreement(result, is_srmc), _theta_growth(result),
-        _warmup_acceptance(result, algorithm),
+        _warmup_acceptance(result, algorithm), _guard(result), _bias(result),
     ]
     return [warning for warning in checks if warning is not None]
 
@@ -170,9 +179,11 @@ def _mcse_disagreement(result: Any, is_srmc: bool) -> HealthWarning | None:
         return None
     worst = int(np.argmax(np.where(finite, np.abs(z), -np.inf)))
     if np.any(spread_larger):
-        why = ("the chains' estimates scatter more than each chain's own fluctuations explain: chains not mixed, "
-               "stuck in different modes, or still far from their starts; run longer, warm up, or check the "
-               "target for separated modes")
+        why = ("the chains' estimates scatter more than each chain's batch means suggest: either the batches are "
+               "shorter than the autocorrelation time of some direction (then the chain-spread MCSE, the one "
+               "reported, is right and the batch-means one too small), or the chains are not mixed: stuck in "
+               "different modes or still far from their starts; run longer, warm up, or check the target for "
+               "separated modes")
     else:
         why = ("the batch-means MCSE exceeds the chain spread's: batches shorter than the autocorrelation; keep "
                "the chain-spread MCSE and run longer for batch means")
@@ -187,12 +198,13 @@ def _theta_growth(result: Any) -> HealthWarning | None:
     if norms is None or norms.shape[1] < 4:
         return None
     median = np.median(norms, axis=0)
-    middle, end = median[norms.shape[1] // 2 - 1], median[-1]
-    if np.isfinite(end) and np.isfinite(middle) and end <= THETA_GROWTH * middle:
+    first, middle, end = median[0], median[norms.shape[1] // 2 - 1], median[-1]
+    if np.all(np.isfinite(median)) and end <= THETA_GROWTH * min(first, middle):
         return None
     return HealthWarning(
-        "theta_growing", f"SRMC's |theta| (median over chains) went from {middle:.3g} at mid-run to {end:.3g} at the "
-        "end instead of shrinking: the history's feedback is running away (too large an alpha for this target and "
+        "theta_growing", f"SRMC's |theta| (median over chains) went from {first:.3g} early and {middle:.3g} at "
+        f"mid-run to {end:.3g} at the end instead of shrinking: the history's feedback is running away (too large an "
+        "alpha for this target and "
         "kernel, or an anti-correlated kernel); lower alpha, use the default tilt, or warm alpha up.",
         {"steps": np.asarray(result.monitor_steps).tolist(), "median_theta_norm": median.tolist()})
 
@@ -209,3 +221,68 @@ def _warmup_acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
         "warmup_acceptance", f"the warm-up reached acceptance {reached:.3f}, far from its target {target:g}: it was "
         "too short to adapt the step size (or the target is too hard for a fixed step); warm up longer.",
         {"acceptance": reached, "target": target})
+
+
+def _guard(result: Any) -> HealthWarning | None:
+    events = result.counters.get("guard_events")
+    if events is None or not np.any(events):
+        return None
+    chains = np.flatnonzero(events)
+    backoff = np.asarray(result.counters["alpha_backoff"])
+    return HealthWarning(
+        "guard_backoff", f"SRMC's guard halved alpha {int(np.sum(events))} times on {len(chains)} of "
+        f"{result.num_chains} chains (down to {float(np.min(backoff)):.3g} x alpha): their acceptance collapsed or "
+        "their proposals turned non-finite on the surrogate. The estimates stay valid (those chains ran with less "
+        "repellence) but gain less; if the base kernel's chains also freeze there, fix the kernel first (warm-up, "
+        "step size, reparametrisation), else lower alpha or use the default tilt='bounded'.",
+        {"chains": chains.tolist(), "events": np.asarray(events)[chains].tolist(),
+         "alpha_backoff": backoff[chains].tolist()})
+
+
+def bias_from_halves(result: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray] | None:
+    """(estimated bias of the pooled estimate of `name`, its standard error) per coordinate, or None.
+
+    A bias that decays like b(n) ~ c log(n) / n (SRMC's feedback) or c / n (a start out of equilibrium) makes the
+    running mean at n / 2 sit about b(n) further from the truth than at n; the mean over chains of the difference
+    (halfway estimate - final estimate) estimates b(n), with the chains' spread as its error. Under no bias it is
+    zero within that error.
+    """
+    half = result.halfway_estimates.get(name)
+    if half is None or result.num_chains < MIN_CHAINS_FOR_BIAS:
+        return None
+    difference = (np.asarray(half, np.float64) - np.asarray(result.chain_estimates[name], np.float64))
+    difference = difference.reshape(result.num_chains, -1)
+    return difference.mean(axis=0), difference.std(axis=0, ddof=1) / np.sqrt(result.num_chains)
+
+
+def bias_threshold(num_coordinates: int, num_chains: int) -> float:
+    """|z| above which `bias_from_halves` flags a coordinate: Student-t with chains - 1 degrees of freedom,
+    Bonferroni over both functions' coordinates at `BIAS_FALSE_ALARM`, and at least `BIAS_Z`."""
+    from scipy import stats
+
+    return max(BIAS_Z, float(stats.t.isf(BIAS_FALSE_ALARM / (4 * num_coordinates), num_chains - 1)))
+
+
+def _bias(result: Any) -> HealthWarning | None:
+    for name in ("x", "x^2"):
+        estimated = bias_from_halves(result, name)
+        if estimated is None:
+            continue
+        bias, stderr = estimated
+        mcse = np.ravel(result.mcse(name))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.abs(bias) / stderr
+            ratio = np.abs(bias) / mcse
+        flagged = np.isfinite(z) & (z > bias_threshold(bias.size, result.num_chains)) & (np.abs(bias) > mcse)
+        if not np.any(flagged):
+            continue
+        worst = int(np.argmax(np.where(flagged, ratio, -np.inf)))
+        return HealthWarning(
+            "bias_exceeds_mcse", f"the estimate of {name}[{worst}] still drifts: its running mean moved by "
+            f"{bias[worst]:.3g} over the second half of the run (z = {z[worst]:.1f}), {ratio[worst]:.1f} x its MCSE"
+            f" {mcse[worst]:.3g}, so its finite-n bias (about that drift) is not covered by the error bar. "
+            "More chains shrink the MCSE, not this bias: run longer (the bias falls like log(n) / n), add a burn-in "
+            "as long as the run, or, for SRMC, use a smaller alpha or a slower alpha ramp.",
+            {"function": name, "bias": bias.tolist(), "bias_stderr": stderr.tolist(), "mcse": mcse.tolist(),
+             "coordinates": np.flatnonzero(flagged).tolist()})
+    return None

@@ -49,6 +49,10 @@ class SampleResult:
       monitor: ``{statistic: (num_chains, num_points)}`` values of the algorithm's statistics (SRMC:
         ``theta_norm``) at `monitor_steps`, evenly spaced counted steps.
       warnings: the health report, a list of `srmc.engine.health.HealthWarning` (empty for a healthy run).
+      counters: per-chain values the algorithm counts (`Algorithm.counters`; SRMC: ``guard_events``, the guard's
+        back-offs, and ``alpha_backoff``, the factor left on alpha).
+      halfway_step, halfway_estimates: every chain's running means at counted step ``num_steps // 2``
+        (``{name: (num_chains, ...)}``), for the health report's finite-n bias check (`bias_from_halves`).
     """
 
     estimates: dict[str, np.ndarray]
@@ -79,6 +83,9 @@ class SampleResult:
     monitor_steps: np.ndarray | None = None
     monitor: dict = dataclasses.field(default_factory=dict)
     warnings: list = dataclasses.field(default_factory=list)
+    counters: dict = dataclasses.field(default_factory=dict)
+    halfway_step: int = 0
+    halfway_estimates: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_run(cls, run, draws, functions: Mapping[str, Callable], algorithm, target, lengths, wall_time: float,
@@ -115,6 +122,8 @@ class SampleResult:
             warmup_stats=None if not lengths.warmup_steps else jax.tree.map(np.asarray, run.warmup.stats),
             monitor_steps=np.asarray(monitor_steps, np.int64) if monitor_steps else None,
             monitor={name: np.asarray(value) for name, value in run.monitor.items()},
+            halfway_step=num_steps // 2 if run.halfway else 0,
+            halfway_estimates={name: np.asarray(m[:, 0]) for name, m in zip(functions, run.halfway)},
         )
 
     @property

@@ -44,6 +44,7 @@ from srmc.engine.validation import (
     resolve_target,
 )
 from srmc.engine.warmup import (
+    DEFAULT_WARMUP,
     Warmup,
     WarmupPlan,
     as_warmup,
@@ -54,7 +55,7 @@ from srmc.engine.warmup import (
 )
 from srmc.engine.warmup import run_chunk as run_warmup_chunk
 from srmc.method.algorithm import Algorithm
-from srmc.targets import Target
+from srmc.targets import Continuous, Target
 
 Array = jax.Array
 
@@ -69,7 +70,9 @@ class RunState(NamedTuple):
     batch-means accumulators (`srmc.batch_means`), empty with ``num_batches=0``. ``kernel_params``: per-chain
     base-kernel parameters the warm-up adapted (traced through every step; empty without warm-up); ``warmup``:
     the warm-up's `srmc.engine.warmup.WarmupResult` (empty without); ``monitor``: per algorithm statistic
-    ``(chains, MONITOR_POINTS)`` values at evenly spaced counted steps (the health report reads its trend).
+    ``(chains, MONITOR_POINTS)`` values at evenly spaced counted steps (the health report reads its trend);
+    ``halfway``: per function ``(chains, 1, ...)`` running means at counted step ``num_steps // 2`` (the health
+    report's estimate of the finite-n bias compares them with the final ones).
     """
 
     states: Any
@@ -84,6 +87,7 @@ class RunState(NamedTuple):
     kernel_params: dict = {}
     warmup: tuple = ()
     monitor: dict = {}
+    halfway: tuple = ()
 
 
 class RunLengths(NamedTuple):
@@ -113,6 +117,7 @@ class RunConfig(NamedTuple):
     function_items: tuple
     snapshot_steps: tuple[int, ...]
     monitor_steps: tuple[int, ...] = ()
+    halfway_step: int = 0
 
 
 MONITOR_POINTS = 16  # counted steps at which the algorithm's statistics (SRMC: |theta|) are recorded
@@ -139,7 +144,7 @@ def sample(
     checkpoint_every: int | None = None,
     resume: str | os.PathLike | None = None,
     overwrite: bool = False,
-    warmup: int | Warmup | None = 0,
+    warmup: int | Warmup | None = None,
 ) -> SampleResult:
     """Run `num_chains` chains of `algorithm` on `target` for `warmup + burn_in + num_steps` steps.
 
@@ -174,6 +179,8 @@ def sample(
         frozen at 0), adapting its step size and inverse mass matrix (`srmc.engine.warmup`); an int, or a
         `srmc.Warmup` for the options. The warm-up never enters the estimates; ``result.adapted_params`` and
         ``result.warmup_stats`` say what it found. A given step size is where the adaptation starts.
+        None (the default): `DEFAULT_WARMUP` steps for an algorithm that needs the warm-up's measurements
+        (``algorithm.needs_reference``: SRMC's default bounded tilt on a continuous target), none otherwise.
     """
     if not isinstance(algorithm, Algorithm):
         raise TypeError(
@@ -188,11 +195,11 @@ def sample(
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be True, False or None, got {progress!r}.")
     num_batches = check_num_batches(num_batches)
-    warmup = as_warmup(warmup)
     mesh = resolve_devices(devices, num_chains)
     checkpoint, checkpoint_every, resume = _check_checkpoint_arguments(checkpoint, checkpoint_every, resume,
                                                                       overwrite)
     target = resolve_target(target, initial_position)
+    warmup = as_warmup(resolve_warmup(warmup, algorithm, target))
     algorithm.check_run(burn_in + num_steps)
     chunk_size = _chunk_size(chunk_size, num_steps + burn_in, thin, checkpoint_every)
     snapshot_steps = _check_snapshot_steps(snapshot_steps, num_steps)
@@ -204,16 +211,19 @@ def sample(
     if mesh is not None:
         positions, chain_keys = _shard((positions, chain_keys), mesh)
     states = initial_states(algorithm, target, positions)
-    check_step(algorithm, target, states, chain_keys[0])
     run = _initial_run_state(states, positions, function_items, len(snapshot_steps), num_batches)
     monitor_steps = _monitor_steps(num_steps) if jax.eval_shape(jax.vmap(algorithm.statistics), states) else ()
-    config = RunConfig(algorithm, target, function_items, snapshot_steps, monitor_steps)
+    halfway_step = num_steps // 2
+    config = RunConfig(algorithm, target, function_items, snapshot_steps, monitor_steps, halfway_step)
+    if halfway_step:
+        run = run._replace(halfway=tuple(jnp.zeros((m.shape[0], 1, *m.shape[1:]), m.dtype) for m in run.running_means))
     lengths = RunLengths(num_steps, burn_in, thin, chunk_size, checkpoint_every, num_chains, num_batches,
                          batch_means.batch_length(num_steps, num_batches) if num_batches else 0,
                          0 if warmup is None else warmup.num_steps)
     plan = None if warmup is None else warmup_plan(algorithm, target, warmup)
     if plan is not None:
         run = run._replace(**_warmup_placeholders(plan, algorithm, target, states, positions))
+    check_step(algorithm, target, states, chain_keys[0], jax.tree.map(lambda leaf: leaf[0], run.kernel_params))
     if monitor_steps:
         run = run._replace(monitor=_monitor_buffers(algorithm, states, len(monitor_steps)))
     if mesh is not None:
@@ -244,11 +254,31 @@ def sample(
         bar.close()
     result = SampleResult.from_run(run, _gather_draws(draws), dict(function_items), algorithm, target, lengths,
                                    wall_time, snapshot_steps, rng_key=rng_key, monitor_steps=monitor_steps)
-    result = dataclasses.replace(result, compile_time=compile_time, sampling_time=wall_time - compile_time)
+    counters = {name: np.asarray(value) for name, value in jax.vmap(algorithm.counters)(run.states).items()}
+    result = dataclasses.replace(result, compile_time=compile_time, sampling_time=wall_time - compile_time,
+                                 counters=counters)
     result = dataclasses.replace(result, warnings=health_report(result, algorithm))
     if result.nonfinite_estimates:
         warnings.warn(result.nonfinite_warning(), RuntimeWarning, stacklevel=2)
     return result
+
+
+def resolve_warmup(warmup: int | Warmup | None, algorithm: Algorithm, target: Target) -> int | Warmup | None:
+    """`sample`'s warm-up: as given, or by default `DEFAULT_WARMUP` steps where the algorithm needs one."""
+    needs = algorithm.needs_reference and isinstance(target.space, Continuous)
+    if warmup is None:
+        return DEFAULT_WARMUP if needs or algorithm.unset_params else None
+    no_warmup = warmup == 0 if not isinstance(warmup, Warmup) else warmup.num_steps == 0
+    if algorithm.unset_params and no_warmup:
+        raise ValueError(f"{algorithm.name} was given no {', '.join(algorithm.unset_params)}, which the warm-up "
+                         f"adapts: leave warmup at its default ({DEFAULT_WARMUP}) or pass warmup=N > 0, or give "
+                         f"{algorithm.unset_params[0]}=... to the kernel.")
+    if needs and no_warmup:
+        raise ValueError(f"{algorithm.name} with tilt='bounded' (srmc.wrap's default) centres and scales its tilt on "
+                         f"pi's mean and standard deviation, which the warm-up measures: leave warmup at its default "
+                         f"({DEFAULT_WARMUP}) or pass warmup=N > 0 to srmc.sample; or give srmc.wrap "
+                         f"tilt_reference=(location, scale), or choose tilt='linear' or 'score'.")
+    return warmup
 
 
 class ChunkProgress(NamedTuple):
@@ -287,7 +317,9 @@ def _run_warmup(run: RunState, chain_keys: Array, config: RunConfig, plan: Warmu
             jax.block_until_ready(carry)
             bar.update(size)
     result = finish(plan, carry)
-    states = _cast_like(algorithm.with_kernel_state(run.states, carry.states), run.states)
+    states = algorithm.with_kernel_state(run.states, carry.states)
+    states = jax.vmap(lambda state: algorithm.with_reference(state, result.stats, config.target))(states)
+    states = _cast_like(states, run.states)
     return run._replace(states=states, kernel_params=_cast_like(result.params, run.kernel_params),
                         warmup=_cast_like(result, run.warmup))
 
@@ -441,7 +473,7 @@ def _shard(tree: Any, mesh: Mesh) -> Any:
 def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config: RunConfig, num_blocks: int,
                block_length: int, accumulate: bool, store: bool) -> tuple[RunState, Any]:
     """One compiled chunk: `num_blocks` blocks of `block_length` steps; emits positions per block if `store`."""
-    algorithm, target, function_items, snapshot_steps, monitor_steps = config
+    algorithm, target, function_items, snapshot_steps, monitor_steps, halfway_step = config
     vmapped_step = jax.vmap(lambda key, state, params: algorithm.step(key, state, target, params))
 
     def one_step(run: RunState, _):
@@ -452,6 +484,9 @@ def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config:
         run = run._replace(states=states, step=run.step + 1, num_nonfinite=run.num_nonfinite + nonfinite)
         if accumulate:
             run = _accumulate(run, algorithm.position(states), info, function_items, snapshot_steps, batch_length)
+            if halfway_step:
+                run = run._replace(halfway=_take_snapshot(run.halfway, run.running_means, run.num_accumulated,
+                                                          (halfway_step,)))
             if monitor_steps:
                 run = run._replace(monitor=_record_monitor(run.monitor, algorithm, states, run.num_accumulated,
                                                            monitor_steps))
@@ -523,7 +558,7 @@ def _gather_draws(draws: list) -> tuple[np.ndarray, dict[str, np.ndarray]] | Non
 def _fingerprint(rng_key: Array, config: RunConfig, lengths: RunLengths, positions: Array, tree: Any,
                  warmup: Warmup | None = None) -> dict:
     """What a checkpoint must agree on to be resumed by this run (see `srmc.checkpoint`)."""
-    algorithm, target, function_items, snapshot_steps, monitor_steps = config
+    algorithm, target, function_items, snapshot_steps, monitor_steps, _ = config
     return {
         "algorithm": repr(algorithm),
         "algorithm_params": {name: checkpoints.describe_value(value) for name, value in algorithm.params.items()},

@@ -177,9 +177,10 @@ def initial_states(algorithm: Any, target: Target, positions: jax.Array) -> Any:
         ) from error
 
 
-def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array) -> None:
+def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, params: dict | None = None) -> None:
     """Trace one step of one chain (``jax.eval_shape``, nothing compiled) and check what it returns.
 
+    `params`: one chain's warm-up-adapted kernel parameters (placeholders), as the run will pass them.
     A kernel that cannot run with its parameters on this target fails here with a TypeError naming the
     algorithm's parameters; a step that changes the state's structure or shapes is a TypeError too (a change of
     dtype only is allowed: the runner casts the new state back to the initial state's dtypes).
@@ -187,7 +188,8 @@ def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array) -
     one_state = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), state)
     one_key = jax.ShapeDtypeStruct(rng_key.shape, rng_key.dtype)
     try:
-        new_state, info = jax.eval_shape(lambda key, s: algorithm.step(key, s, target), one_key, one_state)
+        new_state, info = jax.eval_shape(lambda key, s: algorithm.step(key, s, target, params or None), one_key,
+                                         one_state)
     except Exception as error:
         raise TypeError(
             f"{algorithm!r} cannot take a step on {target.name}: {type(error).__name__}: {error}. Check the "

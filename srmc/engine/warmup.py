@@ -56,6 +56,9 @@ class Warmup(NamedTuple):
     dense_statistics: bool = False
 
 
+DEFAULT_WARMUP = 1000  # steps `srmc.sample` warms up by default where the algorithm needs it (and the CLI)
+
+
 def as_warmup(warmup: Any) -> Warmup | None:
     """A checked `Warmup` from an int or a `Warmup` (None for 0 or None)."""
     if warmup is None:

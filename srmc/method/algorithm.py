@@ -7,7 +7,15 @@ from typing import Any, Callable
 
 import jax
 
-from srmc.method.kernels import check_params, check_step_jitter, init_params, jittered, resolve_kernel, target_params
+from srmc.method.kernels import (
+    check_params,
+    check_step_jitter,
+    init_params,
+    jittered,
+    resolve_kernel,
+    target_params,
+    unset_adapted_params,
+)
 from srmc.samplers.spec import KernelSpec
 
 Array = jax.Array
@@ -27,6 +35,10 @@ def _no_statistics(state: Any) -> dict[str, Array]:
 
 def _any_length(total_steps: int) -> None:
     return None
+
+
+def _no_reference(state: Any, stats: Any, target: Any) -> Any:
+    return state
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -50,6 +62,15 @@ class Algorithm:
         ``inner`` state for SRMC); its ``position`` is what the runner averages functions of.
       with_kernel_state: ``(state, kernel_state) -> state`` with the base kernel's state replaced.
       statistics: ``state -> {name: scalar}`` recorded with every stored draw (SRMC: ``theta_norm``).
+      with_reference: ``(state, warmup_stats, target) -> state`` told what the warm-up measured on pi (SRMC: the
+        tilt's location, scale and the acceptance its guard compares with); the state itself for `base`.
+      needs_reference: True when the algorithm cannot run without a warm-up's measurements (the bounded tilt on a
+        continuous target without ``tilt_reference``): `srmc.sample` then warms up by default and refuses
+        ``warmup=0``.
+      unset_params: base-kernel parameters left to the warm-up (a step size not given); `srmc.sample` then warms
+        up by default and refuses ``warmup=0``.
+      counters: ``state -> {name: per-chain value}`` read at the end of a run into ``result.counters`` (SRMC:
+        ``guard_events`` and ``alpha_backoff``).
     """
 
     init: Callable[[Array, Any], Any]
@@ -63,6 +84,10 @@ class Algorithm:
     kernel_state: Callable[[Any], Any] = _same_state
     with_kernel_state: Callable[[Any, Any], Any] = _whole_state
     statistics: Callable[[Any], dict[str, Array]] = _no_statistics
+    with_reference: Callable[[Any, Any, Any], Any] = _no_reference
+    needs_reference: bool = False
+    unset_params: tuple = ()
+    counters: Callable[[Any], dict[str, Array]] = _no_statistics
 
     def position(self, state: Any) -> Array:
         """The position of an algorithm's state (with a leading chain axis if the state has one)."""
@@ -93,4 +118,5 @@ def base(kernel: Any, *, step_jitter: float | None = None, **params: Any) -> Alg
         return step_kernel(rng_key, state, target.logdensity, **target_params(spec, merged, target))
 
     shown = dict(params, step_jitter=step_jitter) if step_jitter else dict(params)
-    return Algorithm(init, step, spec.name, spec, shown, dict(params), step_jitter)
+    return Algorithm(init, step, spec.name, spec, shown, dict(params), step_jitter,
+                     unset_params=unset_adapted_params(spec, params))

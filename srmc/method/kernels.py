@@ -99,7 +99,9 @@ def check_params(spec: KernelSpec, params: dict) -> None:
     unknown = sorted(set(params) - set(declared))
     if unknown and not spec.conventional:
         raise TypeError(f"Unknown kernel parameter(s) {unknown}; kernel {spec.name} takes {sorted(declared)}.")
-    missing = [p.name for p in spec.parameters if p.required and not p.from_target and p.name not in params]
+    adapted = unset_adapted_params(spec, params)
+    missing = [p.name for p in spec.parameters
+               if p.required and not p.from_target and p.name not in params and p.name not in adapted]
     if missing:
         raise TypeError(f"Missing kernel parameter(s) {missing} of kernel {spec.name}; pass them as keyword "
                         "arguments, e.g. step_size=0.1.")
@@ -107,6 +109,13 @@ def check_params(spec: KernelSpec, params: dict) -> None:
         value = params.get(parameter.name)
         if parameter.check is not None and parameter.name in params and not _is_traced_or_callable(value):
             parameter.check(value, parameter.name)
+
+
+def unset_adapted_params(spec: KernelSpec, params: dict) -> tuple[str, ...]:
+    """The step-size parameter a warm-up adapts (the record's `Tuning`) when it was not given: the warm-up then
+    starts from its suggested value, and `srmc.sample` warms up by default."""
+    step = spec.tuning.step_size if spec.tuning is not None else None
+    return (step,) if step is not None and step not in params else ()
 
 
 def _is_traced_or_callable(value: Any) -> bool:

@@ -14,11 +14,27 @@ whatever drift the proposal used; for unadjusted kernels (ULA) the chosen gradie
 For discrete targets the surrogate is the plain expression: Gibbs conditionals and Metropolis ratios evaluate it
 at the candidate configurations (so they see how s changes under the move), and gradient-based discrete kernels
 differentiate it through the targets' relaxation (`targets.discrete`) by ordinary autodiff.
+
+    bounded tilt: log pi_theta(x) = log pi(x) + alpha <theta, phi(x)>    phi(x) = c tanh((x - m) / c) (continuous),
+                                                                         as the linear tilt's (discrete: bounded)
+
+m and c (per coordinate) are the `TiltReference`: the warm-up's mean and k standard deviations (k = 1). Because
+|phi_i| <= c_i, |log pi_theta - log pi| <= alpha sum_i |theta_i| c_i: the surrogate is proper for every theta,
+whatever pi's tails (the linear tilt needs exponential moments of pi, the score tilt needs s to grow no faster than
+log pi). Mean-field stability, by Stein's identity E_pi[s phi^T] = -E_pi[J_phi]: the history's ODE is
+d theta / dt = -(I + alpha G) theta with G = diag(E_pi[sech^2((x_i - m_i) / c_i)]) in (0, 1], so theta = 0 is
+stable for every alpha >= 0 and the gain per direction is 1 + alpha g_i (on a Gaussian with c = sd: g = 0.61;
+the linear tilt: g = 1; the score tilt: the Fisher information's eigenvalues, which is why it runs away on stiff
+targets). Cost: one tanh per coordinate; the kernel's cache gives log pi and s back for free.
+
+A trust region (``trust_region=kappa``) replaces theta inside the surrogate (not in the history) by
+clip(theta_i, +-kappa / (alpha c_i)), so that every coordinate's tilt term is at most kappa in absolute value for
+the bounded tilt: a single wild score (a heavy tail, a chain in a funnel's neck) cannot make the surrogate steep.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,25 +43,54 @@ from srmc.targets import Continuous, Target
 
 Array = jax.Array
 
-TILTS = ("score", "linear")
+TILTS = ("score", "linear", "bounded")
+FEATURE_TILTS = ("linear", "bounded")  # log pi + alpha <theta, phi(x)>: the kernel's cache gives (log pi, s) back
+
+
+class TiltReference(NamedTuple):
+    """Per-coordinate location and scale of pi (the warm-up's mean and k sd) and the acceptance the base kernel
+    reached on pi (the guard's reference): the bounded tilt's centre m and width c, the trust region's scale."""
+
+    location: Array
+    scale: Array
+    acceptance: Array
+
+
+def tilt_features(target: Target, x: Array, tilt: str, reference: TiltReference | None) -> Array:
+    """phi(x) of a feature tilt: x (linear), c tanh((x - m) / c) (bounded, continuous); discrete: the space's
+    features, which are bounded already."""
+    if tilt == "bounded" and isinstance(target.space, Continuous):
+        return reference.scale * jnp.tanh((x - reference.location) / reference.scale)
+    return target.space.features(x)
+
+
+def effective_theta(theta: Array, alpha: Array, reference: TiltReference | None, trust_region: float | None
+                    ) -> Array:
+    """theta as the surrogate sees it: clipped to +-kappa / (alpha c_i) with a trust region kappa, else itself."""
+    if trust_region is None or reference is None:
+        return theta
+    bound = trust_region / (jnp.maximum(alpha, jnp.finfo(jnp.result_type(theta)).tiny) * reference.scale)
+    return jnp.clip(theta, -bound, bound)
 GRADIENTS = ("exact", "shifted", "finite_difference")
 DEFAULT_FD_STEP = 1e-3  # the SRMC paper's c
 
 
 def tilted_value(logpi: Array, score: Array | None, features: Array, theta: Array, alpha: Array, tilt: str) -> Array:
     """log pi_theta(x) from log pi(x), s(x) and phi(x) (``target.space.features``); log pi(x) where alpha == 0."""
-    tilt_term = -jnp.vdot(theta, score) if tilt == "score" else jnp.vdot(theta, features)
+    tilt_term = -jnp.vdot(theta, score) if tilt == "score" else jnp.vdot(theta, features)  # feature tilts
     return jnp.where(alpha == 0, logpi, logpi + alpha * tilt_term)
 
 
 def tilted_gradient(
     target: Target, x: Array, score: Array, theta: Array, alpha: Array, tilt: str, gradient: str,
-    fd_step: float = DEFAULT_FD_STEP,
+    fd_step: float = DEFAULT_FD_STEP, reference: TiltReference | None = None,
 ) -> Array:
     """The gradient a kernel should see for pi_theta at x, given s(x) (exact, shifted or finite-difference with
     step `fd_step`, see module doc)."""
     if tilt == "linear":
         return score + alpha * theta
+    if tilt == "bounded":
+        return score + alpha * theta * bounded_slope(x, reference)
     if gradient == "shifted":
         return jnp.where(alpha == 0, score, target.score(x - alpha * theta))
     if gradient == "finite_difference":
@@ -54,17 +99,28 @@ def tilted_gradient(
     return jnp.where(alpha == 0, score, score - alpha * hessian_theta)
 
 
+def bounded_slope(x: Array, reference: TiltReference) -> Array:
+    """d phi_i / d x_i of the bounded tilt: sech^2((x - m) / c) = 1 - tanh^2, in (0, 1]."""
+    return 1.0 - jnp.tanh((x - reference.location) / reference.scale) ** 2
+
+
 def surrogate_logdensity(
     target: Target, theta: Array, alpha: Array, tilt: str = "score", gradient: str = "exact",
-    fd_step: float = DEFAULT_FD_STEP,
+    fd_step: float = DEFAULT_FD_STEP, reference: TiltReference | None = None,
 ) -> Callable[[Array], Array]:
-    """log pi_theta as a function of x whose autodiff gradient is the chosen one (exact, shifted, finite_difference)."""
+    """log pi_theta as a function of x whose autodiff gradient is the chosen one (exact, shifted, finite_difference).
+
+    `theta` is the one the surrogate uses (after any trust region, `effective_theta`); `reference` is needed by
+    the bounded tilt on a continuous target.
+    """
+    if tilt == "bounded" and isinstance(target.space, Continuous) and reference is None:
+        raise ValueError("the bounded tilt needs a TiltReference (location and scale of pi): run a warm-up.")
     if not isinstance(target.space, Continuous):
         if gradient != "exact":
             raise ValueError(f"gradient={gradient!r} is for continuous targets; {target.name} is {target.kind}.")
         return lambda x: _discrete_surrogate(target, x, theta, alpha, tilt)
     surrogate = _surrogate_fn(target, tilt, gradient, fd_step)
-    return lambda x: surrogate(x, theta, alpha)
+    return lambda x: surrogate(x, theta, alpha, reference)
 
 
 def _discrete_surrogate(target: Target, x: Array, theta: Array, alpha: Array, tilt: str) -> Array:
@@ -72,23 +128,25 @@ def _discrete_surrogate(target: Target, x: Array, theta: Array, alpha: Array, ti
     return tilted_value(target.logdensity(x), score, target.space.features(x), theta, alpha, tilt)
 
 
-def _surrogate_fn(target: Target, tilt: str, gradient: str, fd_step: float) -> Callable[[Array, Array, Array], Array]:
+def _surrogate_fn(target: Target, tilt: str, gradient: str, fd_step: float) -> Callable[..., Array]:
     @jax.custom_jvp
-    def surrogate(x: Array, theta: Array, alpha: Array) -> Array:
-        if tilt == "linear":
-            return tilted_value(target.logdensity(x), None, x, theta, alpha, tilt)
+    def surrogate(x: Array, theta: Array, alpha: Array, reference: TiltReference | None) -> Array:
+        if tilt in FEATURE_TILTS:
+            return tilted_value(target.logdensity(x), None, tilt_features(target, x, tilt, reference), theta,
+                                alpha, tilt)
         logpi, score = target.value_and_score(x)
         return tilted_value(logpi, score, x, theta, alpha, tilt)
 
     @surrogate.defjvp
     def surrogate_jvp(primals, tangents):
-        x, theta, alpha = primals
-        x_dot, theta_dot, alpha_dot = tangents
+        x, theta, alpha, reference = primals
+        x_dot, theta_dot, alpha_dot, _ = tangents  # the reference is a constant of the surrogate
         # (log pi, s) always come from the same computation as the base kernel's, so alpha = 0 is bit-exact
         logpi, score = target.value_and_score(x)
-        grad_x = tilted_gradient(target, x, score, theta, alpha, tilt, gradient, fd_step)
-        value = tilted_value(logpi, score, x, theta, alpha, tilt)
-        tilt_direction = -score if tilt == "score" else x
+        grad_x = tilted_gradient(target, x, score, theta, alpha, tilt, gradient, fd_step, reference)
+        features = tilt_features(target, x, tilt, reference) if tilt in FEATURE_TILTS else x
+        value = tilted_value(logpi, score, features, theta, alpha, tilt)
+        tilt_direction = -score if tilt == "score" else features
         value_dot = (
             jnp.vdot(grad_x, x_dot)
             + alpha * jnp.vdot(tilt_direction, theta_dot)

@@ -6,6 +6,8 @@
 After every step the kernel's cached log density and gradient (the cache fields its record declares, see
 `srmc.samplers.spec.CacheFields`) are refreshed exactly for the new theta and alpha, reusing s(X_{n+1}) from the
 history update.
+
+The guard (on by default, `srmc.method.guard`) backs alpha off on a chain whose surrogate goes wrong.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import jax.numpy as jnp
 
 from srmc.method import schedules
 from srmc.method.algorithm import Algorithm
+from srmc.method.guard import GuardState, guard_update, initial_guard
 from srmc.method.kernels import (
     check_params,
     check_step_jitter,
@@ -25,20 +28,72 @@ from srmc.method.kernels import (
     resolve_kernel,
     state_cache,
     target_params,
+    unset_adapted_params,
 )
-from srmc.method.tilt import DEFAULT_FD_STEP, GRADIENTS, TILTS, surrogate_logdensity, tilted_gradient, tilted_value
-from srmc.samplers.spec import CacheFields
+from srmc.method.tilt import (
+    DEFAULT_FD_STEP,
+    FEATURE_TILTS,
+    GRADIENTS,
+    TILTS,
+    TiltReference,
+    effective_theta,
+    surrogate_logdensity,
+    tilt_features,
+    tilted_gradient,
+    tilted_value,
+)
+from srmc.samplers.spec import CacheFields, KernelSpec
 from srmc.targets import Continuous, Target
 
 Array = jax.Array
 
+BOUNDED_WIDTH = 1.0  # the bounded tilt's c, in standard deviations of pi (the efficacy table's choice)
+
+
+class TiltDefaults(NamedTuple):
+    """What ``srmc.wrap`` uses when an option is left at "auto": the alpha ramp C (alpha_n = n / (C + n / alpha)
+    for a number alpha; 0: constant) and the trust region kappa (None: none), per tilt."""
+
+    alpha_ramp: int
+    trust_region: float | None
+
+
+# score and linear: the SRMC paper's tilts, run as it states them. bounded: the safe default, with the settings
+# that passed the efficacy table (benchmarks/efficacy.py; README "Is SRMC safe on my target?").
+TILT_DEFAULTS = {"score": TiltDefaults(0, None), "linear": TiltDefaults(0, None), "bounded": TiltDefaults(100, 0.5)}
+
 
 class SRMCState(NamedTuple):
-    """Inner kernel state (cache valid for the current surrogate), history theta and steps taken."""
+    """Inner kernel state (cache valid for the current surrogate), history theta, steps taken, the tilt's
+    reference (location, scale and acceptance of pi) and the guard."""
 
     inner: Any
     theta: Array
     count: Array
+    reference: TiltReference
+    guard: GuardState
+
+
+def default_reference(spec: KernelSpec, theta: Array) -> TiltReference:
+    """Location 0, scale 1 and the kernel's declared target acceptance (0 without one: no acceptance guard)."""
+    acceptance = spec.tuning.target_acceptance if spec.tuning is not None else 0.0
+    return TiltReference(jnp.zeros_like(theta), jnp.ones_like(theta), jnp.asarray(acceptance, theta.dtype))
+
+
+def srmc_state(inner: Any, theta: Array, reference: TiltReference) -> SRMCState:
+    """An SRMC state at step 0 around the kernel state `inner`, history `theta`, and a fresh guard."""
+    return SRMCState(inner, theta, jnp.zeros((), jnp.int32), reference, initial_guard(reference))
+
+
+def reference_from_warmup(stats: Any, given: TiltReference | None, theta: Array) -> TiltReference:
+    """The tilt's reference after a warm-up: its mean and `BOUNDED_WIDTH` sd (unless `given`: then its location
+    and scale, as for discrete targets, whose features need none) and the warm-up's acceptance."""
+    acceptance = jnp.asarray(stats.acceptance, theta.dtype)
+    if given is not None:
+        return TiltReference(given.location, given.scale, acceptance)
+    scale = BOUNDED_WIDTH * jnp.sqrt(jnp.asarray(stats.variance, theta.dtype))
+    scale = jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0).reshape(theta.shape)
+    return TiltReference(jnp.asarray(stats.mean, theta.dtype).reshape(theta.shape), scale, acceptance)
 
 
 class SRMCInfo(NamedTuple):
@@ -56,25 +111,42 @@ def wrap(
     base: Any,
     *,
     alpha: float | schedules.Schedule = 1.0,
-    tilt: str = "score",
+    tilt: str = "bounded",
     gradient: str = "exact",
     gamma: float | schedules.Schedule | None = None,
+    alpha_ramp: int | str = "auto",
+    trust_region: float | str | None = "auto",
+    guard: bool = True,
+    tilt_reference: tuple | None = None,
     fd_step: float = DEFAULT_FD_STEP,
     step_jitter: float | None = None,
     **params: Any,
 ) -> Algorithm:
     """Wrap a BlackJAX-shaped kernel (``init``, ``build_kernel``) in Score-Repellent Monte Carlo.
 
+    ``srmc.wrap(kernel, alpha=a, **params)`` with nothing else named is the safe default: the bounded tilt,
+    alpha ramped as n / (100 + n / a), a trust region of 0.5, the guard on, and (in `srmc.sample`) a 1000-step
+    warm-up that adapts the kernel and measures pi's location and scale for the tilt.
+
     Args:
       base: kernel module or object, e.g. ``samplers.mala`` or ``blackjax.mala`` (see `srmc.interop`).
-      alpha: repellence strength, a number >= 0 or a schedule ``count -> alpha_n``. ``alpha=0`` reproduces
-        the base chain bit for bit.
-      tilt: ``"score"`` (log pi - alpha <theta, s>) or ``"linear"`` (log pi + alpha <theta, x>).
+      alpha: repellence strength, a number >= 0 or a schedule ``n -> alpha_n``. ``alpha=0`` reproduces the base
+        chain bit for bit.
+      tilt: ``"bounded"`` (log pi + alpha <theta, c tanh((x - m) / c)>: proper for every theta; the default),
+        ``"score"`` (the SRMC paper's: log pi - alpha <theta, s>) or ``"linear"`` (log pi + alpha <theta, x>).
+        See `srmc.method.tilt` for each one's stability argument and cost.
       gradient: for the score tilt, ``"exact"`` (Hessian-vector product), ``"shifted"`` (s(x - alpha theta)) or
         ``"finite_difference"`` (s(x) - alpha (s(x + c theta) - s(x)) / c, c = `fd_step`); used only inside
         proposals: Metropolis tests always use the exact surrogate density.
       gamma: history step size, a number > 0 or a schedule; default ``1 / (n + 1 + 2 alpha)``
         (see `schedules.default_gamma` for why, and when to choose another).
+      alpha_ramp: C > 0 turns a number alpha into ``schedules.rational(alpha, C)``; 0 keeps it constant; "auto":
+        the tilt's default (`TILT_DEFAULTS`: 100 for bounded, 0 for the paper's score and linear tilts).
+      trust_region: kappa > 0 clips theta inside the surrogate to +-kappa / (alpha c_i) (`tilt.effective_theta`);
+        None: no clipping; "auto": the tilt's default (0.5 for bounded, None for score and linear).
+      guard: watch every chain and halve its alpha when its acceptance collapses or its proposals turn non-finite
+        (see the module doc); False: never.
+      tilt_reference: ``(location, scale)`` arrays for the bounded tilt's m and c instead of the warm-up's.
       fd_step: the finite-difference step c (units of length^2: it multiplies a score to give a displacement).
       step_jitter: multiply the base kernel's step size by U(1 - j, 1 + j) at every step; None: the kernel's
         declared default (0.3 for HMC-type kernels, whose fixed trajectories otherwise resonate with the history's
@@ -88,8 +160,23 @@ def wrap(
         raise ValueError(f"tilt must be one of {TILTS}, got {tilt!r}.")
     if gradient not in GRADIENTS:
         raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}.")
+    if gradient != "exact" and tilt != "score":
+        raise ValueError(f"gradient={gradient!r} is an approximation of the score tilt's Hessian-vector product; "
+                         f"the {tilt} tilt's gradient is exact and free: leave gradient='exact'.")
     if not (isinstance(fd_step, (int, float)) and not isinstance(fd_step, bool) and 0 < fd_step < float("inf")):
         raise ValueError(f"fd_step must be a positive finite number, got {fd_step!r}.")
+    if not isinstance(guard, bool):
+        raise TypeError(f"guard must be True or False, got {guard!r}.")
+    defaults = TILT_DEFAULTS[tilt]
+    alpha_ramp = defaults.alpha_ramp if alpha_ramp == "auto" else alpha_ramp
+    trust_region = defaults.trust_region if trust_region == "auto" else trust_region
+    _check_ramp_and_trust_region(alpha_ramp, trust_region)
+    if trust_region is not None and tilt not in FEATURE_TILTS:
+        raise ValueError(f"trust_region bounds the tilt term of the feature tilts {FEATURE_TILTS}; the score tilt's "
+                         f"term has no scale to bound it by: pass trust_region=None with tilt='score'.")
+    given_reference = _check_tilt_reference(tilt_reference)
+    if alpha_ramp and not callable(alpha) and float(alpha) > 0:
+        alpha = schedules.rational(float(alpha), float(alpha_ramp))
     alpha_schedule = schedules.as_schedule(alpha, "alpha")
     default_gamma = schedules.default_gamma(alpha_schedule) if gamma is None else gamma
     gamma_schedule = schedules.as_schedule(default_gamma, "gamma", positive=True)
@@ -101,57 +188,107 @@ def wrap(
     # A constant alpha = 0 makes the surrogate pi itself: the kernel then sees the target's own log density
     # and its cache never goes stale, so the chain is the base kernel's bit for bit.
     alpha_is_zero = not callable(alpha) and float(alpha) == 0.0
+    guarded = guard and not alpha_is_zero
 
-    def surrogate(target: Target, theta: Array, alpha_value: Array):
+    def surrogate(target: Target, theta: Array, alpha_value: Array, reference: TiltReference):
         if alpha_is_zero:
             return target.logdensity
-        return surrogate_logdensity(target, theta, alpha_value, tilt, gradient, fd_step)
+        theta = effective_theta(theta, alpha_value, reference, trust_region)
+        return surrogate_logdensity(target, theta, alpha_value, tilt, gradient, fd_step, reference)
 
     def init(position: Array, target: Target) -> SRMCState:
         filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
         score_shape = jax.eval_shape(target.score, position)
         theta = jnp.zeros(score_shape.shape, jnp.result_type(score_shape.dtype, float))
-        inner = spec.init(position, surrogate(target, theta, alpha_schedule(1)), **init_params(spec, filled))
+        reference = default_reference(spec, theta)
+        if given_reference is not None:
+            reference = TiltReference(*(jnp.broadcast_to(jnp.asarray(v, theta.dtype), theta.shape)
+                                        for v in given_reference), reference.acceptance)
+        inner = spec.init(position, surrogate(target, theta, alpha_schedule(1), reference),
+                          **init_params(spec, filled))
         state_cache(spec, inner)  # fails early on a state that lacks its declared cache
-        return SRMCState(inner, theta, jnp.zeros((), jnp.int32))
+        return srmc_state(inner, theta, reference)
 
     def step(rng_key: Array, state: SRMCState, target: Target, overrides: dict | None = None
              ) -> tuple[SRMCState, SRMCInfo]:
-        alpha_now = jnp.asarray(alpha_schedule(state.count + 1))  # step n = count + 1 uses alpha_n
+        reference, backoff = state.reference, state.guard.backoff
+        alpha_now = backoff * jnp.asarray(alpha_schedule(state.count + 1))  # step n = count + 1 uses alpha_n
         kernel_params = target_params(spec, jittered(spec, {**params, **(overrides or {})}, rng_key, step_jitter),
                                       target)
-        inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now), **kernel_params)
+        inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now, reference),
+                                   **kernel_params)
         cache = state_cache(spec, inner)
-        reads_cache = alpha_is_zero or tilt == "linear"
-        logpi, score = _base_value_and_score(inner, cache, target, state.theta, alpha_now, reads_cache)
+        reads_cache = alpha_is_zero or tilt in FEATURE_TILTS
+        tilt_now = TiltNow(alpha_now, effective_theta(state.theta, alpha_now, reference, trust_region), reference)
+        logpi, score = _base_value_and_score(inner, cache, target, tilt_now, tilt, reads_cache)
         count = state.count + 1
         gamma_now = jnp.asarray(gamma_schedule(count))
         theta = state.theta + gamma_now * (score - state.theta)
-        alpha_next = jnp.asarray(alpha_schedule(count + 1))
+        guard_state = guard_update(state.guard, inner_info, reference, jnp.asarray(guarded) & (alpha_now > 0))
+        theta = jnp.where(guard_state.events > state.guard.events, jnp.zeros_like(theta), theta)  # a guard event
+        alpha_next = guard_state.backoff * jnp.asarray(alpha_schedule(count + 1))
         if not alpha_is_zero:
+            theta_seen = effective_theta(theta, alpha_next, reference, trust_region)
+
             def refresh_gradient(position: Array) -> Array:
                 """The kernel's own cached gradient of the new surrogate (discrete kernels: their relaxation's)."""
-                fresh = spec.init(position, surrogate(target, theta, alpha_next), **init_params(spec, kernel_params))
+                fresh = spec.init(position, surrogate(target, theta, alpha_next, reference),
+                                  **init_params(spec, kernel_params))
                 return getattr(fresh, cache.gradient)
 
-            refresh = CacheRefresh(target, logpi, score, theta, alpha_next, tilt, gradient, fd_step)
+            refresh = CacheRefresh(target, logpi, score, theta_seen, alpha_next, tilt, gradient, fd_step, reference)
             inner = _refresh_cache(inner, cache, refresh, refresh_gradient)
         info = SRMCInfo(inner_info.acceptance_rate, inner_info.is_accepted, inner_info.is_nonfinite, alpha_now,
                         gamma_now, inner_info)
-        return SRMCState(inner, theta, count), info
+        return SRMCState(inner, theta, count, reference, guard_state), info
 
     def check_run(total_steps: int) -> None:
         schedules.check_schedule(alpha_schedule, "alpha", total_steps + 1, start=1)
         schedules.check_schedule(gamma_schedule, "gamma", total_steps, positive=True, start=1)
 
+    def with_reference(state: SRMCState, stats: Any, target: Target) -> SRMCState:
+        keep = given_reference is not None or not isinstance(target.space, Continuous)
+        reference = reference_from_warmup(stats, state.reference if keep else None, state.theta)
+        return state._replace(reference=reference, guard=initial_guard(reference))
+
     params_shown = dict(params, alpha=alpha, tilt=tilt, gradient=gradient)
+    if trust_region is not None:
+        params_shown["trust_region"] = trust_region
+    if not guard:
+        params_shown["guard"] = False
     if gradient == "finite_difference":
         params_shown["fd_step"] = fd_step
     if step_jitter:
         params_shown["step_jitter"] = step_jitter
+    needs_reference = tilt == "bounded" and given_reference is None and not alpha_is_zero
     return Algorithm(init, step, f"srmc[{spec.name}]", spec, params_shown, dict(params), step_jitter, check_run,
-                     kernel_state=_inner_state,
-                     with_kernel_state=_with_inner_state, statistics=_theta_norm)
+                     kernel_state=_inner_state, with_kernel_state=_with_inner_state, statistics=_theta_norm,
+                     with_reference=with_reference, needs_reference=needs_reference, counters=_guard_counters,
+                     unset_params=unset_adapted_params(spec, params))
+
+
+def _check_ramp_and_trust_region(alpha_ramp: Any, trust_region: Any) -> None:
+    if isinstance(alpha_ramp, bool) or not isinstance(alpha_ramp, (int, float)) or not 0 <= alpha_ramp < float("inf"):
+        raise ValueError(f"alpha_ramp must be a number >= 0 (0: constant alpha) or 'auto', got {alpha_ramp!r}.")
+    if trust_region is not None and (isinstance(trust_region, bool) or not isinstance(trust_region, (int, float))
+                                     or not 0 < trust_region < float("inf")):
+        raise ValueError(f"trust_region must be a positive number, None (no trust region) or 'auto', "
+                         f"got {trust_region!r}.")
+
+
+def _check_tilt_reference(tilt_reference: Any) -> tuple | None:
+    if tilt_reference is None:
+        return None
+    if not isinstance(tilt_reference, (tuple, list)) or len(tilt_reference) != 2:
+        raise ValueError("tilt_reference must be a pair (location, scale) of arrays of the target's shape.")
+    location, scale = (jnp.asarray(v) for v in tilt_reference)
+    if not bool(jnp.all(jnp.isfinite(location))) or not bool(jnp.all(jnp.isfinite(scale) & (scale > 0))):
+        raise ValueError("tilt_reference: location must be finite and scale finite and > 0.")
+    return location, scale
+
+
+def _guard_counters(state: SRMCState) -> dict[str, Array]:
+    return {"guard_events": state.guard.events, "alpha_backoff": state.guard.backoff}
 
 
 def _inner_state(state: SRMCState) -> Any:
@@ -166,9 +303,17 @@ def _theta_norm(state: SRMCState) -> dict[str, Array]:
     return {"theta_norm": jnp.linalg.norm(state.theta)}
 
 
+class TiltNow(NamedTuple):
+    """The surrogate a step's proposal saw: alpha_n (after any back-off), theta after any trust region, reference."""
+
+    alpha: Array
+    theta: Array
+    reference: TiltReference
+
+
 class CacheRefresh(NamedTuple):
     """What refreshing a kernel's cache for the new surrogate needs: the target, log pi and s at the new
-    position, the new theta and alpha, and the tilt and gradient kind."""
+    position, the theta the new surrogate sees and alpha, the tilt and gradient kind, and the tilt's reference."""
 
     target: Target
     logpi: Array
@@ -178,21 +323,26 @@ class CacheRefresh(NamedTuple):
     tilt: str
     gradient: str
     fd_step: float
+    reference: TiltReference
 
 
-def _base_value_and_score(
-    inner: Any, cache: CacheFields, target: Target, theta: Array, alpha: Array, reads_cache: bool
-) -> tuple[Array, Array]:
+def _base_value_and_score(inner: Any, cache: CacheFields, target: Target, now: TiltNow, tilt: str,
+                          reads_cache: bool) -> tuple[Array, Array]:
     """(log pi, s) at the new position; read off the kernel's cache for free where that is exact.
 
-    It is for the linear tilt (cache = log pi + alpha <theta, x> and s + alpha theta) and for alpha = 0
-    (cache = log pi and s), provided the score is the gradient of the log density on a continuous space.
+    It is for the feature tilts (cache = log pi + alpha <theta, phi(x)> and s + alpha J_phi theta) and for
+    alpha = 0 (cache = log pi and s), provided the score is the gradient of the log density on a continuous space.
     """
     cached = cache.logdensity is not None and cache.gradient is not None
     if reads_cache and cached and isinstance(target.space, Continuous) and target.score_is_gradient:
         position, value, grad = inner.position, getattr(inner, cache.logdensity), getattr(inner, cache.gradient)
-        logpi = jnp.where(alpha == 0, value, value - alpha * jnp.vdot(theta, position))
-        return logpi, grad - alpha * theta
+        if tilt not in FEATURE_TILTS:  # alpha = 0: the cache is pi's own
+            return value, grad
+        features = tilt_features(target, position, tilt, now.reference)
+        tilt_gradient = tilted_gradient(target, position, jnp.zeros_like(grad), now.theta, now.alpha, tilt, "exact",
+                                        reference=now.reference)
+        logpi = jnp.where(now.alpha == 0, value, value - now.alpha * jnp.vdot(now.theta, features))
+        return logpi, grad - tilt_gradient
     return target.value_and_score(inner.position)
 
 
@@ -205,12 +355,14 @@ def _refresh_cache(inner: Any, cache: CacheFields, refresh: CacheRefresh, refres
     target, position = refresh.target, inner.position
     updates = {}
     if cache.logdensity is not None:
-        updates[cache.logdensity] = tilted_value(refresh.logpi, refresh.score, target.space.features(position),
-                                                 refresh.theta, refresh.alpha, refresh.tilt)
+        features = tilt_features(target, position, refresh.tilt, refresh.reference)
+        updates[cache.logdensity] = tilted_value(refresh.logpi, refresh.score, features, refresh.theta, refresh.alpha,
+                                                 refresh.tilt)
     if cache.gradient is not None:
         if isinstance(target.space, Continuous):
             updates[cache.gradient] = tilted_gradient(target, position, refresh.score, refresh.theta, refresh.alpha,
-                                                      refresh.tilt, refresh.gradient, refresh.fd_step)
+                                                      refresh.tilt, refresh.gradient, refresh.fd_step,
+                                                      refresh.reference)
         else:
             updates[cache.gradient] = refresh_gradient(position)
     return inner._replace(**updates)

@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
+from srmc.method.kernels import resolve_kernel
 from srmc.method.tilt import surrogate_logdensity
-from srmc.method.wrapper import SRMCState, wrap
+from srmc.method.wrapper import SRMCState, default_reference, srmc_state, wrap
 from srmc.targets import Target
 from srmc.targets.gaussian import gaussian
 from srmc.testing.running import (
@@ -107,7 +108,8 @@ def check_srmc_frozen_theta(
     refresh between steps, not only the base kernel. Keyword arguments go to `check_continuous_invariance`.
     """
     exact = tilted_gaussian(target, theta, alpha, tilt, gradient)
-    algorithm = wrap(kernel, alpha=alpha, tilt=tilt, gradient=gradient, gamma=no_history_step, **params)
+    algorithm = wrap(kernel, alpha=alpha, tilt=tilt, gradient=gradient, gamma=no_history_step, guard=False,
+                     **params)
     functions = kernel_functions(kernel, target)
     theta = jnp.asarray(theta, jnp.result_type(float))
     surrogate = surrogate_logdensity(target, theta, alpha, tilt, gradient)
@@ -115,7 +117,7 @@ def check_srmc_frozen_theta(
 
     def init_state(rng_key: Array, position: Array, _logdensity_fn: LogDensity) -> SRMCState:
         inner = stationary_momentum(functions, functions.init(position, surrogate), rng_key, inverse_mass)
-        return SRMCState(inner, theta, jnp.zeros((), jnp.int32))
+        return srmc_state(inner, theta, default_reference(resolve_kernel(kernel), theta))
 
     return check_continuous_invariance(algorithm, {}, target, sample=exact.sample, init_state_fn=init_state,
                                        **check_kwargs)

@@ -13,7 +13,7 @@ from scipy import stats
 
 from srmc.method.kernels import init_params, resolve_kernel, target_params
 from srmc.method.tilt import surrogate_logdensity
-from srmc.method.wrapper import SRMCState, wrap
+from srmc.method.wrapper import SRMCState, default_reference, srmc_state, wrap
 from srmc.targets import Categorical, Target
 from srmc.targets.discrete import enumerated_probabilities
 from srmc.testing.continuous import no_history_step
@@ -212,13 +212,13 @@ def check_srmc_frozen_theta_discrete(
     states = enumerate_states(target.dim, target.num_categories)
     theta = jnp.asarray(theta, jnp.result_type(float))
     surrogate = surrogate_logdensity(target, theta, alpha, tilt)
-    algorithm = wrap(kernel, alpha=alpha, tilt=tilt, gamma=no_history_step, **params)
+    algorithm = wrap(kernel, alpha=alpha, tilt=tilt, gamma=no_history_step, guard=False, **params)
     spec = resolve_kernel(kernel)
     filled = target_params(spec, params, target)
 
     def init_state(rng_key: Array, position: Array, _logdensity_fn: LogDensity) -> SRMCState:
         inner = spec.init(position, surrogate, **init_params(spec, filled))
-        return SRMCState(inner, theta, jnp.zeros((), jnp.int32))
+        return srmc_state(inner, theta, default_reference(resolve_kernel(kernel), theta))
 
     return _chi_square_invariance(algorithm, {}, target, states, exact_probabilities(surrogate, states),
                                   target.num_categories, num_chains, num_steps, default_key(rng_key), false_alarm_rate,

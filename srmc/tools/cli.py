@@ -3,6 +3,10 @@
     srmc targets [NAME ...]
     srmc run TARGET --kernel mala --alpha 1 --steps 2000 --chains 16
     srmc bench TARGET --kernel mala --alpha 0,1,5,10 --tilt score,linear --steps 5000 --replicates 100 --out DIR
+    srmc bench path/to/model.py:model --alpha 0,1,10          # a NumPyro model function in a file
+    srmc bench path/to/file.py:logp --dim 5 --alpha 0,1,10    # logp(x) -> log density of a flat vector x (D,)
+
+TARGET is a registered name (`srmc targets`) or ``path/to/file.py:function`` (see `target_from_file`).
 
 Bad arguments exit with code 2 and a message naming the argument (with the closest valid name when one was
 misspelled); ``--help`` of every command shows each option's default.
@@ -13,19 +17,29 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import importlib.util
 import inspect
 import pathlib
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
+import jax.numpy as jnp
 
 import srmc
 from srmc import samplers, targets
+from srmc.engine.warmup import DEFAULT_WARMUP
 from srmc.method.kernels import check_fits, space_word
 from srmc.method.tilt import GRADIENTS, TILTS
 from srmc.samplers.spec import KernelSpec
-from srmc.tools.benchmark import BenchmarkReport, format_coverage_table, format_table, save_report, variance_benchmark
+from srmc.tools.benchmark import (
+    BenchmarkReport,
+    format_coverage_table,
+    format_table,
+    save_report,
+    tilt_alpha_warmup,
+    variance_benchmark,
+)
 from srmc.tools.coverage import mixture_modes
 
 
@@ -50,7 +64,6 @@ def kernel_spec(name: str) -> KernelSpec:
 
 
 KERNEL_OPTIONS = ("step_size", "num_integration_steps", "damping")  # parameters with their own --flag
-DEFAULT_WARMUP = 1000  # steps of warm-up on the target that `srmc run` and `srmc bench` take by default
 
 
 def parse_pairs(pairs: Sequence[str], option: str) -> dict:
@@ -127,13 +140,125 @@ def requirement_note(requirement: targets.base.Requirement) -> str:
     return f"needs {requirement.module}: {requirement.install}"
 
 
+def is_file_target(text: str) -> bool:
+    """Whether a TARGET argument names a file (``path/to/file.py:function`` or ``path/to/file.py``)."""
+    return text.rpartition(":")[0].endswith(".py") or text.endswith(".py")
+
+
+def load_module(path: pathlib.Path) -> Any:
+    """Run the Python file `path` as a fresh module (its folder is on sys.path only while it runs, so that it can
+    import its neighbours); its errors become a ValueError naming the file."""
+    name = f"srmc_user_target_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
+    sys.modules[name] = module  # dataclasses and pickling look their module up here
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        sys.modules.pop(name, None)
+        raise ValueError(f"TARGET {str(path)!r}: running the file failed: {type(error).__name__}: {error}") from error
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def numpyro_sample_sites(function: Callable, kwargs: dict) -> list[str] | None:
+    """Names of the sample sites `function(**kwargs)` records under NumPyro's trace handler; None when NumPyro is
+    not installed or calling it that way fails (e.g. a log density, which needs its position)."""
+    try:
+        from numpyro import handlers
+    except ImportError:
+        return None
+    try:
+        trace = handlers.trace(handlers.seed(function, 0)).get_trace(**kwargs)
+    except Exception:
+        return None
+    return [name for name, site in trace.items() if site["type"] == "sample"]
+
+
+def target_from_file(text: str, dim: int | None = None) -> targets.Target:
+    """The target of a ``path/to/file.py:function`` TARGET argument.
+
+    The file is run as a module (`load_module`). When calling ``function(**data)`` (``data``: a dict the file
+    may define at module level, the model's keyword arguments, e.g. its observations; else no arguments) under
+    ``numpyro.handlers.trace`` records sample sites, the function is a NumPyro model and the target is
+    ``targets.from_numpyro(function, **data)`` (on NumPyro's unconstrained space; `dim` is not needed, and must
+    match when given). Otherwise ``function(x)`` must return the scalar log density of a flat vector ``x`` of
+    length `dim` (``--dim``): the target is ``targets.from_logdensity(function, dim)``, score by ``jax.grad``, no
+    ground truth, chains started from N(0, I) draws (then moved by the warm-up, ``--warmup``).
+    """
+    path_text, _, function_name = text.rpartition(":")
+    if not path_text:
+        raise ValueError(f"TARGET {text!r} names a file but no function: write path/to/file.py:function, e.g. "
+                         f"{text}:model (a NumPyro model) or {text}:logp --dim D (a log density).")
+    path = pathlib.Path(path_text).expanduser()
+    if not path.is_file():
+        raise ValueError(f"TARGET {text!r}: no file {str(path)!r} (TARGET is a registered name, see `srmc targets`, "
+                         "or path/to/file.py:function).")
+    if not function_name.isidentifier():
+        raise ValueError(f"TARGET {text!r}: {function_name!r} is not a function name (write path/to/file.py:function).")
+    module = load_module(path)
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        defined = sorted(key for key, value in vars(module).items()
+                         if inspect.isfunction(value) and value.__module__ == module.__name__)
+        what = "is not a function" if function is not None else "is not defined"
+        raise ValueError(f"TARGET {text!r}: {function_name!r} {what} in {path}; the file defines the functions "
+                         f"{', '.join(defined) or '(none)'}.")
+    data = getattr(module, "data", None)
+    kwargs = data if isinstance(data, dict) else {}
+    name = f"{path.name}:{function_name}"
+    sites = numpyro_sample_sites(function, kwargs)
+    if sites:
+        target = targets.from_numpyro(function, name=name, **kwargs)
+        if dim is not None and dim != target.dim:
+            raise ValueError(f"--dim {dim}: {name} is a NumPyro model whose unconstrained latent vector has length "
+                             f"{target.dim}; leave --dim out (a NumPyro model does not need it).")
+        return target
+    if dim is None:
+        raise ValueError(f"--dim is missing: {name} is not a NumPyro model (calling it with no arguments recorded no "
+                         "sample site), so it is read as a log density logp(x) of a flat vector x; pass --dim D, the "
+                         "length of x. (A NumPyro model that takes arguments: define data = {'name': value, ...} in "
+                         "the file with its keyword arguments.)")
+    try:
+        out = jax.eval_shape(function, jax.ShapeDtypeStruct((dim,), jnp.zeros(()).dtype))
+    except Exception as error:
+        raise ValueError(f"TARGET {name}: calling {function_name}(x) with x of shape ({dim},) failed "
+                         f"({type(error).__name__}: {error}); it must take one flat vector of length --dim {dim} and "
+                         "return its log density, written with jax.numpy.") from error
+    shape = getattr(out, "shape", None)
+    if shape != ():
+        returned = f"shape {shape}" if shape is not None else repr(out)
+        raise ValueError(f"TARGET {name}: {function_name}(x) returned {returned}; it must return the scalar log "
+                         "density of x (e.g. sum the per-coordinate terms).")
+    target = targets.from_logdensity(function, dim, name=name)
+    probe = target.initial_position(jax.random.key(0), 8)
+    values, scores = jax.vmap(target.value_and_score)(probe)
+    if not (bool(jnp.all(jnp.isfinite(values))) and bool(jnp.all(jnp.isfinite(scores)))):
+        raise ValueError(f"TARGET {name}: the log density or its gradient is not finite at some N(0, I) starting "
+                         "points; chains start there and srmc samples all of R^D: reparametrise constrained "
+                         "parameters (e.g. log of a scale) or write the model in NumPyro (it does this itself).")
+    return target
+
+
 def get_target(args: argparse.Namespace) -> targets.Target:
-    """The target named on the command line, built with its --param values.
+    """The target named on the command line, built with its --param values, or read from a file (`target_from_file`).
 
     An unknown name or parameter is refused with the valid ones; a target whose optional package is missing
     with its install command.
     """
     params = parse_pairs(args.param, "--param")
+    dim = getattr(args, "dim", None)
+    if is_file_target(args.target):
+        if params:
+            raise ValueError(f"--param is for registered targets; {args.target} takes its values from the file "
+                             "(a NumPyro model: its module-level data = {...}).")
+        return target_from_file(args.target, dim)
+    if dim is not None:
+        raise ValueError(f"--dim is for a log density read from a file (path/to/file.py:logp --dim D); registered "
+                         f"target {args.target} takes its size from --param (e.g. --param dim={dim}) if it has one.")
     if args.target not in targets.names():
         raise ValueError(f"unknown target {args.target!r}{did_you_mean(args.target, targets.names())}; "
                          f"`srmc targets` lists them: {', '.join(targets.names())}.")
@@ -177,8 +302,13 @@ def cmd_targets(args: argparse.Namespace) -> None:
               flush=True)
 
 
+def _alpha_warmup_words(alpha_warmup: int | None) -> str:
+    return "per tilt (score, linear: 500 steps; bounded: its ramp)" if alpha_warmup is None else f"{alpha_warmup} steps"
+
+
 def _alpha(args: argparse.Namespace, alpha: float):
-    return srmc.schedules.linear_warmup(alpha, args.alpha_warmup) if args.alpha_warmup and alpha else alpha
+    steps = tilt_alpha_warmup(args.tilt, args.alpha_warmup)
+    return srmc.schedules.linear_warmup(alpha, steps) if steps and alpha else alpha
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -205,9 +335,21 @@ def bench_header(report: BenchmarkReport, params: dict) -> str:
     """Two lines saying what a benchmark table shows."""
     s = report.settings
     burn_in = f" (+{s['burn_in']} burn-in)" if s["burn_in"] else ""
+    if report.truth_mean is None:
+        return (
+            f"{s['target']}, {s['kernel']} {params}, {s['num_replicates']} replicates x {s['num_steps']} steps"
+            f"{burn_in}, warm-up {s.get('warmup', 0)} steps, alpha warm-up {_alpha_warmup_words(s['alpha_warmup'])}, "
+            "ground truth: "
+            f"none (keys {s.get('replicate_keys', 'shared by all configurations')})\n"
+            "Var = variance across replicates of the running mean of x (averaged over coordinates) +/- se; Var ratio "
+            "= base Var / Var +/- se (> 1: lower variance than the base kernel; variance only, not bias); bias z = "
+            "(mean - base mean) / combined se at the coordinate of largest |z| (|z| > 4: the estimate differs from "
+            "the base kernel's); x^2 ratio, z x^2: the same for x^2; n*Var = steps x Var; ms/step: all replicates, "
+            "compilation excluded; logp/grad/hvp: evaluations per chain-step"
+        )
     return (
         f"{s['target']}, {s['kernel']} {params}, {s['num_replicates']} replicates x {s['num_steps']} steps{burn_in}, "
-        f"warm-up {s.get('warmup', 0)} steps, alpha warm-up {s['alpha_warmup']} steps, ground truth: "
+        f"warm-up {s.get('warmup', 0)} steps, alpha warm-up {_alpha_warmup_words(s['alpha_warmup'])}, ground truth: "
         f"{s['ground_truth']}\n"
         "MSE of the running means of x and x^2 (averaged over coordinates); ratio = first row's MSE / MSE; "
         "n*Var = steps x variance across replicates; ms/step: all replicates, compilation excluded; "
@@ -216,7 +358,8 @@ def bench_header(report: BenchmarkReport, params: dict) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    """Replicate-based MSE for each alpha (0 = base kernel): table, JSON and plots."""
+    """Replicate-based MSE (with ground truth) or variance ratio and bias z against the base kernel (without) for
+    each alpha (0 = base kernel): table, JSON and plots."""
     alphas, tilts = parse_alphas(args.alpha), parse_tilts(args.tilt)
     if args.replicates < 2:
         raise ValueError(f"--replicates must be >= 2 (the MSE's standard error needs a spread), got {args.replicates}.")
@@ -229,18 +372,21 @@ def cmd_bench(args: argparse.Namespace) -> None:
         jax.random.key(args.seed), target, kernel, params, alphas, num_steps=args.steps,
         num_replicates=args.replicates, tilts=tilts, gradient=args.gradient, alpha_warmup=args.alpha_warmup,
         burn_in=args.burn_in, progress=not args.quiet and None, warmup=args.warmup,
+        independent_keys=args.independent_keys,
     )
     report.settings.update(seed=args.seed, target_params=parse_pairs(args.param, "--param"),
                            command="srmc " + " ".join(args.argv))
     print(bench_header(report, params))
     print(format_table(report.rows), flush=True)
-    for run in report.runs:
-        for line in run.warnings:
-            print(f"{run.row.label} alpha={run.row.alpha:g}: {line}")
+    for note in report.settings.get("notes", ()):
+        print(f"note: {note}")
     if any(run.coverage is not None for run in report.runs):
         print(f"mode coverage (a draw within 4 component sd of a mode visits it; draws every {report.settings['thin']} "
               "steps; TV of mode occupancy against the weights, averaged over replicates)")
         print(format_coverage_table(report.runs), flush=True)
+    for run in report.runs:
+        for line in run.warnings:
+            print(f"{run.row.label} alpha={run.row.alpha:g}: {line}")
     if out is not None:
         for path in write_outputs(report, out):
             print(f"wrote {path}")
@@ -328,7 +474,10 @@ def suggested_values(parameter: str) -> str:
 
 
 def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", help="registered target name (see `srmc targets`)")
+    parser.add_argument("target", help="registered target name (see `srmc targets`), or path/to/file.py:function: a "
+                                       "NumPyro model, or a log density logp(x) of a flat vector (with --dim)")
+    parser.add_argument("--dim", type=_positive_int,
+                        help="length of x for a log density read from a file (path/to/file.py:logp; default: none)")
     parser.add_argument("--param", action="append", default=[],
                         help="target parameter key=value (repeatable; default: the target's defaults, listed when a "
                              "key is wrong)")
@@ -336,11 +485,14 @@ def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernel-param", action="append", default=[], dest="kernel_param",
                         help="any other kernel parameter key=value (repeatable), e.g. scan=systematic (default: "
                              "the kernel's suggested values)")
-    parser.add_argument("--tilt", default="score", help="score or linear (bench: a comma-separated list)")
+    parser.add_argument("--tilt", default="bounded",
+                        help="bounded (srmc.wrap's safe choice), score (the SRMC paper's) or linear "
+                             "(bench: a comma-separated list)")
     parser.add_argument("--gradient", default="exact", choices=GRADIENTS,
                         help="score tilt's proposal gradient: exact (Hessian-vector product) or shifted")
-    parser.add_argument("--alpha-warmup", type=_non_negative_int, default=500,
-                        help="linear warm-up of alpha over this many steps (0: constant alpha)")
+    parser.add_argument("--alpha-warmup", type=_non_negative_int, default=None,
+                        help="linear warm-up of alpha over this many steps (0: constant alpha); default: 500 for the "
+                             "score and linear tilts, none for bounded (it ramps alpha as n / (100 + n / alpha))")
     parser.add_argument("--warmup", type=_non_negative_int, default=DEFAULT_WARMUP,
                         help="steps of the base kernel on the target before anything is counted, adapting its step "
                              "size and inverse mass matrix (0: none, the kernel runs with the given parameters)")
@@ -374,6 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--alpha", default="0,1,10", help="comma-separated alphas; 0 is the base kernel")
     bench.add_argument("--replicates", type=_positive_int, default=100, help="independent chains (vmapped)")
     bench.add_argument("--out", help="directory for bench.json and the PNG plots (default: none written)")
+    bench.add_argument("--independent-keys", action="store_true", dest="independent_keys",
+                       help="fresh keys and starts per configuration (default: all share them, which makes the "
+                            "variance ratio's and bias z's standard errors conservative when runs correlate)")
     bench.set_defaults(func=cmd_bench, burn_in=0)
     from srmc.tools.reproduce.cli import add_parser as add_reproduce_parser  # `srmc reproduce ...` lives there
 

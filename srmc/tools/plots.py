@@ -1,5 +1,8 @@
 """Plots of a variance benchmark (`srmc.benchmark.BenchmarkReport`): MSE vs steps, MSE vs alpha, mode coverage.
 
+Without ground truth (``report.truth_mean is None``) the MSE plots show the variance across replicates instead
+(and are saved as variance_vs_steps.png and variance_vs_alpha.png).
+
 matplotlib is optional (``pip install "srmc[plots]"``) and imported only when a plot is drawn. Figures are built
 with ``matplotlib.figure.Figure`` (no pyplot), so saving plots never changes the user's backend.
 """
@@ -32,6 +35,11 @@ def _title(report: BenchmarkReport) -> str:
     return f"{s['target']}, {s['kernel']}, {s['num_replicates']} replicates"
 
 
+def _measure(report: BenchmarkReport) -> str:
+    """What the curves show: ``"MSE"`` with ground truth, else ``"variance across replicates"``."""
+    return "MSE" if report.truth_mean is not None else "variance across replicates"
+
+
 def alpha_warmup_end(report: BenchmarkReport) -> int | None:
     """The counted step at which alpha reaches its value (the warm-up runs over burn-in and counted steps alike),
     or None when the report's SRMC runs used a constant alpha (or it was reached during burn-in)."""
@@ -60,7 +68,7 @@ def plot_mse_vs_steps(report: BenchmarkReport, ax: Any = None) -> Any:
     tail = first.steps[first.steps >= first.steps[-1] / 30]  # a 1/n slope through the first run's last point
     ax.loglog(tail, first.mse[-1] * first.steps[-1] / tail, "k:", label="1/n")
     ax.set_xlabel("steps n")
-    ax.set_ylabel("MSE of the running mean of x")
+    ax.set_ylabel(f"{_measure(report)} of the running mean of x")
     ax.set_title(_title(report), fontsize="medium")
     ax.legend(fontsize="small")
     return ax
@@ -69,18 +77,24 @@ def plot_mse_vs_steps(report: BenchmarkReport, ax: Any = None) -> Any:
 def plot_mse_vs_alpha(report: BenchmarkReport, ax: Any = None) -> Any:
     """Final MSE against alpha per tilt (log-log, error bars: one standard error); the base kernel as a band."""
     ax = _new_axes(ax)
+    fields = ("mse", "mse_stderr") if report.truth_mean is not None else ("variance", "variance_stderr")
+
+    def value(row: Any) -> tuple[float, float]:
+        return getattr(row, fields[0]), getattr(row, fields[1])
+
     for run in (r for r in report.runs if r.tilt is None):
-        ax.axhline(run.row.mse, color="k", linestyle="--", label=f"{run.row.label} (alpha=0)")
-        ax.axhspan(run.row.mse - run.row.mse_stderr, run.row.mse + run.row.mse_stderr, color="k", alpha=0.1)
+        mean, stderr = value(run.row)
+        ax.axhline(mean, color="k", linestyle="--", label=f"{run.row.label} (alpha=0)")
+        ax.axhspan(mean - stderr, mean + stderr, color="k", alpha=0.1)
     labels = dict.fromkeys(run.row.label for run in report.runs if run.tilt is not None)
     for label in labels:
         rows = [run.row for run in report.runs if run.row.label == label]
-        ax.errorbar([r.alpha for r in rows], [r.mse for r in rows], yerr=[r.mse_stderr for r in rows], marker="o",
-                    capsize=3, label=label)
+        ax.errorbar([r.alpha for r in rows], [value(r)[0] for r in rows], yerr=[value(r)[1] for r in rows],
+                    marker="o", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("alpha")
-    ax.set_ylabel(f"MSE after {report.settings['num_steps']} steps")
+    ax.set_ylabel(f"{_measure(report)} after {report.settings['num_steps']} steps")
     ax.set_title(_title(report), fontsize="medium")
     ax.legend(fontsize="small")
     return ax
@@ -101,11 +115,13 @@ def plot_coverage(report: BenchmarkReport, ax: Any = None) -> Any:
 
 
 def save_plots(report: BenchmarkReport, directory: str | pathlib.Path, dpi: int = 110) -> list[pathlib.Path]:
-    """Write mse_vs_steps.png, mse_vs_alpha.png (with an SRMC run) and coverage.png (mixtures) to `directory`."""
+    """Write mse_vs_steps.png, mse_vs_alpha.png (with an SRMC run) and coverage.png (mixtures) to `directory`
+    (without ground truth: variance_vs_steps.png and variance_vs_alpha.png)."""
     directory = pathlib.Path(directory)
-    plots = {"mse_vs_steps.png": plot_mse_vs_steps}
+    prefix = "mse" if report.truth_mean is not None else "variance"
+    plots = {f"{prefix}_vs_steps.png": plot_mse_vs_steps}
     if any(run.tilt is not None for run in report.runs):
-        plots["mse_vs_alpha.png"] = plot_mse_vs_alpha
+        plots[f"{prefix}_vs_alpha.png"] = plot_mse_vs_alpha
     if any(run.coverage is not None for run in report.runs):
         plots["coverage.png"] = plot_coverage
     written = []

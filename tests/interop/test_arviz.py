@@ -17,7 +17,7 @@ TARGET = targets.get("banana")
 
 @pytest.fixture(scope="module")
 def srmc_result():
-    algorithm = srmc.wrap(samplers.mala, alpha=1.0, step_size=0.3)
+    algorithm = srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.3)
     return srmc.sample(jax.random.key(0), algorithm, TARGET, 400, 4, thin=4)
 
 

@@ -62,7 +62,7 @@ def test_alpha_zero_matches_plain_blackjax_bit_for_bit(name):
     key = jax.random.key(3)
     plain = plain_blackjax_draws(api, params, key, TARGET, 30, 3)
     # plain BlackJAX has no step jitter (srmc's default for HMC-type kernels): off for this comparison
-    wrapped = srmc.sample(key, srmc.wrap(api, alpha=0.0, step_jitter=0.0, **params), TARGET, 30, 3, thin=1)
+    wrapped = srmc.sample(key, srmc.wrap(api, tilt="score", alpha=0.0, step_jitter=0.0, **params), TARGET, 30, 3, thin=1)
     np.testing.assert_array_equal(wrapped.draws, plain)
     assert 0.2 < wrapped.acceptance_rate.mean() <= 1.0
     assert wrapped.num_nonfinite.sum() == 0
@@ -107,7 +107,7 @@ def half_space_logdensity(x):
 def test_nonfinite_proposals_are_rejected_and_counted(name):
     api, params = kernel_config(name)
     # srmc.base and srmc.wrap read the same adapted info; alternate them to keep compilation short
-    make = srmc.base if name in ("mala", "ghmc", "rmh") else lambda api, **p: srmc.wrap(api, alpha=1.0, **p)
+    make = srmc.base if name in ("mala", "ghmc", "rmh") else lambda api, **p: srmc.wrap(api, tilt="score", alpha=1.0, **p)
     result = srmc.sample(jax.random.key(0), make(api, **params), half_space_logdensity, 300, 4,
                          initial_position=jnp.zeros(5), thin=1)
     assert result.num_nonfinite.sum() > 0
@@ -146,13 +146,13 @@ def test_recomputed_proposals_are_blackjax_own(name):
 
 
 def test_names_parameters_and_errors():
-    assert srmc.wrap(blackjax.mala, step_size=0.1).name == "srmc[blackjax.mala]"
+    assert srmc.wrap(blackjax.mala, tilt="score", step_size=0.1).name == "srmc[blackjax.mala]"
     assert srmc.base(blackjax.additive_step_random_walk, random_step=lambda k, x: x).name == \
         "blackjax.additive_step_random_walk"
     with pytest.raises(TypeError, match="Unknown kernel parameter"):
-        srmc.wrap(blackjax.mala, step=0.1)
+        srmc.wrap(blackjax.mala, tilt="score", step=0.1)
     with pytest.raises(TypeError, match="momentum_refresh"):  # BlackJAX ghmc's alpha is renamed
-        srmc.wrap(blackjax.ghmc, alpha=1.0, step_size=0.1, momentum_inverse_scale=jnp.ones(2), delta=0.1)
+        srmc.wrap(blackjax.ghmc, tilt="score", alpha=1.0, step_size=0.1, momentum_inverse_scale=jnp.ones(2), delta=0.1)
     with pytest.raises(ValueError, match="momentum_refresh"):
         srmc.base(blackjax.ghmc, step_size=0.1, momentum_inverse_scale=jnp.ones(2), momentum_refresh=1.5, delta=0.1)
     with pytest.raises(ValueError, match="step_size"):

@@ -30,7 +30,7 @@ def nuts_params(dim: int, step_size: float) -> dict:
 def test_alpha_zero_matches_plain_blackjax_nuts_bit_for_bit():
     params, key = nuts_params(5, 0.5), jax.random.key(3)
     plain = plain_blackjax_draws(blackjax.nuts, params, key, GAUSSIAN, 30, 3)
-    wrapped = srmc.sample(key, srmc.wrap(blackjax.nuts, alpha=0.0, **params), GAUSSIAN, 30, 3, thin=1)
+    wrapped = srmc.sample(key, srmc.wrap(blackjax.nuts, tilt="score", alpha=0.0, **params), GAUSSIAN, 30, 3, thin=1)
     np.testing.assert_array_equal(wrapped.draws, plain)
 
 
@@ -42,13 +42,14 @@ def test_srmc_nuts_with_frozen_theta_leaves_the_tilted_gaussian_invariant(tilt):
 
 
 def test_srmc_nuts_recovers_the_correlated_gaussian():
-    algorithm = srmc.wrap(blackjax.nuts, alpha=srmc.schedules.linear_warmup(1.0, 300), **nuts_params(5, 0.5))
+    algorithm = srmc.wrap(blackjax.nuts, tilt="score", alpha=srmc.schedules.linear_warmup(1.0, 300), **nuts_params(5, 0.5))
     result = srmc.sample(jax.random.key(0), algorithm, GAUSSIAN, 1000, 64, burn_in=300,
                          initial_position=GAUSSIAN.sample(jax.random.key(1), 64))
     assert 0.8 < result.acceptance_rate.mean() and result.num_nonfinite.sum() == 0
     assert_within_standard_errors(result, GAUSSIAN.ground_truth)
 
 
+# the README's BlackJAX recipe (Bring your own sampler) runs exactly this configuration
 def test_srmc_nuts_agrees_with_the_eight_schools_reference():
     target = targets.get("eight_schools")
     algorithm = srmc.wrap(blackjax.nuts, alpha=srmc.schedules.linear_warmup(1.0, 300), tilt="linear",

@@ -41,7 +41,7 @@ def test_figure1_base_and_srmc_share_their_noise():
     """Common random numbers: with alpha = 0 the SRMC-ULA chain IS the base chain, seed by seed."""
     target = targets.get("metastable_mixture")
     base = figure1.algorithms()["base ULA"]
-    null = srmc.wrap(samplers.ula, alpha=0.0, step_size=figure1.STEP_SIZE)
+    null = srmc.wrap(samplers.ula, tilt="score", alpha=0.0, step_size=figure1.STEP_SIZE)
     xs_base, broad_base, _ = figure1.run_seeds(base, target, np.arange(3), 50)
     xs_null, broad_null, _ = figure1.run_seeds(null, target, np.arange(3), 50)
     np.testing.assert_array_equal(xs_base, xs_null)
@@ -94,7 +94,7 @@ def test_coverage_counter_and_common_keys():
         exact = coverage.coverage_program(None, target, modes, 20, checkpoints, "mixture")(jnp.arange(2))
         base = coverage.coverage_program(srmc.base(samplers.ula, step_size=0.2), target, modes, 20, checkpoints)(
             jnp.arange(2))
-        null = coverage.coverage_program(srmc.wrap(samplers.ula, alpha=0.0, step_size=0.2), target, modes, 20,
+        null = coverage.coverage_program(srmc.wrap(samplers.ula, tilt="score", alpha=0.0, step_size=0.2), target, modes, 20,
                                          checkpoints)(jnp.arange(2))
     finally:
         coverage.NUM_MODES = old

@@ -199,11 +199,11 @@ def test_records_say_unadjusted_kernels_have_nothing_to_tune():
 
 @pytest.mark.parametrize("module, params", [(ula, {"step_size": 0.1}), (uld, {"step_size": 0.2, "damping": 1.0})])
 def test_srmc_wrap_at_alpha_zero_is_the_base_chain(module, params):
-    """srmc.wrap(ula | uld, alpha=0) reproduces the base chain bit for bit (the wrapper's contract)."""
+    """srmc.wrap(ula | uld, tilt="score", alpha=0) reproduces the base chain bit for bit (the wrapper's contract)."""
     from srmc import targets
 
     target = targets.get("correlated_gaussian", dim=3, rho=0.5)
-    base, wrapped = srmc.base(module, **params), srmc.wrap(module, alpha=0.0, **params)
+    base, wrapped = srmc.base(module, **params), srmc.wrap(module, tilt="score", alpha=0.0, **params)
     x0 = jnp.array([0.3, -0.2, 0.1])
     def run(algorithm):
         def one(state, key):

@@ -23,7 +23,7 @@ from srmc.tools.evaluations import EvaluationCounts, count_evaluations
 SEED, STEPS, REPLICATES, ALPHA, WARMUP, STEP_SIZE = 3, 300, 6, 2.0, 50, 1.0
 ARGV = ["bench", "gaussian_mixture_9", "--kernel", "rwm", "--step-size", str(STEP_SIZE), "--alpha", f"0,{ALPHA:g}",
         "--tilt", "linear", "--steps", str(STEPS), "--replicates", str(REPLICATES), "--alpha-warmup", str(WARMUP),
-        "--seed", str(SEED), "--quiet"]
+        "--seed", str(SEED), "--warmup", "0", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +89,10 @@ def test_mse_agrees_with_recomputation_from_stored_estimates(bench):
         assert run.row.second_moment_mse == pytest.approx(np.mean(second), rel=1e-12)
         variance = np.mean([np.var(run.estimates[:, i], ddof=1) for i in range(2)])
         assert run.row.n_times_variance == pytest.approx(STEPS * variance, rel=1e-12)
+        assert run.row.variance == pytest.approx(variance, rel=1e-12)  # with ground truth the new fields exist too
+        base = report.runs[0]
+        assert run.row.variance_ratio == pytest.approx(base.row.variance / variance, rel=1e-12)
+        assert np.isfinite(run.row.variance_ratio_se) and np.isfinite(run.row.bias_z_vs_base)
         assert run.curve.steps.tolist() == list(snapshot_grid(STEPS)) and run.curve.steps[-1] == STEPS
         assert run.curve.mse[-1] == pytest.approx(run.row.mse, rel=1e-6)
 
@@ -131,13 +135,13 @@ COUNT_CASES = [
     ("kinetic_langevin L=3", srmc.base(samplers.kinetic_langevin, step_size=0.1, damping=0.5,
                                        num_integration_steps=3), BANANA, (0, 3, 0)),
     # proposal: value_and_grad of the surrogate = (log pi, s) + H theta; after the step: (log pi, s) + H theta
-    ("srmc exact", srmc.wrap(samplers.mala, alpha=1.0, step_size=0.1), BANANA, (0, 2, 2)),
-    ("srmc shifted", srmc.wrap(samplers.mala, alpha=1.0, gradient="shifted", step_size=0.1), BANANA, (0, 4, 0)),
+    ("srmc exact", srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.1), BANANA, (0, 2, 2)),
+    ("srmc shifted", srmc.wrap(samplers.mala, tilt="score", alpha=1.0, gradient="shifted", step_size=0.1), BANANA, (0, 4, 0)),
     # the linear tilt reads log pi and s back off the kernel's cache
     ("srmc linear", srmc.wrap(samplers.mala, alpha=1.0, tilt="linear", step_size=0.1), BANANA, (0, 1, 0)),
     ("gibbs", srmc.base(samplers.gibbs), ISING, (2, 0, 0)),
     ("gibbs sweep", srmc.base(samplers.gibbs, scan="systematic"), ISING, (8, 0, 0)),
-    ("srmc gibbs", srmc.wrap(samplers.gibbs, alpha=1.0), ISING, (3, 3, 0)),
+    ("srmc gibbs", srmc.wrap(samplers.gibbs, tilt="score", alpha=1.0), ISING, (3, 3, 0)),
     ("discrete_metropolis", srmc.base(samplers.discrete_metropolis), ISING, (1, 0, 0)),
 ]
 

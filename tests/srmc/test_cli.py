@@ -27,13 +27,16 @@ def test_run_prints_the_summary(capsys):
 
 def test_bench_runs_on_a_discrete_target(capsys):
     assert main(["bench", "ising", "--param", "side=2", "--kernel", "gibbs", "--alpha", "0,1", "--steps", "200",
-                 "--replicates", "4", "--alpha-warmup", "20", "--quiet"]) == 0
+                 "--replicates", "4", "--alpha-warmup", "20", "--tilt", "score,bounded", "--quiet"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].split()[:3] == ["sampler", "alpha", "MSE"]
-    base, srmc_row = lines[3].split(), lines[4].split()
-    assert base[:2] == ["base", "0"] and srmc_row[:2] == ["srmc[score]", "1"]
-    # random-scan Gibbs evaluates the log density at both values of one site; SRMC adds the score to each
-    assert base[-4:] == ["2", "0", "0", "0"] and srmc_row[-4:] == ["3", "3", "0", "0"]
+    base, score_row, bounded_row = lines[3].split(), lines[4].split(), lines[5].split()
+    assert base[:2] == ["base", "0"] and score_row[:2] == ["srmc[score]", "1"]
+    assert bounded_row[:2] == ["srmc[bounded]", "1"]
+    # random-scan Gibbs evaluates the log density at both values of one site; the score tilt adds the score to
+    # each, the bounded tilt (one-hot features on a discrete space) only the history's one score per step
+    assert base[-4:] == ["2", "0", "0", "0"] and score_row[-4:] == ["3", "3", "0", "0"]
+    assert bounded_row[-4:] == ["3", "1", "0", "0"]
 
 
 BAD_ARGUMENTS = [

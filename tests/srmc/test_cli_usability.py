@@ -45,8 +45,8 @@ def test_help_shows_every_default(command, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args([command, "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for shown in ("--steps STEPS counted steps per chain (default: 2000)", "(default: mala)", "(default: score)",
-                  "(default: exact)", "(default: 500)", "(default: 0)", "its suggested value: rwm 0.15, mala 0.05"):
+    for shown in ("--steps STEPS counted steps per chain (default: 2000)", "(default: mala)", "(default: bounded)",
+                  "(default: exact)", "default: 500 for the score and linear tilts", "(default: 0)", "its suggested value: rwm 0.15, mala 0.05"):
         assert shown in text, shown
     subparser_options = [a for a in build_parser()._subparsers._group_actions[0].choices[command]._actions]
     for action in subparser_options:  # every option says its default, appended or in its own words

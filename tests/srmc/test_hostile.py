@@ -58,7 +58,7 @@ def hostile(x):
 
 def test_srmc_on_exploding_overflowing_and_nan_regions_stays_finite():
     """The score tilt's exact Hessian-vector products see the same explosions; everything stays finite."""
-    algorithm = srmc.wrap(samplers.mala, alpha=srmc.schedules.linear_warmup(2.0, 100), step_size=0.3)
+    algorithm = srmc.wrap(samplers.mala, tilt="score", alpha=srmc.schedules.linear_warmup(2.0, 100), step_size=0.3)
     result = srmc.sample(jax.random.key(0), algorithm, hostile, 400, 4, initial_position=jnp.zeros(2),
                          chunk_size=400)
     assert np.all(result.num_nonfinite > 0) and np.all(result.acceptance_rate > 0)
@@ -87,7 +87,7 @@ def test_float64_and_float32_mixing():
     assert as_float64.mean.dtype == np.float32
     with jax.enable_x64(True):
         in_float64 = lambda x: -0.5 * jnp.sum(x.astype(jnp.float64) ** 2)
-        algorithm = srmc.wrap(samplers.mala, alpha=1.0, step_size=0.4)  # score tilt: its custom JVP sees dtypes
+        algorithm = srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.4)  # score tilt: its custom JVP sees dtypes
         short = {"num_steps": 30, "num_chains": 2, "chunk_size": 30}
         promoted = srmc.sample(KEY, algorithm, in_float64, **short, initial_position=np.zeros(3, np.float32))
         native = srmc.sample(KEY, algorithm, in_float64, **short, initial_position=np.zeros(3, np.float64))
@@ -102,7 +102,7 @@ def test_nonfinite_function_values_are_flagged_never_silent():
     assert result.nonfinite_estimates == ["log", "overflow"]
     assert np.any(np.isnan(result.estimates["log"])) and np.all(np.isfinite(result.estimates["x"]))
     assert np.all(result.num_nonfinite_values["log"] > 0) and np.all(result.num_nonfinite_values["x"] == 0)
-    assert "WARNING: non-finite function values" in result.summary()
+    assert "WARNING [nonfinite_estimates]: non-finite function values" in result.summary()
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def one_step_infos(algorithm, target):
 @pytest.mark.parametrize("kernel, params, target", list(cases()))
 @pytest.mark.parametrize("wrapped", [False, True], ids=["base", "srmc"])
 def test_info_acceptance_is_a_probability_and_is_accepted_a_bool(kernel, params, target, wrapped):
-    algorithm = srmc.wrap(kernel, alpha=1.0, **params) if wrapped else srmc.base(kernel, **params)
+    algorithm = srmc.wrap(kernel, tilt="score", alpha=1.0, **params) if wrapped else srmc.base(kernel, **params)
     info = one_step_infos(algorithm, target)
     assert jnp.issubdtype(info.acceptance_rate.dtype, jnp.floating)
     assert info.is_accepted.dtype == jnp.bool_ and info.is_nonfinite.dtype == jnp.bool_
@@ -99,5 +99,5 @@ def test_a_user_kernel_without_a_record_gets_the_blackjax_conventions():
 
     spec = resolve_kernel(UserKernel)
     assert spec.conventional and spec.state_space == CONTINUOUS
-    result = srmc.sample(jax.random.key(0), srmc.wrap(UserKernel, alpha=1.0, step_size=0.5), GAUSSIAN, 50, 2)
+    result = srmc.sample(jax.random.key(0), srmc.wrap(UserKernel, tilt="score", alpha=1.0, step_size=0.5), GAUSSIAN, 50, 2)
     assert result.acceptance_rate.shape == (2,) and int(result.num_nonfinite.sum()) == 0

@@ -36,7 +36,7 @@ def num_steps(kernel: str, tilt: str | None, alpha: float) -> int:
     """Steps needed for the feedback bias to fall below the Monte Carlo error."""
     if alpha < 10:
         return 4000
-    if kernel == "rwm":  # bias 0.5-0.8% (z = 4.1-4.3) still at 10^5 steps, for either tilt
+    if kernel == "rwm" and tilt != "default":  # bias 0.5-0.8% (z = 4.1-4.3) still at 10^5 steps, for either tilt
         return 400_000
     return 16_000
 
@@ -57,6 +57,8 @@ def run(target_name: str, kernel: str, tilt: str | None, alpha: float) -> srmc.S
     module, params = getattr(samplers, kernel), KERNEL_PARAMS[kernel]
     if tilt is None:
         algorithm = srmc.base(module, **params)
+    elif tilt == "default":  # what a user gets with alpha alone: bounded tilt, its own ramp, warm-up on pi
+        algorithm = srmc.wrap(module, alpha=alpha, **params)
     else:
         schedule = srmc.schedules.linear_warmup(alpha, ALPHA_WARMUP)
         algorithm = srmc.wrap(module, alpha=schedule, tilt=tilt, **params)
@@ -67,11 +69,21 @@ def run(target_name: str, kernel: str, tilt: str | None, alpha: float) -> srmc.S
     )
 
 
+def is_slow(kernel: str, tilt: str | None, alpha: float) -> bool:
+    """The default run keeps every base kernel, the default (bounded) tilt at alpha = 10 for every kernel, and the
+    paper's tilts at alpha = 1 for MALA and HMC; the rest (the paper's tilts at alpha = 10, kinetic Langevin and
+    RWM inside the paper's tilts) runs with ``-m slow``."""
+    if tilt in (None, "default"):
+        return False
+    return alpha == 10.0 or kernel in ("rwm", "kinetic_langevin")
+
+
 CASES = [
     pytest.param(kernel, tilt, alpha, id=f"{kernel}-{tilt or 'base'}-{alpha:g}",
-                 marks=[pytest.mark.slow] if (kernel, alpha) == ("rwm", 10.0) else [])
+                 marks=[pytest.mark.slow] if is_slow(kernel, tilt, alpha) else [])
     for kernel in KERNEL_PARAMS
-    for tilt, alpha in [(None, 0.0), ("score", 1.0), ("score", 10.0), ("linear", 1.0), ("linear", 10.0)]
+    for tilt, alpha in [(None, 0.0), ("score", 1.0), ("score", 10.0), ("linear", 1.0), ("linear", 10.0),
+                        ("default", 10.0)]
 ]
 
 
@@ -80,13 +92,17 @@ CASES = [
 def test_recovers_mean_and_variance(target_name, kernel, tilt, alpha):
     result = run(target_name, kernel, tilt, alpha)
     assert_within_standard_errors(result, TARGETS[target_name]().ground_truth)
-    assert result.num_nonfinite.sum() == 0
+    if tilt == "default":  # the warm-up's step can send some HMC trajectories into the banana's overflowing tails:
+        # rejected like any proposal (the base kernel does it too), below the health report's 1% threshold
+        assert result.num_nonfinite.sum() < 0.01 * NUM_CHAINS * (num_steps(kernel, tilt, alpha) + BURN_IN)
+    else:
+        assert result.num_nonfinite.sum() == 0
 
 
 def test_the_check_catches_a_wrong_sign_in_the_tilt():
     """Repellence with the sign flipped (attraction to the history) must fail the same check."""
     target = TARGETS["correlated_gaussian"]()
-    attract = srmc.wrap(samplers.mala, alpha=lambda n: 0.0 * n - 1.0, **KERNEL_PARAMS["mala"])
+    attract = srmc.wrap(samplers.mala, tilt="score", alpha=lambda n: 0.0 * n - 1.0, **KERNEL_PARAMS["mala"])
     object.__setattr__(attract, "check_run", lambda total_steps: None)  # skip the alpha >= 0 guard on purpose
     result = srmc.sample(jax.random.key(1), attract, target, 4000, NUM_CHAINS, burn_in=BURN_IN,
                          initial_position=target.sample(jax.random.key(5), NUM_CHAINS))

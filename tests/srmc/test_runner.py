@@ -18,7 +18,7 @@ def target():
 
 @pytest.fixture(scope="module")
 def algorithm():
-    return srmc.wrap(samplers.mala, alpha=2.0, step_size=0.2)
+    return srmc.wrap(samplers.mala, tilt="score", alpha=2.0, step_size=0.2)
 
 
 def _assert_same(a, b):

@@ -34,7 +34,7 @@ def small_model(y):
 @pytest.fixture(scope="module")
 def model_result():
     target = targets.from_numpyro(small_model, np.array([0.5, -0.3]), name="small_model")
-    algorithm = srmc.wrap(samplers.mala, alpha=srmc.schedules.linear_warmup(1.0, 50), step_size=0.3)
+    algorithm = srmc.wrap(samplers.mala, tilt="score", alpha=srmc.schedules.linear_warmup(1.0, 50), step_size=0.3)
     return target, srmc.sample(jax.random.key(7), algorithm, target, 120, 4, burn_in=20, thin=10,
                                snapshot_steps=[10, 120], num_batches=4, initial_position=np.zeros((4, 4)))
 

@@ -110,14 +110,14 @@ def test_srmc_warms_up_its_base_kernel_with_the_history_frozen():
     """The warm-up is the base kernel's: SRMC after a warm-up starts from the same adapted parameters and states."""
     key = jax.random.key(4)
     plain = srmc.sample(key, srmc.base(samplers.mala, step_size=0.01), SPREAD, 50, 4, warmup=300)
-    wrapped = srmc.sample(key, srmc.wrap(samplers.mala, alpha=1.0, step_size=0.01), SPREAD, 50, 4, warmup=300)
+    wrapped = srmc.sample(key, srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.01), SPREAD, 50, 4, warmup=300)
     for name, value in plain.adapted_params.items():
         np.testing.assert_array_equal(value, wrapped.adapted_params[name])
     np.testing.assert_array_equal(plain.warmup_stats.mean, wrapped.warmup_stats.mean)
 
 
 def test_warmup_does_not_depend_on_the_chunk_size():
-    key, algorithm = jax.random.key(5), srmc.wrap(samplers.hmc, alpha=2.0, step_size=0.05, num_integration_steps=3)
+    key, algorithm = jax.random.key(5), srmc.wrap(samplers.hmc, tilt="score", alpha=2.0, step_size=0.05, num_integration_steps=3)
     first = srmc.sample(key, algorithm, SPREAD, 60, 4, warmup=130, thin=5)
     second = srmc.sample(key, algorithm, SPREAD, 60, 4, warmup=130, thin=5, chunk_size=15)
     np.testing.assert_array_equal(first.draws, second.draws)
@@ -125,7 +125,7 @@ def test_warmup_does_not_depend_on_the_chunk_size():
 
 
 def test_a_checkpointed_warmed_up_run_resumes_bit_identical(tmp_path, monkeypatch):
-    key, algorithm = jax.random.key(6), srmc.wrap(samplers.mala, alpha=1.0, step_size=0.05)
+    key, algorithm = jax.random.key(6), srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.05)
     run = dict(num_steps=60, num_chains=4, warmup=100, thin=5, chunk_size=20)
     reference = srmc.sample(key, algorithm, SPREAD, **run)
     path, calls, save = tmp_path / "run.npz", [], checkpoints.save

@@ -73,7 +73,7 @@ def test_cache_is_refreshed_exactly_for_the_new_theta(name, tilt, gradient):
 def test_theta_update_is_the_running_average_of_scores():
     target = targets.get("iid_gaussian", dim=3)
     module, params = kernel("mala")
-    algorithm = srmc.wrap(module, alpha=1.0, gamma=0.25, **params)
+    algorithm = srmc.wrap(module, tilt="score", alpha=1.0, gamma=0.25, **params)
     state = algorithm.init(jnp.ones(3), target)
     new_state, info = algorithm.step(jax.random.key(0), state, target)
     expected = state.theta + 0.25 * (target.score(new_state.inner.position) - state.theta)

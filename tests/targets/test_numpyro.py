@@ -87,7 +87,9 @@ def srmc_hmc(target, tilt, num_steps, burn_in, step_size, num_integration_steps,
     result = srmc.sample(jax.random.key(2), algorithm, target, num_steps, 128, burn_in=burn_in, thin=thin,
                          functions=targets.constrained_functions(target))
     assert 0.6 < result.acceptance_rate.mean()
-    assert result.num_nonfinite.sum() <= 10  # rare overflowing leapfrog paths (rejected), e.g. log tau far out
+    # rare overflowing leapfrog paths (rejected), e.g. log tau far out; the default +-30% step jitter makes a few
+    # trajectories longer: at most 1 in 10^4 chain-steps
+    assert result.num_nonfinite.sum() <= 1e-4 * 128 * (num_steps + burn_in)
     return result
 
 

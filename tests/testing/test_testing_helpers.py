@@ -347,7 +347,7 @@ def test_lattice_models_are_small_symmetric_and_enumerable(model):
 
 
 def test_helpful_errors():
-    bare = srmc.wrap(samplers.mala, alpha=1.0, step_size=0.3)
+    bare = srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.3)
     with pytest.raises(ValueError, match="params must be"):
         testing.run_kernel(bare, {"step_size": 0.3}, GAUSSIAN, jnp.zeros((2, 3)), 1, jax.random.key(0))
     with pytest.raises(TypeError, match="targets.Target"):
