@@ -82,14 +82,13 @@ def test_clear_errors():
 
 def srmc_hmc(target, tilt, num_steps, burn_in, step_size, num_integration_steps, thin=None):
     """SRMC-HMC, 128 chains, alpha warmed up to 1 over 1000 steps, running means of the constrained sites."""
+    # the fixed-length leapfrog these reference comparisons were set up with (no step jitter)
     algorithm = srmc.wrap(samplers.hmc, alpha=srmc.schedules.linear_warmup(1.0, 1000), tilt=tilt,
-                          step_size=step_size, num_integration_steps=num_integration_steps)
+                          step_size=step_size, num_integration_steps=num_integration_steps, step_jitter=0.0)
     result = srmc.sample(jax.random.key(2), algorithm, target, num_steps, 128, burn_in=burn_in, thin=thin,
                          functions=targets.constrained_functions(target))
     assert 0.6 < result.acceptance_rate.mean()
-    # rare overflowing leapfrog paths (rejected), e.g. log tau far out; the default +-30% step jitter makes a few
-    # trajectories longer: at most 1 in 10^4 chain-steps
-    assert result.num_nonfinite.sum() <= 1e-4 * 128 * (num_steps + burn_in)
+    assert result.num_nonfinite.sum() <= 10  # rare overflowing leapfrog paths (rejected), e.g. log tau far out
     return result
 
 
