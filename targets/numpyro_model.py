@@ -14,8 +14,10 @@ running means over every step, O(d) memory) or stored draws (``thin=...``) mappe
 
 from __future__ import annotations
 
+import importlib
 import importlib.resources
 import json
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -28,6 +30,15 @@ from .logistic import load_reference
 from .space import Continuous
 
 Array = jax.Array
+
+
+def import_numpyro(module: str = "numpyro") -> Any:
+    """Import a NumPyro module without tqdm's "IProgress not found" warning (NumPyro imports tqdm.auto, which
+    warns in a notebook without ipywidgets although srmc shows no NumPyro bar)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        importlib.import_module("numpyro")
+    return importlib.import_module(module)
 
 
 class NumPyroModel(NamedTuple):
@@ -77,8 +88,9 @@ def from_numpyro(
     Raises:
       ValueError: when the model has a discrete latent site (named in the message) or no latent site.
     """
-    from numpyro.infer import init_to_uniform
-    from numpyro.infer.util import find_valid_initial_params, initialize_model
+    init_to_uniform = import_numpyro("numpyro.infer").init_to_uniform
+    infer_util = import_numpyro("numpyro.infer.util")
+    find_valid_initial_params, initialize_model = infer_util.find_valid_initial_params, infer_util.initialize_model
 
     _check_latent_sites(model, model_args, model_kwargs)
     init_strategy = init_to_uniform if init_strategy is None else init_strategy

@@ -36,7 +36,8 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
 
 
 # the heaviest at their tiny size run with -m slow
-SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chains.py"}
+SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chains.py", "discrete_variance.py",
+                "warmup_cost.py"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_SCRIPTS else [])

@@ -56,6 +56,7 @@ def test_stored_notebook_has_outputs(path):
         assert output.output_type != "error", f"{path.name}: stored error {output.ename}: {output.evalue}"
         for text in _output_texts(output):
             assert "Traceback (most recent call last)" not in text, f"{path.name}: stored traceback:\n{text}"
+            assert "Warning:" not in text, f"{path.name}: a warning leaked into the outputs:\n{text}"
     for index, cell in enumerate(notebook.cells):  # every result is followed by a sentence saying what it shows
         if cell.cell_type == "code" and cell.outputs:
             following = notebook.cells[index + 1] if index + 1 < len(notebook.cells) else None

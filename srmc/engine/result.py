@@ -220,17 +220,13 @@ class SampleResult:
         """Effective sample size per coordinate (numpyro) of the stored draws, or None without draws."""
         if self.draws is None or self.draws.shape[1] < 2:
             return None
-        from numpyro.diagnostics import effective_sample_size
-
-        return _constant_safe(effective_sample_size, self.draws)
+        return _constant_safe(_diagnostics().effective_sample_size, self.draws)
 
     def r_hat(self) -> np.ndarray | None:
         """Split R-hat per coordinate (numpyro) of the stored draws, or None without enough draws."""
         if self.draws is None or self.draws.shape[1] < 4:
             return None
-        from numpyro.diagnostics import split_gelman_rubin
-
-        return _constant_safe(split_gelman_rubin, self.draws)
+        return _constant_safe(_diagnostics().split_gelman_rubin, self.draws)
 
     def summary(self, max_rows: int = 20, truth: Any = None) -> str:
         """A table per coordinate of ``x``: mean, sd, MCSE (chain spread), batch-means MCSE, ESS and split R-hat
@@ -309,10 +305,8 @@ class SampleResult:
             if name in self.batch_means:
                 columns["mcse_bm"] = self.batch_means_mcse(name)
             if sample is not None and sample.shape[1] >= 4:
-                from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
-
-                columns["ess"] = _constant_safe(effective_sample_size, sample)
-                columns["r_hat"] = _constant_safe(split_gelman_rubin, sample)
+                columns["ess"] = _constant_safe(_diagnostics().effective_sample_size, sample)
+                columns["r_hat"] = _constant_safe(_diagnostics().split_gelman_rubin, sample)
             table[name] = columns
         return table
 
@@ -367,6 +361,13 @@ class SampleResult:
     def __repr__(self) -> str:
         return (f"SampleResult({self.algorithm_name} on {self.target_name}, chains={self.num_chains}, "
                 f"steps={self.num_steps}, acceptance={self.acceptance_rate.mean():.3f})")
+
+
+def _diagnostics() -> Any:
+    """numpyro.diagnostics (ESS, split R-hat), imported quietly."""
+    from srmc.targets.numpyro_model import import_numpyro
+
+    return import_numpyro("numpyro.diagnostics")
 
 
 def _constant_safe(diagnostic: Callable[[np.ndarray], Any], draws: np.ndarray) -> np.ndarray:

@@ -273,6 +273,12 @@ def resolve_warmup(warmup: int | Warmup | None, algorithm: Algorithm, target: Ta
         raise ValueError(f"{algorithm.name} was given no {', '.join(algorithm.unset_params)}, which the warm-up "
                          f"adapts: leave warmup at its default ({DEFAULT_WARMUP}) or pass warmup=N > 0, or give "
                          f"{algorithm.unset_params[0]}=... to the kernel.")
+    tuning = algorithm.kernel.tuning
+    mass_name = tuning.inverse_mass_matrix if tuning is not None else None
+    unset_mass = mass_name if mass_name in algorithm.unset_params else None
+    if unset_mass and isinstance(warmup, Warmup) and warmup.mass == "none":
+        raise ValueError(f"{algorithm.name} was given no {unset_mass} and Warmup(mass='none') does not adapt it: "
+                         f"pass Warmup(mass='diagonal') or give {unset_mass}=... to the kernel.")
     if needs and no_warmup:
         raise ValueError(f"{algorithm.name} with tilt='bounded' (srmc.wrap's default) centres and scales its tilt on "
                          f"pi's mean and standard deviation, which the warm-up measures: leave warmup at its default "
@@ -595,11 +601,30 @@ def _save_checkpoint(path: str, fingerprint: dict, total_steps: int, run: RunSta
 
 def _progress_bar(progress: bool | None, total: int, algorithm: Algorithm, initial: int = 0):
     if progress is None:
-        progress = sys.stderr.isatty()
+        progress = sys.stderr.isatty() or in_notebook()
     if not progress:
         return None
+    bar = progress_bar_class()
+    return None if bar is None else bar(total=total, initial=initial, desc=algorithm.name, unit="step")
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (an IPython shell that talks to a front end over ZMQ)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def progress_bar_class() -> Any:
+    """tqdm's widget bar in a notebook with ipywidgets, its text bar elsewhere (a notebook without ipywidgets
+    shows the text bar instead of tqdm.auto's "IProgress not found" warning); None without tqdm (optional)."""
     try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional
+        from tqdm import auto, std
+    except ImportError:
         return None
-    return tqdm(total=total, initial=initial, desc=algorithm.name, unit="step")
+    if in_notebook():
+        try:
+            import ipywidgets  # noqa: F401  (tqdm's notebook bar needs it)
+        except ImportError:
+            return std.tqdm
+    return auto.tqdm

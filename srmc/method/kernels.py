@@ -112,10 +112,14 @@ def check_params(spec: KernelSpec, params: dict) -> None:
 
 
 def unset_adapted_params(spec: KernelSpec, params: dict) -> tuple[str, ...]:
-    """The step-size parameter a warm-up adapts (the record's `Tuning`) when it was not given: the warm-up then
-    starts from its suggested value, and `srmc.sample` warms up by default."""
-    step = spec.tuning.step_size if spec.tuning is not None else None
-    return (step,) if step is not None and step not in params else ()
+    """The parameters a warm-up adapts (the record's `Tuning`) that were not given: the step size (the warm-up
+    starts from its suggested value) and a required inverse mass matrix (it starts from the identity); `srmc.sample`
+    then warms up by default."""
+    if spec.tuning is None:
+        return ()
+    mass = spec.parameter(spec.tuning.inverse_mass_matrix) if spec.tuning.inverse_mass_matrix else None
+    adapted = (spec.tuning.step_size, mass.name if mass is not None and mass.required else None)
+    return tuple(name for name in adapted if name is not None and name not in params)
 
 
 def _is_traced_or_callable(value: Any) -> bool:

@@ -44,7 +44,7 @@ def test_srmc_recovers_exact_marginals_of_ising_with_a_field(ising, name, alpha)
     assert result.num_nonfinite.sum() == 0
 
 
-@pytest.mark.parametrize("name", ["metropolis", "dmala"])
+@pytest.mark.parametrize("name", ["metropolis", pytest.param("dmala", marks=pytest.mark.slow)])
 def test_srmc_with_the_linear_tilt_recovers_the_marginals(ising, name):
     module, params = KERNELS[name]
     algorithm = srmc.wrap(module, alpha=srmc.schedules.linear_warmup(10.0, 500), tilt="linear", **params)

@@ -83,7 +83,8 @@ print(json.dumps(report))
 
 def _run_on_four_host_devices(tmp_path, *extra: str) -> dict:
     """Run CHILD in a subprocess with 4 XLA host devices (the flag must be set before jax starts)."""
-    env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "PYTHONPATH": str(ROOT)}
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4".strip()  # + the suite's
+    env = os.environ | {"XLA_FLAGS": flags, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "run.npz"), str(RTOL), *extra], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,6 +1,9 @@
 """The progress bar counts finished steps (warm-up, burn-in and counted steps), and a result splits its wall time
 into compile time and sampling time."""
 
+import sys
+import types
+
 import jax
 import numpy as np
 import pytest
@@ -78,3 +81,22 @@ def test_compile_and_sampling_time():
         assert f"compile {result.compile_time:.2f} s, sampling {result.sampling_time:.2f} s" in result.summary()
     assert first.compile_time > 0
     assert second.compile_time < first.compile_time  # the second run reuses the compiled chunks
+
+
+class ZMQInteractiveShell:
+    """Stands in for a Jupyter kernel's IPython shell (the runner recognises a notebook by its class)."""
+
+
+def test_progress_bar_on_by_default_in_a_notebook(bars, monkeypatch):
+    from srmc.engine import runner
+
+    fake_ipython = types.SimpleNamespace(get_ipython=ZMQInteractiveShell)
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed: import fails
+    assert runner.in_notebook()
+    assert runner.progress_bar_class() is pytest.importorskip("tqdm.std").tqdm  # no "IProgress not found" warning
+    monkeypatch.setattr(runner, "progress_bar_class", lambda: tqdm_auto.tqdm)
+    made, _ = bars
+    srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), TARGET, NUM_STEPS, 1, chunk_size=CHUNK,
+                warmup=0)
+    assert len(made) == 1 and made[0].n == NUM_STEPS
