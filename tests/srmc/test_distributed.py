@@ -92,7 +92,15 @@ if mode == "multi":
         srmc.sample(jax.random.key(5), algorithm, target, 12, 2, devices=others, warmup=0)
     except ValueError as error:
         errors.append(str(error))
-np.savez(f"{workdir}/{mode}_{pid}.npz", errors=np.asarray(errors),
+import contextlib, io
+from srmc.tools import cli
+printed = io.StringIO()
+with contextlib.redirect_stdout(printed):  # jax.distributed is up already: --distributed finds it so
+    assert cli.main(["run", "correlated_gaussian", "--param", "dim=2", "--steps", "48", "--burn-in", "12",
+                     "--thin", "4", "--chains", "4", "--warmup", "60", "--quiet", "--devices", "all"]
+                    + (["--distributed"] if mode == "multi" else [])) == 0
+table = [line for line in printed.getvalue().splitlines() if " s (compile " not in line]
+np.savez(f"{workdir}/{mode}_{pid}.npz", errors=np.asarray(errors), cli=np.asarray(chr(10).join(table)),
          **{f"full:{k}": v for k, v in arrays(full).items()}, **{f"resumed:{k}": v for k, v in arrays(resumed).items()})
 print("ok", full.estimates["x"])
 """
@@ -128,9 +136,11 @@ def runs(tmp_path_factory) -> dict:
     """The CHILD script on 2 processes (jax.distributed over loopback) and on 1 process with 2 host devices."""
     multi_dir, single_dir = tmp_path_factory.mktemp("multi"), tmp_path_factory.mktemp("single")
     port = str(_free_port())
-    children = [subprocess.Popen([sys.executable, "-c", CHILD, "multi", str(multi_dir), port, str(pid)], cwd=ROOT,
-                                 env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for pid in (0, 1)]
+    commands = [([sys.executable, "-c", CHILD, "multi", str(multi_dir), port, str(pid)], _env()) for pid in (0, 1)]
+    commands.append(([sys.executable, "-c", CHILD, "single", str(single_dir)],
+                     _env(XLA_FLAGS="--xla_force_host_platform_device_count=2")))
+    children = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for command, env in commands]  # all three at once
     try:
         outputs = [child.communicate(timeout=TIMEOUT) for child in children]
     finally:
@@ -138,15 +148,11 @@ def runs(tmp_path_factory) -> dict:
             if child.poll() is None:
                 child.kill()
     codes = [child.returncode for child in children]
-    if NO_COLLECTIVES in codes:
+    if NO_COLLECTIVES in codes[:2]:
         pytest.skip("jax.distributed with CPU (gloo) collectives cannot start here: "
-                    + " | ".join(err.strip().splitlines()[-1] for _, err in outputs if err.strip()))
-    for pid, (code, (_, err)) in enumerate(zip(codes, outputs)):
-        assert code == 0, f"process {pid} failed:\n{err[-4000:]}"
-    single = subprocess.run([sys.executable, "-c", CHILD, "single", str(single_dir)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=TIMEOUT,
-                            env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"))
-    assert single.returncode == 0, single.stderr[-4000:]
+                    + " | ".join(err.strip().splitlines()[-1] for _, err in outputs[:2] if err.strip()))
+    for name, code, (_, err) in zip(("process 0", "process 1", "the single process"), codes, outputs):
+        assert code == 0, f"{name} failed:\n{err[-4000:]}"
     return {"multi_0": _load(multi_dir / "multi_0.npz"), "multi_1": _load(multi_dir / "multi_1.npz"),
             "single": _load(single_dir / "single_0.npz")}
 
@@ -173,9 +179,22 @@ def test_bad_devices_across_processes_name_the_fix(runs):
     assert list(runs["single"]["errors"]) == [not_divisible]
 
 
+def test_cli_on_two_processes_prints_the_table_of_one_process_with_two_devices(runs):
+    """``srmc run --devices all --distributed``: process 0 prints the single-process table, process 1 nothing."""
+    table = str(runs["multi_0"]["cli"])
+    assert "mean" in table and "x[1]" in table
+    assert table == str(runs["single"]["cli"])
+    assert str(runs["multi_1"]["cli"]) == ""
+
+
 def test_cli_distributed_flag_without_a_cluster_says_how_to_fix_it(capsys):
     code = cli.main(["run", "iid_gaussian", "--steps", "10", "--chains", "2", "--distributed", "--quiet"])
     assert code == 2
     message = capsys.readouterr().err
     assert "--distributed" in message and "jax.distributed.initialize()" in message
     assert "--coordinator-address" in message
+
+
+def test_cli_coordinator_options_need_the_distributed_flag(capsys):
+    assert cli.main(["run", "iid_gaussian", "--steps", "10", "--num-processes", "2", "--quiet"]) == 2
+    assert "--num-processes only apply with --distributed" in capsys.readouterr().err
