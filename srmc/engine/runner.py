@@ -6,7 +6,9 @@ run resumed from a checkpoint continues exactly where it stopped.
 
 Devices: with ``devices=...`` the chain axis of the run state and of the chain keys is sharded over a 1-D
 ``jax.sharding.Mesh`` (``NamedSharding`` with ``PartitionSpec("chains")``); jit propagates the sharding through
-the chunk's scan, so each device steps its own chains.
+the chunk's scan, so each device steps its own chains. After ``jax.distributed.initialize()``, ``devices="all"``
+spans the devices of every process (`srmc.engine.distributed`): each process places its own chains, every
+process gets the whole result, and process 0 alone writes checkpoints.
 
 Between chunks the host only updates the progress bar and writes the optional checkpoint (see
 `srmc.checkpoint`).
@@ -27,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from srmc.engine import batch_means
+from srmc.engine import batch_means, distributed
 from srmc.engine import checkpoint as checkpoints
 from srmc.engine.health import health_report
 from srmc.engine.result import SampleResult
@@ -139,7 +141,7 @@ def sample(
     progress: bool | None = None,
     snapshot_steps: Sequence[int] | None = None,
     num_batches: int = batch_means.DEFAULT_NUM_BATCHES,
-    devices: int | Sequence[jax.Device] | None = None,
+    devices: int | str | Sequence[jax.Device] | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
     resume: str | os.PathLike | None = None,
@@ -166,8 +168,13 @@ def sample(
         means into ``result.snapshots`` (e.g. a geometric grid for MSE-vs-steps curves); O(chains x d) each.
       num_batches: slots of the online batch means per chain and function (even; 0: none), from which
         ``result.batch_means_mcse`` gives an MCSE from a single chain; memory ``num_batches x`` a running mean.
-      devices: None (the default device); an int n (the first n of ``jax.devices()``); or a sequence of
-        ``jax.Device``. The chains are split evenly over them, so `num_chains` must be a multiple of their number.
+      devices: None (the default device); an int n (the first n of ``jax.devices()``); ``"all"`` (every device
+        of ``jax.devices()``); or a sequence of ``jax.Device``. The chains are split evenly over them, so
+        `num_chains` must be a multiple of their number. Many processes (several hosts): call
+        ``jax.distributed.initialize()`` first, then the same `sample` on every process with ``devices="all"``;
+        every process gets the whole result, identical to one process with as many devices; process 0 alone
+        writes `checkpoint`, which every process must be able to read to `resume` (see
+        `srmc.engine.distributed`).
       checkpoint: file to write the full run state to between chunks (atomically, see `srmc.checkpoint`). An
         existing file is never overwritten unless it is `resume` itself or ``overwrite=True``.
       checkpoint_every: steps between checkpoints (default: after every chunk; the chunk size is capped at it),
@@ -236,7 +243,8 @@ def sample(
             (run, chain_keys), step, draws = _resume(resume, fingerprint, (run, chain_keys))
             if mesh is not None:
                 run, chain_keys = _shard((run, chain_keys), mesh)
-        save = functools.partial(_save_checkpoint, checkpoint, fingerprint, lengths.total_steps)
+        save = functools.partial(_save_checkpoint, checkpoint, fingerprint, lengths.total_steps,
+                                 spread=distributed.spans_processes(mesh))
 
     warmed = plan is None or step > 0 or bool(run.warmup.done)
     bar = _progress_bar(progress, lengths.warmup_steps + lengths.total_steps, algorithm,
@@ -248,6 +256,8 @@ def sample(
             draws = save(run, chain_keys, draws, 0)
     run, draws = _run_chunks(run, chain_keys, config, lengths, ChunkProgress(step, draws, bar, save))
     jax.block_until_ready(run)
+    if distributed.spans_processes(mesh):  # every process gets the whole run
+        run, draws = distributed.gather((run, draws))
     wall_time = time.perf_counter() - start
     compile_time = min(compile_seconds() - compiled_before, wall_time)
     if bar is not None:
@@ -471,6 +481,8 @@ def _initial_run_state(states: Any, positions: Array, function_items: tuple, num
 
 def _shard(tree: Any, mesh: Mesh) -> Any:
     """Place every array of `tree` on `mesh`: leading (chain) axis split over devices, scalars replicated."""
+    if distributed.spans_processes(mesh):
+        return distributed.place(tree, mesh)
     chains, replicated = NamedSharding(mesh, PartitionSpec("chains")), NamedSharding(mesh, PartitionSpec())
     return jax.tree.map(lambda leaf: jax.device_put(leaf, chains if np.ndim(leaf) else replicated), tree)
 
@@ -577,7 +589,7 @@ def _fingerprint(rng_key: Array, config: RunConfig, lengths: RunLengths, positio
         "warmup": None if warmup is None else warmup._asdict(),
         "rng_key": {"impl": str(jax.random.key_impl(rng_key)),
                     "data": np.asarray(jax.random.key_data(rng_key)).tolist()},
-        "initial_positions": checkpoints.array_digest(positions),
+        "initial_positions": checkpoints.array_digest(distributed.gather(positions)),
         "state": checkpoints.leaf_descriptions(tree),
     }
 
@@ -591,18 +603,27 @@ def _resume(path: str, fingerprint: dict, template: Any) -> tuple[Any, int, list
 
 
 def _save_checkpoint(path: str, fingerprint: dict, total_steps: int, run: RunState, chain_keys: Array,
-                     draws: list, step: int) -> list:
-    """Write a checkpoint; return the draws gathered into one host chunk (so they are not gathered again)."""
+                     draws: list, step: int, *, spread: bool = False) -> list:
+    """Write a checkpoint; return the draws gathered into one host chunk (so they are not gathered again).
+
+    `spread`: the run spans processes; all of them gather the state, process 0 writes, all wait for it.
+    """
+    tree = (run, chain_keys)
+    if spread:
+        tree, draws = distributed.gather((tree, draws))
     gathered = _gather_draws(draws)
     progress = {"step": step, "total_steps": total_steps, "complete": step == total_steps}
-    checkpoints.save(path, fingerprint, (run, chain_keys), gathered, progress)
+    if not spread or distributed.is_writer():
+        checkpoints.save(path, fingerprint, tree, gathered, progress)
+    if spread:
+        distributed.barrier(f"srmc checkpoint {step}")
     return [] if gathered is None else [gathered]
 
 
 def _progress_bar(progress: bool | None, total: int, algorithm: Algorithm, initial: int = 0):
     if progress is None:
         progress = sys.stderr.isatty() or in_notebook()
-    if not progress:
+    if not progress or not distributed.is_writer():  # one bar per run: process 0's
         return None
     bar = progress_bar_class()
     return None if bar is None else bar(total=total, initial=initial, desc=algorithm.name, unit="step")

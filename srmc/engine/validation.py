@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
+from srmc.engine.distributed import check_processes
 from srmc.targets import Target, from_logdensity
 from srmc.targets.space import check_int as _check_int
 
@@ -130,13 +131,16 @@ def check_functions(functions: Any, position: jax.Array) -> tuple[tuple[str, Cal
 def resolve_devices(devices: Any, num_chains: int) -> Mesh | None:
     """A 1-D ``Mesh`` over the chosen devices (axis ``"chains"``), or None for the default device.
 
-    `devices`: None; an int n (the first n of ``jax.devices()``); or a sequence of ``jax.Device``. `num_chains`
-    must be a multiple of the number of devices.
+    `devices`: None; an int n (the first n of ``jax.devices()``); ``"all"`` (every device of every process, after
+    ``jax.distributed.initialize()``); or a sequence of ``jax.Device``. `num_chains` must be a multiple of the
+    number of devices; a mesh that spans processes must hold devices of every process.
     """
     if devices is None:
         return None
     available = jax.devices()
-    if isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+    if isinstance(devices, str) and devices == "all":
+        chosen = available
+    elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
         count = check_int(devices, "devices", minimum=1)
         if count > len(available):
             raise ValueError(
@@ -146,7 +150,8 @@ def resolve_devices(devices: Any, num_chains: int) -> Mesh | None:
             )
         chosen = available[:count]
     elif isinstance(devices, (str, bytes, Mapping)) or not isinstance(devices, Iterable):
-        raise TypeError(f"devices must be None, an int, or a sequence of jax.Device, got {type(devices).__name__}.")
+        raise TypeError(f"devices must be None, an int, or a sequence of jax.Device, or 'all' (every device of "
+                        f"every process), got {devices!r}.")
     else:
         chosen = list(devices)
         if not chosen:
@@ -163,6 +168,7 @@ def resolve_devices(devices: Any, num_chains: int) -> Mesh | None:
             f"chains are split evenly over devices. Pass num_chains={multiple} or a number of devices that divides "
             f"{num_chains}."
         )
+    check_processes(chosen, devices)
     return Mesh(np.asarray(chosen), ("chains",))
 
 

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 import srmc
 from srmc import samplers, targets
+from srmc.engine import distributed
 from srmc.engine.warmup import DEFAULT_WARMUP
 from srmc.method.kernels import check_fits, space_word
 from srmc.method.tilt import GRADIENTS, TILTS
@@ -316,6 +317,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.thin is not None and args.thin > args.steps:
         raise ValueError(f"--thin {args.thin} is more than --steps {args.steps}: no draw would be stored (one is "
                          f"stored every --thin counted steps); pass --thin <= {args.steps}.")
+    start_processes(args)  # before any other JAX computation
     target = get_target(args)
     kernel, params = kernel_from_args(args, target)
     if args.alpha == 0:
@@ -325,10 +327,33 @@ def cmd_run(args: argparse.Namespace) -> None:
                               **params)
     result = srmc.sample(
         jax.random.key(args.seed), algorithm, target, args.steps, args.chains, burn_in=args.burn_in,
-        thin=args.thin, progress=not args.quiet and None, warmup=args.warmup,
+        thin=args.thin, progress=not args.quiet and None, warmup=args.warmup, devices=args.devices,
     )
     truth = None if target.ground_truth is None else target.ground_truth.mean
-    print(result.summary(max_rows=args.rows, truth=truth))
+    if distributed.is_writer():  # every process has the whole result; one prints it
+        print(result.summary(max_rows=args.rows, truth=truth))
+
+
+def start_processes(args: argparse.Namespace) -> None:
+    """With ``--distributed``: join the other processes (`jax.distributed.initialize`); a ValueError says how."""
+    explicit = {"--coordinator-address": args.coordinator_address, "--num-processes": args.num_processes,
+                "--process-id": args.process_id}
+    given = [option for option, value in explicit.items() if value is not None]
+    if not args.distributed:
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply with --distributed; add --distributed (and "
+                             "--devices all to shard the chains over every process's devices).")
+        return
+    try:
+        distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
+    except RuntimeError as error:
+        raise ValueError(f"--distributed: {error} With this command: --coordinator-address HOST:PORT "
+                         "--num-processes N --process-id I (or run it under srun or mpirun).") from None
+
+
+def _devices(text: str) -> int | str:
+    """An argparse type for --devices: 'all' or a positive number of devices."""
+    return "all" if text == "all" else _positive_int(text)
 
 
 def bench_header(report: BenchmarkReport, params: dict) -> str:
@@ -520,6 +545,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--thin", type=_positive_int, default=10,
                      help="store every THIN-th counted step's position (for ESS and R-hat); at most --steps")
     run.add_argument("--rows", type=_positive_int, default=10, help="rows of the summary table")
+    run.add_argument("--devices", type=_devices, default=None,
+                     help="shard the chains over N devices, or 'all' (every device of every process with "
+                          "--distributed); --chains must be a multiple of their number (default: one device)")
+    run.add_argument("--distributed", action="store_true",
+                     help="call jax.distributed.initialize() first (SLURM and Open MPI are detected; else give "
+                          "the three options below); every process runs the same command, process 0 prints")
+    run.add_argument("--coordinator-address", dest="coordinator_address",
+                     help="with --distributed: host:port of process 0 (default: detected from the cluster)")
+    run.add_argument("--num-processes", type=_positive_int, dest="num_processes",
+                     help="with --distributed: the number of processes (default: detected)")
+    run.add_argument("--process-id", type=_non_negative_int, dest="process_id",
+                     help="with --distributed: this process's id in 0..N-1 (default: detected)")
     run.set_defaults(func=cmd_run, burn_in=500)
     bench = commands.add_parser("bench", help="MSE vs alpha over independent replicates: table, JSON, plots")
     _add_sampler_options(bench)
