@@ -29,6 +29,8 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
     "efficacy.py": (["--targets", "iid_gaussian", "--kernels", "mala", "--configs", "default", "--alphas", "1",
                      "--chains", "4", "--steps", "20", "--warmup", "20"],
                     r"^configurations worse than their base kernel: \d+ of 1 \(default: \d+ of 1\)$"),
+    "held_out.py": (["--targets", "gumbel", "--kernels", "mala", "--alphas", "1", "--chains", "4", "--steps", "20",
+                     "--warmup", "20"], r"^configurations worse than their base kernel: \d+ of 1 \(default: \d+ of 1\)$"),
     "bias_vs_chains.py": (["--chains", "8", "--steps", "32", "--warmup", "20"], r"^measured: score tilt, alpha=1 .*"),
     "warmup_cost.py": (["--target", "iid_gaussian", "--warmup", "40", "--steps", "20", "--chains", "4", "--repeats",
                         "1"], r"^ratio warm-up / plain: [\d.]+$"),
@@ -37,7 +39,7 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
 
 # the heaviest at their tiny size run with -m slow
 SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chains.py", "discrete_variance.py",
-                "warmup_cost.py"}
+                "warmup_cost.py", "held_out.py"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_SCRIPTS else [])
