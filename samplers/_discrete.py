@@ -12,7 +12,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .spec import Density
+from .spec import Density, as_density
 
 Array = jax.Array
 
@@ -23,10 +23,7 @@ def relaxed_value_and_gradient(logdensity_fn: Callable | Density, x: Array, num_
     plain callable passes `aux` through."""
     relaxed = (x.astype(jnp.result_type(float)) if num_categories == 2
                else jax.nn.one_hot(x, num_categories, dtype=jnp.result_type(float)))
-    if isinstance(logdensity_fn, Density):
-        value, gradient, aux = logdensity_fn.value_and_grad(relaxed)
-    else:
-        value, gradient = jax.value_and_grad(logdensity_fn)(relaxed)
+    value, gradient, aux = as_density(logdensity_fn, aux).value_and_grad(relaxed)
     if num_categories == 2:
         gradient = jnp.stack([jnp.zeros_like(gradient), gradient], axis=-1)
     return value, gradient, aux

@@ -3,8 +3,8 @@
 For H(x, p) = -log p(x) + 0.5 * p^T M^{-1} p (M^{-1} diagonal or dense, see `_metric`), one step of size h is
 p <- p + (h/2) grad log p(x);  x <- x + h M^{-1} p;  p <- p + (h/2) grad log p(x).
 
-Given a `Density` (see `spec`), the inner steps ask for the gradient only and the last one for value, gradient
-and aux; given a plain callable, every step calls ``jax.value_and_grad`` of it and the aux is passed through.
+The inner steps ask `logdensity_fn` for the gradient only and the last one for value, gradient and aux (a plain
+callable: ``jax.grad``, then ``jax.value_and_grad`` of it, the aux passed through; see `spec.as_density`).
 """
 
 from typing import Any, Callable, NamedTuple
@@ -17,7 +17,7 @@ from ._metric import (  # noqa: F401  (re-exported: the kernels import them from
     resolve_inverse_mass_matrix,
     sample_momentum,
 )
-from .spec import Density
+from .spec import Density, as_density
 
 Array = jax.Array
 
@@ -59,27 +59,18 @@ def leapfrog(
     num_steps: int,
 ) -> IntegratorState:
     """Run `num_steps` (a static int) leapfrog steps; gradients come from `logdensity_fn` (see the module doc)."""
-    if isinstance(logdensity_fn, Density):
-        def gradient_step(_: int, current: IntegratorState) -> IntegratorState:
-            position, momentum = _kick_and_drift(current, step_size, inverse_mass_matrix)
-            logdensity_grad = logdensity_fn.grad(position)
-            return current._replace(position=position, momentum=momentum + 0.5 * step_size * logdensity_grad,
-                                    logdensity_grad=logdensity_grad)
+    density = as_density(logdensity_fn, state.aux)
 
-        current = jax.lax.fori_loop(0, num_steps - 1, gradient_step, state)
+    def gradient_step(_: int, current: IntegratorState) -> IntegratorState:
         position, momentum = _kick_and_drift(current, step_size, inverse_mass_matrix)
-        logdensity, logdensity_grad, aux = logdensity_fn.value_and_grad(position)
-        return IntegratorState(position, momentum + 0.5 * step_size * logdensity_grad, logdensity, logdensity_grad,
-                               aux)
-    value_and_grad = jax.value_and_grad(logdensity_fn)
+        logdensity_grad = density.grad(position)
+        return current._replace(position=position, momentum=momentum + 0.5 * step_size * logdensity_grad,
+                                logdensity_grad=logdensity_grad)
 
-    def one_step(_: int, current: IntegratorState) -> IntegratorState:
-        position, momentum = _kick_and_drift(current, step_size, inverse_mass_matrix)
-        logdensity, logdensity_grad = value_and_grad(position)
-        momentum = momentum + 0.5 * step_size * logdensity_grad
-        return IntegratorState(position, momentum, logdensity, logdensity_grad, current.aux)
-
-    return jax.lax.fori_loop(0, num_steps, one_step, state)
+    current = jax.lax.fori_loop(0, num_steps - 1, gradient_step, state)
+    position, momentum = _kick_and_drift(current, step_size, inverse_mass_matrix)
+    logdensity, logdensity_grad, aux = density.value_and_grad(position)
+    return IntegratorState(position, momentum + 0.5 * step_size * logdensity_grad, logdensity, logdensity_grad, aux)
 
 
 def _kick_and_drift(current: IntegratorState, step_size: float | Array, inverse_mass_matrix: Array

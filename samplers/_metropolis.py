@@ -9,7 +9,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .spec import Density
+from .spec import Density, as_density
 
 Array = jax.Array
 
@@ -26,18 +26,13 @@ def evaluate(position: Array, logdensity_fn: Callable | Density, aux: Any = ()) 
     """``(position, log density, gradient, aux)`` at `position`: a `Density`'s ``value_and_grad`` (with its aux
     there), else ``jax.value_and_grad(logdensity_fn)`` with `aux` passed through."""
     position = jnp.asarray(position)
-    if isinstance(logdensity_fn, Density):
-        return position, *logdensity_fn.value_and_grad(position)
-    logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
-    return position, logdensity, logdensity_grad, aux
+    return position, *as_density(logdensity_fn, aux).value_and_grad(position)
 
 
 def evaluate_value(position: Array, logdensity_fn: Callable | Density, aux: Any = ()) -> tuple[Array, Any]:
     """``(log density, aux)`` at `position`: a `Density`'s ``value`` (with its aux there), else
     ``logdensity_fn(position)`` with `aux` passed through."""
-    if isinstance(logdensity_fn, Density):
-        return logdensity_fn.value(position)
-    return jnp.asarray(logdensity_fn(position)), aux
+    return as_density(logdensity_fn, aux).value(position)
 
 
 def acceptance_probability(log_ratio: Array) -> Array:

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from ._discrete import hamming_neighbours
 from ._metropolis import MetropolisInfo
-from .spec import AUX_CACHE, CATEGORICAL, NUM_CATEGORIES, Density, KernelSpec, Parameter, one_of
+from .spec import AUX_CACHE, CATEGORICAL, NUM_CATEGORIES, Density, KernelSpec, Parameter, as_density, one_of
 
 Array = jax.Array
 
@@ -29,7 +29,7 @@ class GibbsState(NamedTuple):
 def init(position: Array, logdensity_fn: Callable) -> GibbsState:
     """Build the state at `position` (with a `Density`: its aux there)."""
     position = jnp.asarray(position, jnp.int32)
-    return GibbsState(position, logdensity_fn.value(position)[1] if isinstance(logdensity_fn, Density) else ())
+    return GibbsState(position, as_density(logdensity_fn).value(position)[1])
 
 
 def _site_candidates(x: Array, site: Array, num_categories: int) -> Array:
@@ -53,14 +53,11 @@ def _update_site(rng_key: Array, state: GibbsState, site: Array, logdensity_fn: 
                  num_categories: int) -> tuple[GibbsState, Array]:
     """Draw x_site from its conditional (a `Density`: the state's aux becomes the chosen candidate's)."""
     x = state.position
-    if isinstance(logdensity_fn, Density):
-        logits, candidate_aux = jax.vmap(logdensity_fn.value)(_site_candidates(x, site, num_categories))
-    else:
-        logits, candidate_aux = site_conditional_logits(logdensity_fn, x, site, num_categories), None
+    density = as_density(logdensity_fn, state.aux)
+    logits, candidate_aux = jax.vmap(density.value)(_site_candidates(x, site, num_categories))
     finite = jnp.all(jnp.isfinite(logits) | (logits == -jnp.inf)) & jnp.any(jnp.isfinite(logits))
     value = jax.random.categorical(rng_key, jnp.where(finite, logits, 0.0))
-    aux = state.aux if candidate_aux is None else jax.tree.map(
-        lambda candidates, old: jnp.where(finite, candidates[value], old), candidate_aux, state.aux)
+    aux = jax.tree.map(lambda candidates, old: jnp.where(finite, candidates[value], old), candidate_aux, state.aux)
     return GibbsState(jnp.where(finite, x.at[site].set(value.astype(x.dtype)), x), aux), ~finite
 
 

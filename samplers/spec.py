@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 CONTINUOUS = "continuous"
@@ -89,6 +91,16 @@ class Density(NamedTuple):
     value: Callable[[Any], tuple[Any, Any]]
     value_and_grad: Callable[[Any], tuple[Any, Any, Any]]
     grad: Callable[[Any], Any]
+
+
+def as_density(logdensity_fn: Callable | Density, aux: Any = ()) -> Density:
+    """`logdensity_fn` itself if it is a `Density`, else the plain callable split by autodiff (``jax.grad``,
+    ``jax.value_and_grad``) with `aux` (the state's, kept as it was) as every point's aux."""
+    if isinstance(logdensity_fn, Density):
+        return logdensity_fn
+    value_and_grad = jax.value_and_grad(logdensity_fn)
+    return Density(lambda x: (jnp.asarray(logdensity_fn(x)), aux), lambda x: (*value_and_grad(x), aux),
+                   jax.grad(logdensity_fn))
 
 
 class Tuning(NamedTuple):
