@@ -2,9 +2,12 @@
 
 For H(x, p) = -log p(x) + 0.5 * p^T M^{-1} p (M^{-1} diagonal or dense, see `_metric`), one step of size h is
 p <- p + (h/2) grad log p(x);  x <- x + h M^{-1} p;  p <- p + (h/2) grad log p(x).
+
+The inner steps ask `logdensity_fn` for the gradient only and the last one for value, gradient and aux (a plain
+callable: ``jax.grad``, then ``jax.value_and_grad`` of it, the aux passed through; see `spec.as_density`).
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 
@@ -14,17 +17,19 @@ from ._metric import (  # noqa: F401  (re-exported: the kernels import them from
     resolve_inverse_mass_matrix,
     sample_momentum,
 )
+from .spec import Density, as_density
 
 Array = jax.Array
 
 
 class IntegratorState(NamedTuple):
-    """Phase-space point with the log density and gradient cached at its position."""
+    """Phase-space point with the log density, gradient and a `Density`'s aux cached at its position."""
 
     position: Array
     momentum: Array
     logdensity: Array
     logdensity_grad: Array
+    aux: Any = ()
 
 
 class HamiltonianInfo(NamedTuple):
@@ -48,19 +53,28 @@ def energy_change(start: IntegratorState, end: IntegratorState, inverse_mass_mat
 
 def leapfrog(
     state: IntegratorState,
-    logdensity_fn: Callable,
+    logdensity_fn: Callable | Density,
     step_size: float | Array,
     inverse_mass_matrix: Array,
     num_steps: int,
 ) -> IntegratorState:
-    """Run `num_steps` (a static int) leapfrog steps; gradients come only from `jax.value_and_grad(logdensity_fn)`."""
-    value_and_grad = jax.value_and_grad(logdensity_fn)
+    """Run `num_steps` (a static int) leapfrog steps; gradients come from `logdensity_fn` (see the module doc)."""
+    density = as_density(logdensity_fn, state.aux)
 
-    def one_step(_: int, current: IntegratorState) -> IntegratorState:
-        momentum = current.momentum + 0.5 * step_size * current.logdensity_grad
-        position = current.position + position_step(step_size, inverse_mass_matrix, momentum)
-        logdensity, logdensity_grad = value_and_grad(position)
-        momentum = momentum + 0.5 * step_size * logdensity_grad
-        return IntegratorState(position, momentum, logdensity, logdensity_grad)
+    def gradient_step(_: int, current: IntegratorState) -> IntegratorState:
+        position, momentum = _kick_and_drift(current, step_size, inverse_mass_matrix)
+        logdensity_grad = density.grad(position)
+        return current._replace(position=position, momentum=momentum + 0.5 * step_size * logdensity_grad,
+                                logdensity_grad=logdensity_grad)
 
-    return jax.lax.fori_loop(0, num_steps, one_step, state)
+    current = jax.lax.fori_loop(0, num_steps - 1, gradient_step, state)
+    position, momentum = _kick_and_drift(current, step_size, inverse_mass_matrix)
+    logdensity, logdensity_grad, aux = density.value_and_grad(position)
+    return IntegratorState(position, momentum + 0.5 * step_size * logdensity_grad, logdensity, logdensity_grad, aux)
+
+
+def _kick_and_drift(current: IntegratorState, step_size: float | Array, inverse_mass_matrix: Array
+                    ) -> tuple[Array, Array]:
+    """(x + h M^{-1} p_half, p_half) with the half kick p_half = p + (h/2) grad log p(x)."""
+    momentum = current.momentum + 0.5 * step_size * current.logdensity_grad
+    return current.position + position_step(step_size, inverse_mass_matrix, momentum), momentum

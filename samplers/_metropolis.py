@@ -9,6 +9,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from .spec import Density, as_density
+
 Array = jax.Array
 
 
@@ -20,11 +22,17 @@ class MetropolisInfo(NamedTuple):
     is_nonfinite: Array
 
 
-def evaluate(position: Array, logdensity_fn: Callable) -> tuple[Array, Array, Array]:
-    """``(position, log density, gradient)`` at `position`, through ``jax.value_and_grad(logdensity_fn)``."""
+def evaluate(position: Array, logdensity_fn: Callable | Density, aux: Any = ()) -> tuple[Array, Array, Array, Any]:
+    """``(position, log density, gradient, aux)`` at `position`: a `Density`'s ``value_and_grad`` (with its aux
+    there), else ``jax.value_and_grad(logdensity_fn)`` with `aux` passed through."""
     position = jnp.asarray(position)
-    logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
-    return position, logdensity, logdensity_grad
+    return position, *as_density(logdensity_fn, aux).value_and_grad(position)
+
+
+def evaluate_value(position: Array, logdensity_fn: Callable | Density, aux: Any = ()) -> tuple[Array, Any]:
+    """``(log density, aux)`` at `position`: a `Density`'s ``value`` (with its aux there), else
+    ``logdensity_fn(position)`` with `aux` passed through."""
+    return as_density(logdensity_fn, aux).value(position)
 
 
 def acceptance_probability(log_ratio: Array) -> Array:

@@ -5,14 +5,14 @@ proposal is symmetric, so it is accepted with probability min(1, p(x') / p(x)). 
 gives the exact one-step transition probabilities.
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from ._discrete import hamming_neighbours, with_stay_probability
-from ._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
-from .spec import CATEGORICAL, NUM_CATEGORIES, VALUE_CACHE, KernelSpec
+from ._metropolis import MetropolisInfo, acceptance_probability, evaluate_value, metropolis_decision, select
+from .spec import CATEGORICAL, NUM_CATEGORIES, VALUE_AUX_CACHE, KernelSpec
 
 Array = jax.Array
 
@@ -20,16 +20,17 @@ DiscreteMetropolisInfo = MetropolisInfo  # acceptance_rate, is_accepted, is_nonf
 
 
 class DiscreteMetropolisState(NamedTuple):
-    """Configuration with its cached log density."""
+    """Configuration with its cached log density and a `Density`'s aux."""
 
     position: Array
     logdensity: Array
+    aux: Any = ()
 
 
 def init(position: Array, logdensity_fn: Callable) -> DiscreteMetropolisState:
     """Build the state at `position`, caching its log density."""
     position = jnp.asarray(position, jnp.int32)
-    return DiscreteMetropolisState(position, jnp.asarray(logdensity_fn(position)))
+    return DiscreteMetropolisState(position, *evaluate_value(position, logdensity_fn))
 
 
 def build_kernel() -> Callable:
@@ -43,7 +44,8 @@ def build_kernel() -> Callable:
         x = state.position
         site = jax.random.randint(key_site, (), 0, x.shape[0])
         shift = jax.random.randint(key_value, (), 1, num_categories)
-        proposal = init(x.at[site].set(((x[site] + shift) % num_categories).astype(x.dtype)), logdensity_fn)
+        proposed = x.at[site].set(((x[site] + shift) % num_categories).astype(x.dtype))
+        proposal = DiscreteMetropolisState(proposed, *evaluate_value(proposed, logdensity_fn, state.aux))
         decision = metropolis_decision(key_accept, proposal.logdensity - state.logdensity)
         return select(decision.is_accepted, proposal, state), decision
 
@@ -59,5 +61,5 @@ def transition_probabilities(position: Array, states: Array, logdensity_fn: Call
     return with_stay_probability(jnp.where(distance == 1, move, 0.0), distance)
 
 
-spec = KernelSpec("discrete_metropolis", init, build_kernel, CATEGORICAL, (NUM_CATEGORIES,), VALUE_CACHE,
-                  transition_probabilities=transition_probabilities)
+spec = KernelSpec("discrete_metropolis", init, build_kernel, CATEGORICAL, (NUM_CATEGORIES,), VALUE_AUX_CACHE,
+                  transition_probabilities=transition_probabilities, split_density=True)

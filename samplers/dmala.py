@@ -19,10 +19,11 @@ from ._discrete import (
     first_order_log_ratios,
     hamming_neighbours,
     relaxed_gradient_init,
+    relaxed_gradient_state,
     with_stay_probability,
 )
 from ._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
-from .spec import CATEGORICAL, NUM_CATEGORIES, STEP_SIZE, VALUE_AND_GRADIENT_CACHE, KernelSpec, Tuning
+from .spec import CATEGORICAL, NUM_CATEGORIES, STEP_SIZE, VALUE_GRADIENT_AUX_CACHE, KernelSpec, Tuning
 
 Array = jax.Array
 
@@ -54,7 +55,7 @@ def build_kernel() -> Callable:
         key_proposal, key_accept = jax.random.split(rng_key)
         forward = proposal_log_probabilities(state, step_size)
         proposed = jax.random.categorical(key_proposal, forward, axis=-1).astype(jnp.int32)
-        proposal = init(proposed, logdensity_fn, num_categories)
+        proposal = relaxed_gradient_state(proposed, logdensity_fn, num_categories, state.aux)
         backward = proposal_log_probabilities(proposal, step_size)
         log_ratio = (
             proposal.logdensity - state.logdensity
@@ -79,5 +80,6 @@ def transition_probabilities(position: Array, states: Array, logdensity_fn: Call
 
 
 spec = KernelSpec("dmala", init, build_kernel, CATEGORICAL, (STEP_SIZE._replace(suggested=0.5), NUM_CATEGORIES),
-                  VALUE_AND_GRADIENT_CACHE, init_parameters=("num_categories",),
-                  transition_probabilities=transition_probabilities, tuning=Tuning(0.574))
+                  VALUE_GRADIENT_AUX_CACHE, init_parameters=("num_categories",),
+                  transition_probabilities=transition_probabilities, tuning=Tuning(0.574),
+                  split_density=True)

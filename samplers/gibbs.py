@@ -5,14 +5,14 @@ non-finite conditional leaves the state unchanged and is flagged. `transition_pr
 one-step transition probabilities (for `srmc.testing`'s exact invariance checks).
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from ._discrete import hamming_neighbours
 from ._metropolis import MetropolisInfo
-from .spec import CATEGORICAL, NO_CACHE, NUM_CATEGORIES, KernelSpec, Parameter, one_of
+from .spec import AUX_CACHE, CATEGORICAL, NUM_CATEGORIES, Density, KernelSpec, Parameter, as_density, one_of
 
 Array = jax.Array
 
@@ -20,21 +20,27 @@ GibbsInfo = MetropolisInfo  # acceptance_rate (always 1 when finite), is_accepte
 
 
 class GibbsState(NamedTuple):
-    """Current configuration (integers)."""
+    """Current configuration (integers) and a `Density`'s aux there (Gibbs evaluates conditionals afresh)."""
 
     position: Array
+    aux: Any = ()
 
 
 def init(position: Array, logdensity_fn: Callable) -> GibbsState:
-    """Build the state at `position` (no cache: Gibbs evaluates conditionals afresh)."""
-    return GibbsState(jnp.asarray(position, jnp.int32))
+    """Build the state at `position` (with a `Density`: its aux there)."""
+    position = jnp.asarray(position, jnp.int32)
+    return GibbsState(position, as_density(logdensity_fn).value(position)[1])
+
+
+def _site_candidates(x: Array, site: Array, num_categories: int) -> Array:
+    """The K configurations equal to x except at `site`, which takes the values 0..K-1."""
+    values = jnp.arange(num_categories, dtype=x.dtype)
+    return jnp.broadcast_to(x, (num_categories, x.shape[0])).at[:, site].set(values)
 
 
 def site_conditional_logits(logdensity_fn: Callable, x: Array, site: Array, num_categories: int) -> Array:
     """log p(x_site = k | rest) up to a constant, for k = 0..K-1."""
-    values = jnp.arange(num_categories, dtype=x.dtype)
-    candidates = jnp.broadcast_to(x, (num_categories, x.shape[0])).at[:, site].set(values)
-    return jax.vmap(logdensity_fn)(candidates)
+    return jax.vmap(logdensity_fn)(_site_candidates(x, site, num_categories))
 
 
 def all_site_conditional_logits(logdensity_fn: Callable, x: Array, num_categories: int) -> Array:
@@ -43,11 +49,16 @@ def all_site_conditional_logits(logdensity_fn: Callable, x: Array, num_categorie
     return jax.vmap(lambda site: site_conditional_logits(logdensity_fn, x, site, num_categories))(sites)
 
 
-def _update_site(rng_key: Array, x: Array, site: Array, logdensity_fn: Callable, num_categories: int):
-    logits = site_conditional_logits(logdensity_fn, x, site, num_categories)
+def _update_site(rng_key: Array, state: GibbsState, site: Array, logdensity_fn: Callable | Density,
+                 num_categories: int) -> tuple[GibbsState, Array]:
+    """Draw x_site from its conditional (a `Density`: the state's aux becomes the chosen candidate's)."""
+    x = state.position
+    density = as_density(logdensity_fn, state.aux)
+    logits, candidate_aux = jax.vmap(density.value)(_site_candidates(x, site, num_categories))
     finite = jnp.all(jnp.isfinite(logits) | (logits == -jnp.inf)) & jnp.any(jnp.isfinite(logits))
     value = jax.random.categorical(rng_key, jnp.where(finite, logits, 0.0))
-    return jnp.where(finite, x.at[site].set(value.astype(x.dtype)), x), ~finite
+    aux = jax.tree.map(lambda candidates, old: jnp.where(finite, candidates[value], old), candidate_aux, state.aux)
+    return GibbsState(jnp.where(finite, x.at[site].set(value.astype(x.dtype)), x), aux), ~finite
 
 
 def build_kernel() -> Callable:
@@ -57,22 +68,23 @@ def build_kernel() -> Callable:
         rng_key: Array, state: GibbsState, logdensity_fn: Callable, num_categories: int = 2, scan: str = "random"
     ) -> tuple[GibbsState, GibbsInfo]:
         """One random-scan update (`scan="random"`) or one sweep over all sites in order (`"systematic"`)."""
-        x = state.position
+        dim = state.position.shape[0]
         if scan == "random":
             key_site, key_value = jax.random.split(rng_key)
-            site = jax.random.randint(key_site, (), 0, x.shape[0])
-            x, nonfinite = _update_site(key_value, x, site, logdensity_fn, num_categories)
+            site = jax.random.randint(key_site, (), 0, dim)
+            state, nonfinite = _update_site(key_value, state, site, logdensity_fn, num_categories)
         elif scan == "systematic":
             def body(site, carry):
-                x, nonfinite = carry
-                x, bad = _update_site(jax.random.fold_in(rng_key, site), x, site, logdensity_fn, num_categories)
-                return x, nonfinite | bad
+                current, nonfinite = carry
+                current, bad = _update_site(jax.random.fold_in(rng_key, site), current, site, logdensity_fn,
+                                            num_categories)
+                return current, nonfinite | bad
 
-            x, nonfinite = jax.lax.fori_loop(0, x.shape[0], body, (x, jnp.zeros((), bool)))
+            state, nonfinite = jax.lax.fori_loop(0, dim, body, (state, jnp.zeros((), bool)))
         else:
             raise ValueError(f"scan must be 'random' or 'systematic', got {scan!r}.")
         info = GibbsInfo(jnp.where(nonfinite, 0.0, 1.0), ~nonfinite, nonfinite)
-        return GibbsState(x), info
+        return state, info
 
     return kernel
 
@@ -118,5 +130,5 @@ spec = KernelSpec(
     "gibbs", init, build_kernel, CATEGORICAL,
     (NUM_CATEGORIES, Parameter("scan", one_of("random", "systematic"), required=False, suggested="random",
                                description="random: one uniformly chosen site per step; systematic: a sweep")),
-    NO_CACHE, transition_probabilities=transition_probabilities,
+    AUX_CACHE, transition_probabilities=transition_probabilities, split_density=True,
 )

@@ -20,10 +20,11 @@ from ._discrete import (
     first_order_log_ratios,
     hamming_neighbours,
     relaxed_gradient_init,
+    relaxed_gradient_state,
     with_stay_probability,
 )
 from ._metropolis import MetropolisInfo, acceptance_probability, metropolis_decision, select
-from .spec import CATEGORICAL, NUM_CATEGORIES, VALUE_AND_GRADIENT_CACHE, KernelSpec
+from .spec import CATEGORICAL, NUM_CATEGORIES, VALUE_GRADIENT_AUX_CACHE, KernelSpec
 
 Array = jax.Array
 
@@ -55,7 +56,8 @@ def build_kernel() -> Callable:
         logits = proposal_logits(state)
         choice = jax.random.categorical(key_proposal, logits.reshape(-1))
         site, value = choice // num_categories, choice % num_categories
-        proposal = init(state.position.at[site].set(value.astype(state.position.dtype)), logdensity_fn, num_categories)
+        proposal = relaxed_gradient_state(state.position.at[site].set(value.astype(state.position.dtype)),
+                                          logdensity_fn, num_categories, state.aux)
         log_ratio = (
             proposal.logdensity - state.logdensity
             + _log_proposal(proposal_logits(proposal), site, state.position[site])
@@ -81,5 +83,6 @@ def transition_probabilities(position: Array, states: Array, logdensity_fn: Call
     return with_stay_probability(jnp.where(distance == 1, move, 0.0), distance)
 
 
-spec = KernelSpec("gwg", init, build_kernel, CATEGORICAL, (NUM_CATEGORIES,), VALUE_AND_GRADIENT_CACHE,
-                  init_parameters=("num_categories",), transition_probabilities=transition_probabilities)
+spec = KernelSpec("gwg", init, build_kernel, CATEGORICAL, (NUM_CATEGORIES,), VALUE_GRADIENT_AUX_CACHE,
+                  init_parameters=("num_categories",), transition_probabilities=transition_probabilities,
+                  split_density=True)

@@ -4,7 +4,7 @@ Draw p ~ N(0, M), integrate H(x, p) = -log p(x) + 0.5 * p^T M^{-1} p with L leap
 (x', p'), and accept x' with probability min(1, exp(H(x, p) - H(x', p'))).
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 
@@ -22,7 +22,7 @@ from .spec import (
     INVERSE_MASS_MATRIX,
     NUM_INTEGRATION_STEPS,
     STEP_SIZE,
-    VALUE_AND_GRADIENT_CACHE,
+    VALUE_GRADIENT_AUX_CACHE,
     KernelSpec,
     Tuning,
 )
@@ -31,11 +31,12 @@ Array = jax.Array
 
 
 class HMCState(NamedTuple):
-    """Position with its cached log density and gradient."""
+    """Position with its cached log density, gradient and a `Density`'s aux."""
 
     position: Array
     logdensity: Array
     logdensity_grad: Array
+    aux: Any = ()
 
 
 HMCInfo = HamiltonianInfo  # acceptance_rate, is_accepted, is_nonfinite, energy_change
@@ -60,11 +61,11 @@ def build_kernel() -> Callable:
         key_momentum, key_accept = jax.random.split(rng_key)
         inverse_mass = resolve_inverse_mass_matrix(inverse_mass_matrix, state.position)
         momentum = sample_momentum(key_momentum, inverse_mass)
-        start = IntegratorState(state.position, momentum, state.logdensity, state.logdensity_grad)
+        start = IntegratorState(state.position, momentum, state.logdensity, state.logdensity_grad, state.aux)
         end = leapfrog(start, logdensity_fn, step_size, inverse_mass, num_integration_steps)
         delta_energy = energy_change(start, end, inverse_mass)
         decision = metropolis_decision(key_accept, -delta_energy)
-        proposal = HMCState(end.position, end.logdensity, end.logdensity_grad)
+        proposal = HMCState(end.position, end.logdensity, end.logdensity_grad, end.aux)
         new_state = select(decision.is_accepted, proposal, state)
         info = HMCInfo(decision.acceptance_rate, decision.is_accepted, decision.is_nonfinite, delta_energy)
         return new_state, info
@@ -74,5 +75,5 @@ def build_kernel() -> Callable:
 
 spec = KernelSpec("hmc", init, build_kernel, CONTINUOUS,
                   (STEP_SIZE._replace(suggested=0.15), NUM_INTEGRATION_STEPS, INVERSE_MASS_MATRIX),
-                  VALUE_AND_GRADIENT_CACHE,
-                  tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix", step_jitter=0.3))
+                  VALUE_GRADIENT_AUX_CACHE,
+                  tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix", step_jitter=0.3), split_density=True)

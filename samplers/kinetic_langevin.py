@@ -5,7 +5,7 @@ With persistence eta = exp(-gamma h): p <- eta p + sqrt(1 - eta^2) xi, xi ~ N(0,
 (x, p) -> (x, -p). Each step leaves pi(x) N(p; 0, M) invariant.
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +24,7 @@ from .spec import (
     INVERSE_MASS_MATRIX,
     NUM_INTEGRATION_STEPS,
     STEP_SIZE,
-    VALUE_AND_GRADIENT_CACHE,
+    VALUE_GRADIENT_AUX_CACHE,
     KernelSpec,
     Parameter,
     Tuning,
@@ -35,20 +35,21 @@ Array = jax.Array
 
 
 class KineticLangevinState(NamedTuple):
-    """Position and momentum with the log density and gradient cached at the position."""
+    """Position and momentum with the log density, gradient and a `Density`'s aux cached at the position."""
 
     position: Array
     momentum: Array
     logdensity: Array
     logdensity_grad: Array
+    aux: Any = ()
 
 
 KineticLangevinInfo = HamiltonianInfo  # acceptance_rate, is_accepted, is_nonfinite, energy_change
 
 def init(position: Array, logdensity_fn: Callable) -> KineticLangevinState:
     """Build the state at `position` with zero momentum; the partial refreshes bring it to N(0, M)."""
-    position, logdensity, logdensity_grad = evaluate(position, logdensity_fn)
-    return KineticLangevinState(position, jnp.zeros_like(position), logdensity, logdensity_grad)
+    position, logdensity, logdensity_grad, aux = evaluate(position, logdensity_fn)
+    return KineticLangevinState(position, jnp.zeros_like(position), logdensity, logdensity_grad, aux)
 
 
 def refresh_momentum(rng_key: Array, momentum: Array, persistence: Array, inverse_mass_matrix: Array) -> Array:
@@ -75,11 +76,11 @@ def build_kernel() -> Callable:
         inverse_mass = resolve_inverse_mass_matrix(inverse_mass_matrix, state.position)
         persistence = jnp.exp(-damping * step_size)
         momentum = refresh_momentum(key_momentum, state.momentum, persistence, inverse_mass)
-        start = IntegratorState(state.position, momentum, state.logdensity, state.logdensity_grad)
+        start = IntegratorState(state.position, momentum, state.logdensity, state.logdensity_grad, state.aux)
         end = leapfrog(start, logdensity_fn, step_size, inverse_mass, num_integration_steps)
         delta_energy = energy_change(start, end, inverse_mass)
         decision = metropolis_decision(key_accept, -delta_energy)
-        proposal = KineticLangevinState(end.position, end.momentum, end.logdensity, end.logdensity_grad)
+        proposal = KineticLangevinState(end.position, end.momentum, end.logdensity, end.logdensity_grad, end.aux)
         rejected = state._replace(momentum=-momentum)
         new_state = select(decision.is_accepted, proposal, rejected)
         info = KineticLangevinInfo(
@@ -94,6 +95,6 @@ spec = KernelSpec(
     "kinetic_langevin", init, build_kernel, CONTINUOUS,
     (STEP_SIZE._replace(suggested=0.15), Parameter("damping", positive, suggested=0.5, description="friction"),
      NUM_INTEGRATION_STEPS._replace(required=False, suggested=1), INVERSE_MASS_MATRIX),
-    VALUE_AND_GRADIENT_CACHE, momentum="momentum",
-    tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix", step_jitter=0.3),
+    VALUE_GRADIENT_AUX_CACHE, momentum="momentum",
+    tuning=Tuning(0.8, inverse_mass_matrix="inverse_mass_matrix", step_jitter=0.3), split_density=True,
 )

@@ -6,24 +6,25 @@ in the drift is whatever `jax.value_and_grad(logdensity_fn)` returns, so a wrapp
 through a custom derivative while the test stays exact.
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from ._metric import apply_inverse_mass, mass_quadratic, resolve_inverse_mass_matrix, scale_noise
 from ._metropolis import MetropolisInfo, evaluate, metropolis_decision, select
-from .spec import CONTINUOUS, INVERSE_MASS_MATRIX, STEP_SIZE, VALUE_AND_GRADIENT_CACHE, KernelSpec, Tuning
+from .spec import CONTINUOUS, INVERSE_MASS_MATRIX, STEP_SIZE, VALUE_GRADIENT_AUX_CACHE, KernelSpec, Tuning
 
 Array = jax.Array
 
 
 class MALAState(NamedTuple):
-    """Position with its cached log density and gradient."""
+    """Position with its cached log density, gradient and a `Density`'s aux."""
 
     position: Array
     logdensity: Array
     logdensity_grad: Array
+    aux: Any = ()
 
 
 MALAInfo = MetropolisInfo  # acceptance_rate, is_accepted, is_nonfinite
@@ -59,14 +60,14 @@ def build_kernel() -> Callable:
         noise = jax.random.normal(key_noise, x.shape, x.dtype)
         if inverse_mass_matrix is None:
             proposed_position = x + step_size * g + jnp.sqrt(2.0 * step_size) * noise
-            proposal = init(proposed_position, logdensity_fn)
+            proposal = MALAState(*evaluate(proposed_position, logdensity_fn, state.aux))
             log_backward = _log_proposal(x, proposal.position, proposal.logdensity_grad, step_size)
             log_forward = _log_proposal(proposal.position, x, g, step_size)
         else:
             inverse_mass = resolve_inverse_mass_matrix(inverse_mass_matrix, x)
             proposed_position = (x + step_size * apply_inverse_mass(inverse_mass, g)
                                  + jnp.sqrt(2.0 * step_size) * scale_noise(inverse_mass, noise))
-            proposal = init(proposed_position, logdensity_fn)
+            proposal = MALAState(*evaluate(proposed_position, logdensity_fn, state.aux))
             log_backward = _log_preconditioned_proposal(x, proposal.position, proposal.logdensity_grad, step_size,
                                                         inverse_mass)
             log_forward = _log_preconditioned_proposal(proposal.position, x, g, step_size, inverse_mass)
@@ -80,4 +81,5 @@ def build_kernel() -> Callable:
 
 
 spec = KernelSpec("mala", init, build_kernel, CONTINUOUS, (STEP_SIZE._replace(suggested=0.05), INVERSE_MASS_MATRIX),
-                  VALUE_AND_GRADIENT_CACHE, tuning=Tuning(0.574, inverse_mass_matrix="inverse_mass_matrix"))
+                  VALUE_GRADIENT_AUX_CACHE, tuning=Tuning(0.574, inverse_mass_matrix="inverse_mass_matrix"),
+                  split_density=True)

@@ -5,23 +5,24 @@ Proposal x' = x + h * M^{-1/2} xi with xi ~ N(0, I) (h a scalar or one step per 
 is symmetric, so no proposal-density correction is needed.
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from ._metric import resolve_inverse_mass_matrix, scale_noise
-from ._metropolis import MetropolisInfo, metropolis_decision, select
-from .spec import CONTINUOUS, INVERSE_MASS_MATRIX, STEP_SIZE, VALUE_CACHE, KernelSpec, Tuning
+from ._metropolis import MetropolisInfo, evaluate_value, metropolis_decision, select
+from .spec import CONTINUOUS, INVERSE_MASS_MATRIX, STEP_SIZE, VALUE_AUX_CACHE, KernelSpec, Tuning
 
 Array = jax.Array
 
 
 class RWMState(NamedTuple):
-    """Position with its cached log density."""
+    """Position with its cached log density and a `Density`'s aux."""
 
     position: Array
     logdensity: Array
+    aux: Any = ()
 
 
 RWMInfo = MetropolisInfo  # acceptance_rate, is_accepted, is_nonfinite
@@ -29,7 +30,7 @@ RWMInfo = MetropolisInfo  # acceptance_rate, is_accepted, is_nonfinite
 def init(position: Array, logdensity_fn: Callable) -> RWMState:
     """Build the state at `position`, caching its log density."""
     position = jnp.asarray(position)
-    return RWMState(position, jnp.asarray(logdensity_fn(position)))
+    return RWMState(position, *evaluate_value(position, logdensity_fn))
 
 
 def build_kernel() -> Callable:
@@ -45,7 +46,8 @@ def build_kernel() -> Callable:
         noise = jax.random.normal(key_noise, x.shape, x.dtype)
         if inverse_mass_matrix is not None:
             noise = scale_noise(resolve_inverse_mass_matrix(inverse_mass_matrix, x), noise)
-        proposal = init(x + step_size * noise, logdensity_fn)
+        proposed = x + step_size * noise
+        proposal = RWMState(proposed, *evaluate_value(proposed, logdensity_fn, state.aux))
         decision = metropolis_decision(key_accept, proposal.logdensity - state.logdensity)
         new_state = select(decision.is_accepted, proposal, state)
         info = RWMInfo(decision.acceptance_rate, decision.is_accepted, decision.is_nonfinite)
@@ -55,4 +57,4 @@ def build_kernel() -> Callable:
 
 
 spec = KernelSpec("rwm", init, build_kernel, CONTINUOUS, (STEP_SIZE._replace(suggested=0.15), INVERSE_MASS_MATRIX),
-                  VALUE_CACHE, tuning=Tuning(0.234, inverse_mass_matrix="inverse_mass_matrix"))
+                  VALUE_AUX_CACHE, tuning=Tuning(0.234, inverse_mass_matrix="inverse_mass_matrix"), split_density=True)

@@ -10,12 +10,20 @@ Contract of a kernel with a record: ``init(position, logdensity_fn, **init_param
 ``position`` field), ``build_kernel() -> kernel(rng_key, state, logdensity_fn, **params) -> (state, info)``, and
 the info has ``acceptance_rate`` (float in [0, 1]), ``is_accepted`` (bool) and ``is_nonfinite`` (bool: the
 proposal's log density or gradient was not finite and it was rejected).
+
+A kernel whose record declares ``split_density=True`` also accepts a `Density` as ``logdensity_fn``: the log
+density split by what a point needs (its value, its gradient, or both), each evaluation handing back the caller's
+auxiliary values at the point, which the kernel keeps in its cache's ``aux`` field. srmc passes one to such
+kernels (and a plain callable to every other), so that inner leapfrog steps skip the surrogate's value and the
+history reads log pi and the score at the accepted point off the state.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 CONTINUOUS = "continuous"
@@ -45,19 +53,54 @@ class Parameter(NamedTuple):
 
 
 class CacheFields(NamedTuple):
-    """Names of the state fields that cache ``log pi(position)`` and its gradient (None: not cached).
+    """Names of the state fields that cache ``log pi(position)``, its gradient and a `Density`'s auxiliary values
+    at the position (None: not cached).
 
     On a continuous space the gradient is ``grad log pi``; a discrete gradient kernel caches the gradient of its
-    own relaxation, which only its ``init`` knows how to compute.
+    own relaxation, which only its ``init`` knows how to compute. ``aux`` holds what the `Density` the state was
+    computed with handed back (``()`` under a plain callable, which keeps the state's aux as it was).
     """
 
     logdensity: str | None = None
     gradient: str | None = None
+    aux: str | None = None
 
 
 NO_CACHE = CacheFields()
 VALUE_CACHE = CacheFields("logdensity")
 VALUE_AND_GRADIENT_CACHE = CacheFields("logdensity", "logdensity_grad")
+AUX_CACHE = CacheFields(aux="aux")
+VALUE_AUX_CACHE = CacheFields("logdensity", aux="aux")
+VALUE_GRADIENT_AUX_CACHE = CacheFields("logdensity", "logdensity_grad", "aux")
+
+
+class Density(NamedTuple):
+    """A log density split by what a point needs, for kernels that declare ``split_density`` (see the module doc).
+
+    Attributes:
+      value: ``x -> (log density, aux)``: a point whose value alone is needed (a random-walk proposal, a Gibbs
+        candidate).
+      value_and_grad: ``x -> (log density, gradient, aux)``: a point that needs both (a Langevin proposal, the end
+        of a trajectory).
+      grad: ``x -> gradient``: a point whose gradient alone is needed (the inner steps of a trajectory).
+
+    ``aux`` is the caller's (srmc: log pi and the score at x); a kernel stores the aux of the point it moves to in
+    its cache's ``aux`` field and never reads it.
+    """
+
+    value: Callable[[Any], tuple[Any, Any]]
+    value_and_grad: Callable[[Any], tuple[Any, Any, Any]]
+    grad: Callable[[Any], Any]
+
+
+def as_density(logdensity_fn: Callable | Density, aux: Any = ()) -> Density:
+    """`logdensity_fn` itself if it is a `Density`, else the plain callable split by autodiff (``jax.grad``,
+    ``jax.value_and_grad``) with `aux` (the state's, kept as it was) as every point's aux."""
+    if isinstance(logdensity_fn, Density):
+        return logdensity_fn
+    value_and_grad = jax.value_and_grad(logdensity_fn)
+    return Density(lambda x: (jnp.asarray(logdensity_fn(x)), aux), lambda x: (*value_and_grad(x), aux),
+                   jax.grad(logdensity_fn))
 
 
 class Tuning(NamedTuple):
@@ -94,6 +137,8 @@ class KernelSpec(NamedTuple):
       conventional: a record made for a kernel that declares none (BlackJAX conventions, see
         `srmc.method.kernels`): its parameters are not checked, and its cache fields and info fields are used
         where its state and info have them.
+      split_density: the kernel accepts a `Density` as ``logdensity_fn`` (as well as a plain callable) and keeps
+        its aux in the cache's ``aux`` field; False: it gets a plain callable.
     """
 
     name: str
@@ -107,6 +152,7 @@ class KernelSpec(NamedTuple):
     momentum: str | None = None
     tuning: Tuning | None = None
     conventional: bool = False
+    split_density: bool = False
 
     def parameter(self, name: str) -> Parameter | None:
         """The declared parameter `name`, or None."""

@@ -24,23 +24,24 @@ needed by ULA itself; it is kept so that wrappers that refresh ``logdensity`` an
 unchanged, and it costs nothing extra with value_and_grad.
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from ._metropolis import MetropolisInfo, evaluate, select
-from .spec import CONTINUOUS, STEP_SIZE, VALUE_AND_GRADIENT_CACHE, KernelSpec
+from .spec import CONTINUOUS, STEP_SIZE, VALUE_GRADIENT_AUX_CACHE, KernelSpec
 
 Array = jax.Array
 
 
 class ULAState(NamedTuple):
-    """Position with its cached log density and gradient."""
+    """Position with its cached log density, gradient and a `Density`'s aux."""
 
     position: Array
     logdensity: Array
     logdensity_grad: Array
+    aux: Any = ()
 
 
 ULAInfo = MetropolisInfo  # acceptance_rate (1.0, 0.0 on a non-finite proposal), is_accepted, is_nonfinite
@@ -72,7 +73,7 @@ def build_kernel() -> Callable:
         """One ULA step on `logdensity_fn` (biased: no accept/reject; see the module docstring)."""
         x, g = state.position, state.logdensity_grad
         noise = jax.random.normal(rng_key, x.shape, x.dtype)
-        proposal = init(x + step_size * g + jnp.sqrt(2.0 * step_size) * noise, logdensity_fn)
+        proposal = ULAState(*evaluate(x + step_size * g + jnp.sqrt(2.0 * step_size) * noise, logdensity_fn, state.aux))
         finite = _is_finite(proposal)
         new_state = select(finite, proposal, state)
         info = ULAInfo(
@@ -87,4 +88,4 @@ def build_kernel() -> Callable:
 
 # Unadjusted: no accept/reject, so nothing for a warm-up to tune towards (tuning=None); biased, see the module doc.
 spec = KernelSpec("ula", init, build_kernel, CONTINUOUS, (STEP_SIZE._replace(suggested=0.01),),
-                  VALUE_AND_GRADIENT_CACHE)
+                  VALUE_GRADIENT_AUX_CACHE, split_density=True)

@@ -30,7 +30,7 @@ SR-ULD with its default shifted gradient updates theta with the shifted score s(
 comment: "the theta update tracks E[s(x - shift)]"); a reproduction of that variant is a different algorithm.
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +42,7 @@ from .spec import (
     INVERSE_MASS_MATRIX,
     NUM_INTEGRATION_STEPS,
     STEP_SIZE,
-    VALUE_AND_GRADIENT_CACHE,
+    VALUE_GRADIENT_AUX_CACHE,
     KernelSpec,
     Parameter,
     positive,
@@ -52,12 +52,13 @@ Array = jax.Array
 
 
 class ULDState(NamedTuple):
-    """Position and momentum with the log density and gradient cached at the position."""
+    """Position and momentum with the log density, gradient and a `Density`'s aux cached at the position."""
 
     position: Array
     momentum: Array
     logdensity: Array
     logdensity_grad: Array
+    aux: Any = ()
 
 
 ULDInfo = MetropolisInfo  # acceptance_rate (1.0, 0.0 on a non-finite step), is_accepted, is_nonfinite
@@ -66,12 +67,12 @@ ULDInfo = MetropolisInfo  # acceptance_rate (1.0, 0.0 on a non-finite step), is_
 def init(position: Array, logdensity_fn: Callable, rng_key: Array | None = None,
          inverse_mass_matrix: Array | None = None) -> ULDState:
     """Build the state at `position`: zero momentum, or p ~ N(0, M) when `rng_key` is given (the paper's start)."""
-    position, logdensity, logdensity_grad = evaluate(position, logdensity_fn)
+    position, logdensity, logdensity_grad, aux = evaluate(position, logdensity_fn)
     if rng_key is None:
         momentum = jnp.zeros_like(position)
     else:
         momentum = sample_momentum(rng_key, resolve_inverse_mass_matrix(inverse_mass_matrix, position))
-    return ULDState(position, momentum, logdensity, logdensity_grad)
+    return ULDState(position, momentum, logdensity, logdensity_grad, aux)
 
 
 def build_kernel() -> Callable:
@@ -96,9 +97,9 @@ def build_kernel() -> Callable:
         persistence = jnp.exp(-damping * step_size)
         noise = sample_momentum(rng_key, inverse_mass)
         momentum = persistence * state.momentum + jnp.sqrt(1.0 - persistence**2) * noise
-        start = IntegratorState(state.position, momentum, state.logdensity, state.logdensity_grad)
+        start = IntegratorState(state.position, momentum, state.logdensity, state.logdensity_grad, state.aux)
         end = leapfrog(start, logdensity_fn, step_size, inverse_mass, num_integration_steps)
-        proposal = ULDState(end.position, end.momentum, end.logdensity, end.logdensity_grad)
+        proposal = ULDState(end.position, end.momentum, end.logdensity, end.logdensity_grad, end.aux)
         finite = (
             jnp.all(jnp.isfinite(end.position))
             & jnp.all(jnp.isfinite(end.momentum))
@@ -123,5 +124,5 @@ spec = KernelSpec(
     (STEP_SIZE._replace(suggested=0.1),
      Parameter("damping", positive, required=False, suggested=1.0, description="friction (default 1, the paper's)"),
      NUM_INTEGRATION_STEPS._replace(required=False, suggested=1), INVERSE_MASS_MATRIX),
-    VALUE_AND_GRADIENT_CACHE, momentum="momentum",
+    VALUE_GRADIENT_AUX_CACHE, momentum="momentum", split_density=True,
 )

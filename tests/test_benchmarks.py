@@ -17,8 +17,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
     "blackjax_speed.py": (["--chains", "4", "--steps", "20", "--repeats", "1"],
                           r"^srmc / blackjax time per chain-step: mala [\d.]+, hmc [\d.]+ \(goal <= 1.05\)$"),
-    "overhead.py": (["--targets", "iid_gaussian", "--chains", "4", "--steps", "20", "--repeats", "1"],
-                    r"^overhead vs MALA .*: iid_gaussian linear [\d.]+, shifted [\d.]+, exact [\d.]+$"),
+    "overhead.py": (["--targets", "iid_gaussian", "--chains", "4", "--steps", "20", "--hmc-steps", "5",
+                     "--repeats", "1"],
+                    r"^overhead vs base kernel .*: iid_gaussian mala linear [\d.]+, shifted [\d.]+, exact [\d.]+, "
+                    r"hmc linear [\d.]+, shifted [\d.]+, exact [\d.]+$"),
     "numpy_protocol.py": (["--steps", "60", "--replicates", "3", "--alphas", "0,1", "--repeats", "1"],
                           r"^speed-up per chain-step over the numpy loop: 1 chain [\d.]+x .*1024 chains \d+x"),
     "memory.py": (["--steps", "20000"], r"^peak RSS ratio 2e\+04 / 1e\+04 steps: [\d.]+ \((NOT )?flat within 5%\)$"),

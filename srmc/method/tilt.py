@@ -11,6 +11,12 @@ a forward difference of the Hessian-vector product with step c, as the SRMC pape
 or linear (s + alpha theta, free). The *value* is always exact, so Metropolis corrections target pi_theta exactly
 whatever drift the proposal used; for unadjusted kernels (ULA) the chosen gradient is the dynamics.
 
+Kernels that take a `Density` (their record's ``split_density``) get the surrogate split instead
+(`surrogate_density`): a gradient-only point (an inner leapfrog step) computes the chosen gradient alone (shifted:
+one score pass, s(x - alpha theta)), a point that needs the value computes (log pi, s) once for the value and
+hands them back as its aux (`BaseValues`), which the wrapper's history and cache refresh reuse. Its values and
+gradients are the custom-derivative function's, computed without `jax.custom_jvp`.
+
 For discrete targets the surrogate is the plain expression: Gibbs conditionals and Metropolis ratios evaluate it
 at the candidate configurations (so they see how s changes under the move), and gradient-based discrete kernels
 differentiate it through the targets' relaxation (`targets.discrete`) by ordinary autodiff.
@@ -39,6 +45,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from srmc.samplers.spec import Density, KernelSpec
 from srmc.targets import Continuous, Target
 
 Array = jax.Array
@@ -113,19 +120,87 @@ def surrogate_logdensity(
     `theta` is the one the surrogate uses (after any trust region, `effective_theta`); `reference` is needed by
     the bounded tilt on a continuous target.
     """
-    if tilt == "bounded" and isinstance(target.space, Continuous) and reference is None:
-        raise ValueError("the bounded tilt needs a TiltReference (location and scale of pi): run a warm-up.")
+    _check_surrogate(target, tilt, gradient, reference)
     if not isinstance(target.space, Continuous):
-        if gradient != "exact":
-            raise ValueError(f"gradient={gradient!r} is for continuous targets; {target.name} is {target.kind}.")
         return lambda x: _discrete_surrogate(target, x, theta, alpha, tilt)
     surrogate = _surrogate_fn(target, tilt, gradient, fd_step)
     return lambda x: surrogate(x, theta, alpha, reference)
 
 
+def kernel_surrogate(
+    spec: KernelSpec, target: Target, theta: Array, alpha: Array, tilt: str = "score", gradient: str = "exact",
+    fd_step: float = DEFAULT_FD_STEP, reference: TiltReference | None = None,
+) -> Density | Callable[[Array], Array]:
+    """The surrogate as the kernel of `spec` takes it: a `Density` where it declares ``split_density``
+    (`surrogate_density`), else the plain callable (`surrogate_logdensity`)."""
+    make = surrogate_density if spec.split_density else surrogate_logdensity
+    return make(target, theta, alpha, tilt, gradient, fd_step, reference)
+
+
+def _check_surrogate(target: Target, tilt: str, gradient: str, reference: TiltReference | None) -> None:
+    if tilt == "bounded" and isinstance(target.space, Continuous) and reference is None:
+        raise ValueError("the bounded tilt needs a TiltReference (location and scale of pi): run a warm-up.")
+    if not isinstance(target.space, Continuous) and gradient != "exact":
+        raise ValueError(f"gradient={gradient!r} is for continuous targets; {target.name} is {target.kind}.")
+
+
+class BaseValues(NamedTuple):
+    """A `Density`'s aux: log pi and the score at the evaluated point (score None where computing it is not free:
+    the feature tilts on a discrete target, whose value needs no score)."""
+
+    logdensity: Array
+    score: Array | None
+
+
+def surrogate_density(
+    target: Target, theta: Array, alpha: Array, tilt: str = "score", gradient: str = "exact",
+    fd_step: float = DEFAULT_FD_STEP, reference: TiltReference | None = None,
+) -> Density:
+    """log pi_theta split by what a point needs (`srmc.samplers.spec.Density`), each value with `BaseValues` at
+    the point; the same surrogate as `surrogate_logdensity` (arguments as there)."""
+    _check_surrogate(target, tilt, gradient, reference)
+    if not isinstance(target.space, Continuous):
+        return _discrete_density(target, theta, alpha, tilt)
+
+    def value(x: Array) -> tuple[Array, BaseValues]:
+        logpi, score = target.value_and_score(x)
+        features = tilt_features(target, x, tilt, reference) if tilt in FEATURE_TILTS else x
+        return tilted_value(logpi, score, features, theta, alpha, tilt), BaseValues(logpi, score)
+
+    def value_and_grad(x: Array) -> tuple[Array, Array, BaseValues]:
+        surrogate_value, base = value(x)
+        grad = tilted_gradient(target, x, base.score, theta, alpha, tilt, gradient, fd_step, reference)
+        return surrogate_value, grad, base
+
+    def grad(x: Array) -> Array:
+        if tilt == "score" and gradient == "shifted":  # at alpha = 0, x - 0 theta is x: the score itself
+            return target.score(x - alpha * theta)
+        return tilted_gradient(target, x, target.score(x), theta, alpha, tilt, gradient, fd_step, reference)
+
+    return Density(value, value_and_grad, grad)
+
+
+def _discrete_density(target: Target, theta: Array, alpha: Array, tilt: str) -> Density:
+    """The discrete surrogate with its aux (`BaseValues`); gradients through the targets' relaxation."""
+
+    def value(x: Array) -> tuple[Array, BaseValues]:
+        return _discrete_value(target, x, theta, alpha, tilt)
+
+    def value_and_grad(x: Array) -> tuple[Array, Array, BaseValues]:
+        (surrogate_value, base), grad = jax.value_and_grad(value, has_aux=True)(x)
+        return surrogate_value, grad, base
+
+    return Density(value, value_and_grad, jax.grad(lambda x: value(x)[0]))
+
+
 def _discrete_surrogate(target: Target, x: Array, theta: Array, alpha: Array, tilt: str) -> Array:
+    return _discrete_value(target, x, theta, alpha, tilt)[0]
+
+
+def _discrete_value(target: Target, x: Array, theta: Array, alpha: Array, tilt: str) -> tuple[Array, BaseValues]:
+    logpi = target.logdensity(x)
     score = target.score(x) if tilt == "score" else None
-    return tilted_value(target.logdensity(x), score, target.space.features(x), theta, alpha, tilt)
+    return tilted_value(logpi, score, target.space.features(x), theta, alpha, tilt), BaseValues(logpi, score)
 
 
 def _surrogate_fn(target: Target, tilt: str, gradient: str, fd_step: float) -> Callable[..., Array]:

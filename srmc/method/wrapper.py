@@ -5,7 +5,10 @@
 
 After every step the kernel's cached log density and gradient (the cache fields its record declares, see
 `srmc.samplers.spec.CacheFields`) are refreshed exactly for the new theta and alpha, reusing s(X_{n+1}) from the
-history update.
+history update. A kernel whose record declares ``split_density`` gets the surrogate as a `Density`
+(`tilt.surrogate_density`) and hands back log pi and s at the point it moved to (its cache's ``aux``), so the
+history costs no evaluation; any other kernel gets a plain callable, and log pi and s are read off its cache
+where that is exact (feature tilts) or computed again.
 
 The guard (on by default, `srmc.method.guard`) backs alpha off on a chain whose surrogate goes wrong.
 """
@@ -35,9 +38,10 @@ from srmc.method.tilt import (
     FEATURE_TILTS,
     GRADIENTS,
     TILTS,
+    BaseValues,
     TiltReference,
     effective_theta,
-    surrogate_logdensity,
+    kernel_surrogate,
     tilt_features,
     tilted_gradient,
     tilted_value,
@@ -189,12 +193,13 @@ def wrap(
     # and its cache never goes stale, so the chain is the base kernel's bit for bit.
     alpha_is_zero = not callable(alpha) and float(alpha) == 0.0
     guarded = guard and not alpha_is_zero
+    reads_aux = spec.split_density and not alpha_is_zero  # the kernel hands back log pi and s (`BaseValues`)
 
     def surrogate(target: Target, theta: Array, alpha_value: Array, reference: TiltReference):
         if alpha_is_zero:
             return target.logdensity
         theta = effective_theta(theta, alpha_value, reference, trust_region)
-        return surrogate_logdensity(target, theta, alpha_value, tilt, gradient, fd_step, reference)
+        return kernel_surrogate(spec, target, theta, alpha_value, tilt, gradient, fd_step, reference)
 
     def init(position: Array, target: Target) -> SRMCState:
         filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
@@ -218,9 +223,13 @@ def wrap(
         inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now, reference),
                                    **kernel_params)
         cache = state_cache(spec, inner)
-        reads_cache = alpha_is_zero or tilt in FEATURE_TILTS
-        tilt_now = TiltNow(alpha_now, effective_theta(state.theta, alpha_now, reference, trust_region), reference)
-        logpi, score = _base_value_and_score(inner, cache, target, tilt_now, tilt, reads_cache)
+        if reads_aux:
+            logpi, score = _aux_value_and_score(getattr(inner, cache.aux), inner.position, target)
+        else:
+            reads_cache = alpha_is_zero or tilt in FEATURE_TILTS
+            tilt_now = TiltNow(alpha_now, effective_theta(state.theta, alpha_now, reference, trust_region),
+                               reference)
+            logpi, score = _base_value_and_score(inner, cache, target, tilt_now, tilt, reads_cache)
         count = state.count + 1
         gamma_now = jnp.asarray(gamma_schedule(count))
         theta = state.theta + gamma_now * (score - state.theta)
@@ -249,7 +258,11 @@ def wrap(
     def with_reference(state: SRMCState, stats: Any, target: Target) -> SRMCState:
         keep = given_reference is not None or not isinstance(target.space, Continuous)
         reference = reference_from_warmup(stats, state.reference if keep else None, state.theta)
-        return state._replace(reference=reference, guard=initial_guard(reference))
+        inner = state.inner
+        if reads_aux:  # the warm-up ran the kernel on pi's plain callable, which left the aux as it was
+            density = surrogate(target, state.theta, alpha_schedule(state.count + 1), reference)
+            inner = inner._replace(**{spec.cache.aux: density.value(inner.position)[1]})
+        return state._replace(inner=inner, reference=reference, guard=initial_guard(reference))
 
     params_shown = dict(params, alpha=alpha, tilt=tilt, gradient=gradient)
     if trust_region is not None:
@@ -324,6 +337,11 @@ class CacheRefresh(NamedTuple):
     gradient: str
     fd_step: float
     reference: TiltReference
+
+
+def _aux_value_and_score(aux: BaseValues, position: Array, target: Target) -> tuple[Array, Array]:
+    """(log pi, s) at the new position from the kernel's aux (the score computed where the aux lacks it)."""
+    return aux.logdensity, target.score(position) if aux.score is None else aux.score
 
 
 def _base_value_and_score(inner: Any, cache: CacheFields, target: Target, now: TiltNow, tilt: str,

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats
 
 from srmc.method.kernels import resolve_kernel
-from srmc.method.tilt import surrogate_logdensity
+from srmc.method.tilt import kernel_surrogate, surrogate_logdensity
 from srmc.method.wrapper import SRMCState, default_reference, srmc_state, wrap
 from srmc.targets import Target
 from srmc.targets.gaussian import gaussian
@@ -112,7 +112,7 @@ def check_srmc_frozen_theta(
                      **params)
     functions = kernel_functions(kernel, target)
     theta = jnp.asarray(theta, jnp.result_type(float))
-    surrogate = surrogate_logdensity(target, theta, alpha, tilt, gradient)
+    surrogate = kernel_surrogate(resolve_kernel(kernel), target, theta, alpha, tilt, gradient)
     inverse_mass = inverse_mass_of(functions, kernel, params)
 
     def init_state(rng_key: Array, position: Array, _logdensity_fn: LogDensity) -> SRMCState:

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import stats
 
 from srmc.method.kernels import init_params, resolve_kernel, target_params
-from srmc.method.tilt import surrogate_logdensity
+from srmc.method.tilt import kernel_surrogate, surrogate_logdensity
 from srmc.method.wrapper import SRMCState, default_reference, srmc_state, wrap
 from srmc.targets import Categorical, Target
 from srmc.targets.discrete import enumerated_probabilities
@@ -217,7 +217,7 @@ def check_srmc_frozen_theta_discrete(
     filled = target_params(spec, params, target)
 
     def init_state(rng_key: Array, position: Array, _logdensity_fn: LogDensity) -> SRMCState:
-        inner = spec.init(position, surrogate, **init_params(spec, filled))
+        inner = spec.init(position, kernel_surrogate(spec, target, theta, alpha, tilt), **init_params(spec, filled))
         return srmc_state(inner, theta, default_reference(resolve_kernel(kernel), theta))
 
     return _chi_square_invariance(algorithm, {}, target, states, exact_probabilities(surrogate, states),

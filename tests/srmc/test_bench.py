@@ -2,7 +2,7 @@
 
 One small benchmark on the 9-mode mixture (so mode coverage is on) is run once through the command line; the
 tests recompute its MSE, n x Var, MSE curve and coverage from the stored estimates and by rerunning
-`srmc.sample` directly, and check the evaluation counts of every built-in kernel.
+`srmc.sample` directly (the evaluation counts of every kernel are in test_evaluation_counts.py).
 """
 
 import contextlib
@@ -18,7 +18,6 @@ from srmc import samplers, targets
 from srmc.tools.benchmark import load_report, report_from_dict, report_to_dict, snapshot_grid
 from srmc.tools.cli import main
 from srmc.tools.coverage import mode_coverage
-from srmc.tools.evaluations import EvaluationCounts, count_evaluations
 
 SEED, STEPS, REPLICATES, ALPHA, WARMUP, STEP_SIZE = 3, 300, 6, 2.0, 50, 1.0
 ARGV = ["bench", "gaussian_mixture_9", "--kernel", "rwm", "--step-size", str(STEP_SIZE), "--alpha", f"0,{ALPHA:g}",
@@ -123,35 +122,3 @@ def test_rerunning_srmc_sample_reproduces_the_benchmark(bench):
     printed = bench[1][8].split()
     assert float(printed[2]) == pytest.approx(coverage.fraction_visited.mean(), abs=1e-3)
     assert float(printed[-2]) == pytest.approx(coverage.total_variation.mean(), abs=1e-3)
-
-
-GAUSSIAN = targets.get("iid_gaussian", dim=3)
-BANANA = targets.get("banana")  # score by autodiff: gradients are value_and_grad passes
-ISING = targets.get("ising", side=2)
-COUNT_CASES = [
-    ("rwm", srmc.base(samplers.rwm, step_size=0.5), GAUSSIAN, (1, 0, 0)),
-    ("mala", srmc.base(samplers.mala, step_size=0.1), BANANA, (0, 1, 0)),
-    ("hmc L=4", srmc.base(samplers.hmc, step_size=0.1, num_integration_steps=4), BANANA, (0, 4, 0)),
-    ("kinetic_langevin L=3", srmc.base(samplers.kinetic_langevin, step_size=0.1, damping=0.5,
-                                       num_integration_steps=3), BANANA, (0, 3, 0)),
-    # proposal: value_and_grad of the surrogate = (log pi, s) + H theta; after the step: (log pi, s) + H theta
-    ("srmc exact", srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.1), BANANA, (0, 2, 2)),
-    ("srmc shifted", srmc.wrap(samplers.mala, tilt="score", alpha=1.0, gradient="shifted", step_size=0.1), BANANA, (0, 4, 0)),
-    # the linear tilt reads log pi and s back off the kernel's cache
-    ("srmc linear", srmc.wrap(samplers.mala, alpha=1.0, tilt="linear", step_size=0.1), BANANA, (0, 1, 0)),
-    ("gibbs", srmc.base(samplers.gibbs), ISING, (2, 0, 0)),
-    ("gibbs sweep", srmc.base(samplers.gibbs, scan="systematic"), ISING, (8, 0, 0)),
-    ("srmc gibbs", srmc.wrap(samplers.gibbs, tilt="score", alpha=1.0), ISING, (3, 3, 0)),
-    ("discrete_metropolis", srmc.base(samplers.discrete_metropolis), ISING, (1, 0, 0)),
-]
-
-
-@pytest.mark.parametrize("name, algorithm, target, expected", COUNT_CASES, ids=[c[0] for c in COUNT_CASES])
-def test_evaluation_counts(name, algorithm, target, expected):
-    position = target.sample(jax.random.key(0), 1)[0]
-    assert count_evaluations(algorithm, target, position, num_steps=2) == EvaluationCounts(*map(float, expected))
-
-
-def test_evaluation_counts_need_a_step():
-    with pytest.raises(ValueError, match="num_steps"):
-        count_evaluations(COUNT_CASES[0][1], GAUSSIAN, np.zeros(3), num_steps=0)

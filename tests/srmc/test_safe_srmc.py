@@ -10,7 +10,7 @@ import pytest
 import srmc
 from srmc import samplers, targets
 from srmc.engine.health import bias_from_halves
-from srmc.method.tilt import TiltReference, effective_theta, surrogate_logdensity
+from srmc.method.tilt import TiltReference, effective_theta, kernel_surrogate, surrogate_logdensity
 from srmc.method.wrapper import srmc_state
 from srmc.testing import check_continuous_invariance
 from srmc.testing.continuous import no_history_step
@@ -90,7 +90,8 @@ def test_frozen_theta_bounded_tilt_leaves_its_surrogate_invariant():
     reference = REFERENCE
     algorithm = srmc.wrap(samplers.mala, alpha=alpha, gamma=no_history_step, guard=False, trust_region=None,
                           alpha_ramp=0, tilt_reference=(reference.location, reference.scale), step_size=0.6)
-    surrogate = surrogate_logdensity(target, theta, jnp.asarray(alpha), "bounded", reference=reference)
+    # the surrogate as the wrapper hands it to MALA (a Density: the state caches log pi and s as its aux)
+    surrogate = kernel_surrogate(samplers.mala.spec, target, theta, jnp.asarray(alpha), "bounded", reference=reference)
 
     def init_state(rng_key, position, _logdensity):
         return srmc_state(samplers.mala.init(position, surrogate), theta, reference)

@@ -1,5 +1,7 @@
 """The SRMC wrapper: alpha = 0 identity, exact cache refresh, surrogate gradients, theta contraction."""
 
+import types
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,7 +9,7 @@ import pytest
 
 import srmc
 from srmc import targets
-from srmc.method.tilt import surrogate_logdensity
+from srmc.method.tilt import TiltReference, surrogate_density, surrogate_logdensity
 from tests.srmc.kernel_configs import CONTINUOUS_KERNELS, kernel
 
 
@@ -98,3 +100,45 @@ def test_theta_shrinks_towards_zero_on_a_gaussian(tilt):
     )
     # with repellence theta shrinks faster than the plain running average of scores
     assert end < 0.5 * plain.theta_norm[:, -1].mean()
+
+
+@pytest.mark.parametrize("name", ["rwm", "mala", "hmc"])
+def test_the_kernel_hands_back_log_pi_and_the_score_and_a_warmup_refreshes_them(name):
+    """A ``split_density`` kernel caches (log pi, s) at its position as its aux, which the history reads; a
+    warm-up runs it on pi's plain callable, which keeps the aux as it was, so ``with_reference`` recomputes it."""
+    target = targets.get("banana")
+    module, params = kernel(name)
+    algorithm = srmc.wrap(module, alpha=1.0, tilt="score", gradient="shifted", **params)
+    state = algorithm.init(jnp.array([0.3, 0.2]), target)
+    for i in range(5):
+        state, _ = algorithm.step(jax.random.key(i), state, target)
+    for aux, expected in zip(state.inner.aux, target.value_and_score(state.inner.position)):
+        np.testing.assert_allclose(aux, expected, rtol=1e-6)
+    inner, step = state.inner, module.build_kernel()
+    for i in range(20):  # as the warm-up does: the base kernel on pi
+        inner, _ = step(jax.random.key(100 + i), inner, target.logdensity, **params)
+    assert not np.allclose(inner.position, state.inner.position)
+    stats = types.SimpleNamespace(acceptance=0.6, mean=jnp.zeros(2), variance=jnp.ones(2))
+    warmed = algorithm.with_reference(state._replace(inner=inner), stats, target)
+    for aux, expected in zip(warmed.inner.aux, target.value_and_score(inner.position)):
+        np.testing.assert_allclose(aux, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("tilt,gradient", [("score", "exact"), ("score", "shifted"), ("score", "finite_difference"),
+                                           ("linear", "exact"), ("bounded", "exact")])
+def test_the_split_surrogate_is_the_custom_derivative_one(tilt, gradient):
+    """`surrogate_density`'s value, gradient and gradient-only evaluation agree with ``jax.value_and_grad`` of
+    `surrogate_logdensity`, and its aux is (log pi, s)."""
+    target = targets.get("banana")
+    x, theta, alpha = jnp.array([0.7, -1.3]), jnp.array([0.4, 0.9]), 0.5
+    reference = TiltReference(jnp.array([0.1, -0.2]), jnp.array([1.5, 0.8]), jnp.asarray(0.5))
+    value, grad = jax.value_and_grad(surrogate_logdensity(target, theta, alpha, tilt, gradient,
+                                                          reference=reference))(x)
+    density = surrogate_density(target, theta, alpha, tilt, gradient, reference=reference)
+    split_value, split_grad, aux = density.value_and_grad(x)
+    np.testing.assert_allclose(split_value, value, rtol=1e-6)
+    np.testing.assert_allclose(split_grad, grad, rtol=1e-5)
+    np.testing.assert_allclose(density.grad(x), grad, rtol=1e-5)
+    np.testing.assert_allclose(density.value(x)[0], value, rtol=1e-6)
+    for got, expected in zip(aux, target.value_and_score(x)):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -42,7 +42,7 @@ import numpy as np
 from srmc import samplers, targets
 from srmc.method import schedules
 from srmc.method.kernels import state_cache
-from srmc.method.tilt import surrogate_logdensity, tilted_gradient, tilted_value
+from srmc.method.tilt import kernel_surrogate, tilted_gradient, tilted_value
 from srmc.targets.base import spread_stderr
 from srmc.targets.logistic import synthetic_logistic_starts
 from srmc.tools.reproduce import common
@@ -144,17 +144,20 @@ def sweep_step(block: Block, target: targets.Target) -> tuple[Callable, Callable
     kernel = module.build_kernel()
     gamma = schedules.polynomial(block.theta_step, 0.6)
 
+    def surrogate(theta: jax.Array, alpha_n: jax.Array) -> Any:
+        """The surrogate as srmc.wrap hands it to the kernel (a `Density`: drifts alone inside trajectories)."""
+        return kernel_surrogate(module.spec, target, theta, alpha_n, "score", "shifted")
+
     def init(x0: jax.Array) -> tuple[Any, jax.Array]:
         # theta_0 = 0: the surrogate's value and gradient are pi's
-        return module.init(x0, target.logdensity), jnp.zeros_like(x0)
+        return module.init(x0, surrogate(jnp.zeros_like(x0), 0.0)), jnp.zeros_like(x0)
 
     def step(carry, n, key, alpha, adaptive):
         inner, theta = carry
         alpha_n = alpha_at(n, alpha, adaptive)
-        inner, info = kernel(key, inner, surrogate_logdensity(target, theta, alpha_n, "score", "shifted"),
-                             **block.params)
+        inner, info = kernel(key, inner, surrogate(theta, alpha_n), **block.params)
         x = inner.position
-        logpi, score = target.value_and_score(x)
+        logpi, score = inner.aux  # (log pi, s) at X_n, handed back by the kernel
         theta = theta + gamma(n) * (score - theta)
         alpha_next = alpha_at(n + 1, alpha, adaptive)
         cache = state_cache(module.spec, inner)
