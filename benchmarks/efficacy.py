@@ -134,23 +134,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = []
     for name in args.targets or continuous_targets():
-        target = targets.get(name)
-        starts = (target.sample(jax.random.key(args.seed + 1), args.chains) if target.sample is not None
-                  else target.initial_position(jax.random.key(args.seed + 1), args.chains))
-        for kernel in args.kernels:
-            start = time.perf_counter()
-            base = measure(target, kernel, "base", 0.0, starts, args)
-            for config in args.configs:
-                for alpha in args.alphas:
-                    rows.append(row(name, kernel, config, alpha, measure(target, kernel, config, alpha, starts, args),
-                                    base, target.ground_truth))
-            print(f"# {name} {kernel}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-            jax.clear_caches()  # one process compiling ~200 programs otherwise exhausts the kernel's memory maps
-            if args.out:
-                with open(args.out, "w") as handle:
-                    json.dump({"settings": vars(args), "rows": rows}, handle, indent=1)
+        rows += target_rows(name, targets.get(name), args)
+        if args.out:
+            with open(args.out, "w") as handle:
+                json.dump({"settings": vars(args), "rows": rows}, handle, indent=1)
     print(format_rows(rows))
     return 0
+
+
+def target_rows(name: str, target: targets.Target, args: argparse.Namespace) -> list[dict]:
+    """Every kernel x configuration x alpha row of one target (`args`: the command line's kernels, configs,
+    alphas, chains, steps, warm-up and seed), each against its base kernel with the same keys and starts."""
+    starts = (target.sample(jax.random.key(args.seed + 1), args.chains) if target.sample is not None
+              else target.initial_position(jax.random.key(args.seed + 1), args.chains))
+    rows = []
+    for kernel in args.kernels:
+        start = time.perf_counter()
+        base = measure(target, kernel, "base", 0.0, starts, args)
+        for config in args.configs:
+            for alpha in args.alphas:
+                rows.append(row(name, kernel, config, alpha, measure(target, kernel, config, alpha, starts, args),
+                                base, target.ground_truth))
+        print(f"# {name} {kernel}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        jax.clear_caches()  # one process compiling ~200 programs otherwise exhausts the kernel's memory maps
+    return rows
 
 
 if __name__ == "__main__":

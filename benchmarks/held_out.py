@@ -21,14 +21,12 @@ here, each with an exact sampler and closed-form moments, chosen for what broke 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from efficacy import CONFIGS, KERNELS, format_rows, target_rows
 
-from efficacy import CONFIGS, KERNELS, format_rows, measure, row
 from srmc import targets
 from srmc.targets.base import exact_target
 
@@ -135,19 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1000, help="warm-up steps on pi for every run")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    rows = []
-    for name in args.targets:
-        target = HELD_OUT[name]()
-        starts = target.sample(jax.random.key(args.seed + 1), args.chains)
-        for kernel in args.kernels:
-            start = time.perf_counter()
-            base = measure(target, kernel, "base", 0.0, starts, args)
-            for config in args.configs:
-                for alpha in args.alphas:
-                    rows.append(row(name, kernel, config, alpha, measure(target, kernel, config, alpha, starts, args),
-                                    base, target.ground_truth))
-            print(f"# {name} {kernel}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
-            jax.clear_caches()
+    rows = [row for name in args.targets for row in target_rows(name, HELD_OUT[name](), args)]
     print(format_rows(rows))
     return 0
 
