@@ -30,6 +30,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from srmc.engine import batch_means
 from srmc.engine import checkpoint as checkpoints
 from srmc.engine.health import health_report
+from srmc.engine.prng import unrolled_threefry
 from srmc.engine.result import SampleResult
 from srmc.engine.timing import compile_seconds
 from srmc.engine.validation import (
@@ -200,7 +201,7 @@ def sample(
                                                                       overwrite)
     target = resolve_target(target, initial_position)
     warmup = as_warmup(resolve_warmup(warmup, algorithm, target))
-    algorithm.check_run(burn_in + num_steps)
+    _check_run(algorithm.check_run, burn_in + num_steps)
     chunk_size = _chunk_size(chunk_size, num_steps + burn_in, thin, checkpoint_every)
     snapshot_steps = _check_snapshot_steps(snapshot_steps, num_steps)
 
@@ -242,11 +243,12 @@ def sample(
     bar = _progress_bar(progress, lengths.warmup_steps + lengths.total_steps, algorithm,
                         step + (lengths.warmup_steps if warmed else 0))
     compiled_before, start = compile_seconds(), time.perf_counter()
-    if not warmed:
-        run = _run_warmup(run, chain_keys, config, plan, lengths, bar)
-        if save is not None:
-            draws = save(run, chain_keys, draws, 0)
-    run, draws = _run_chunks(run, chain_keys, config, lengths, ChunkProgress(step, draws, bar, save))
+    with unrolled_threefry():
+        if not warmed:
+            run = _run_warmup(run, chain_keys, config, plan, lengths, bar)
+            if save is not None:
+                draws = save(run, chain_keys, draws, 0)
+        run, draws = _run_chunks(run, chain_keys, config, lengths, ChunkProgress(step, draws, bar, save))
     jax.block_until_ready(run)
     wall_time = time.perf_counter() - start
     compile_time = min(compile_seconds() - compiled_before, wall_time)
@@ -279,6 +281,12 @@ def resolve_warmup(warmup: int | Warmup | None, algorithm: Algorithm, target: Ta
                          f"({DEFAULT_WARMUP}) or pass warmup=N > 0 to srmc.sample; or give srmc.wrap "
                          f"tilt_reference=(location, scale), or choose tilt='linear' or 'score'.")
     return warmup
+
+
+@functools.lru_cache(maxsize=256)
+def _check_run(check_run: Callable[[int], None], total_steps: int) -> None:
+    """``check_run(total_steps)``, once per (check, length): it evaluates schedules on a grid of steps."""
+    check_run(total_steps)
 
 
 class ChunkProgress(NamedTuple):

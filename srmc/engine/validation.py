@@ -177,14 +177,36 @@ def initial_states(algorithm: Any, target: Target, positions: jax.Array) -> Any:
         ) from error
 
 
+CHECKED_STEPS_LIMIT = 256  # (algorithm, target, shapes) whose step `check_step` has passed, remembered
+_checked_steps: dict = {}
+
+
+def abstract_signature(tree: Any) -> tuple:
+    """A hashable description of a pytree's structure, shapes and dtypes (what a trace depends on)."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple((np.shape(leaf), str(getattr(leaf, "dtype", type(leaf)))) for leaf in leaves)
+
+
 def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, params: dict | None = None) -> None:
-    """Trace one step of one chain (``jax.eval_shape``, nothing compiled) and check what it returns.
+    """Trace one step of one chain (``jax.eval_shape``, nothing compiled) and check what it returns; a check that
+    passed is remembered per (algorithm, target, shapes), so repeated runs trace it once.
 
     `params`: one chain's warm-up-adapted kernel parameters (placeholders), as the run will pass them.
     A kernel that cannot run with its parameters on this target fails here with a TypeError naming the
     algorithm's parameters; a step that changes the state's structure or shapes is a TypeError too (a change of
     dtype only is allowed: the runner casts the new state back to the initial state's dtypes).
     """
+    signature = (algorithm, target, abstract_signature(state), abstract_signature(rng_key), abstract_signature(params))
+    if signature in _checked_steps:
+        return
+    _traced_step_check(algorithm, target, state, rng_key, params)
+    if len(_checked_steps) >= CHECKED_STEPS_LIMIT:
+        _checked_steps.clear()
+    _checked_steps[signature] = True
+
+
+def _traced_step_check(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, params: dict | None) -> None:
+    """`check_step`'s trace and checks, uncached."""
     one_state = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), state)
     one_key = jax.ShapeDtypeStruct(rng_key.shape, rng_key.dtype)
     try:
