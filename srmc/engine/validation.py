@@ -196,19 +196,20 @@ def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, p
     algorithm's parameters; a step that changes the state's structure or shapes is a TypeError too (a change of
     dtype only is allowed: the runner casts the new state back to the initial state's dtypes).
     """
-    signature = (algorithm, target, abstract_signature(state), abstract_signature(rng_key), abstract_signature(params))
+    one_state = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), state)
+    one_key = jax.ShapeDtypeStruct(rng_key.shape, rng_key.dtype)
+    signature = (algorithm, target, abstract_signature(one_state), abstract_signature(one_key),
+                 abstract_signature(params))
     if signature in _checked_steps:
         return
-    _traced_step_check(algorithm, target, state, rng_key, params)
+    _traced_step_check(algorithm, target, one_state, one_key, params)
     if len(_checked_steps) >= CHECKED_STEPS_LIMIT:
         _checked_steps.clear()
     _checked_steps[signature] = True
 
 
-def _traced_step_check(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, params: dict | None) -> None:
-    """`check_step`'s trace and checks, uncached."""
-    one_state = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), state)
-    one_key = jax.ShapeDtypeStruct(rng_key.shape, rng_key.dtype)
+def _traced_step_check(algorithm: Any, target: Target, one_state: Any, one_key: Any, params: dict | None) -> None:
+    """`check_step`'s trace and checks for one chain's abstract state and key, uncached."""
     try:
         new_state, info = jax.eval_shape(lambda key, s: algorithm.step(key, s, target, params or None), one_key,
                                          one_state)
