@@ -196,22 +196,33 @@ def call_seconds(algorithm: srmc.Algorithm, repeats: int) -> float:
     return best
 
 
-def speed_table(seed: int, numpy_seconds: dict[str, float], repeats: int) -> None:
-    """Per chain-step times of the four samplers at 1 and 1024 chains and their speed-ups over the NumPy loop."""
-    print(f"time per chain-step, us ({jax.devices()[0].platform}, best of {repeats}; speed-up = NumPy loop / srmc; "
+def speed_table(seed: int, numpy_seconds: dict[str, float], repeats: int) -> dict[int, dict[str, float]]:
+    """Print per chain-step times of the four samplers at 1 and 1024 chains against the NumPy loop; return the
+    speed-ups ``{chains: {sampler: ratio}}``."""
+    print(f"time per chain-step, us ({jax.devices()[0].platform}, best of {repeats}; x = NumPy loop / srmc; "
           f"goals {', '.join(f'{g}x at {c} chain(s)' for c, g in GOALS.items())})")
     print(f"{'sampler':<10}{'numpy':>9}" + "".join(f"{f'{c} ch':>10}{'x':>7}{'goal':>6}" for c in CHAIN_COUNTS))
+    ratios: dict[int, dict[str, float]] = {chains: {} for chains in CHAIN_COUNTS}
     for name, algorithm in speed_algorithms().items():
         cells = []
         for chains, steps in CHAIN_COUNTS.items():
             steps = steps // 10 if name.startswith("hmc") else steps
             _, seconds = srmc_protocol(seed, SPEED_ALPHA, steps, chains, repeats, algorithm)
-            ratio = numpy_seconds[name] / seconds
+            ratios[chains][name] = ratio = numpy_seconds[name] / seconds
             cells.append(f"{1e6 * seconds:>10.3f}{ratio:>6.0f}x{'met' if ratio >= GOALS[chains] else 'MISS':>6}")
         print(f"{name:<10}{1e6 * numpy_seconds[name]:>9.2f}" + "".join(cells), flush=True)
     print(f"bounds on one chain: XLA CPU while-loop iteration (empty scan) {1e9 * empty_scan_seconds():.1f} ns; "
           f"fixed cost of an srmc.sample call (1 chain, 10 steps, compiled): "
           f"{1e3 * call_seconds(speed_algorithms()['mala srmc'], repeats):.1f} ms")
+    return ratios
+
+
+def speed_summary(ratios: dict[int, dict[str, float]]) -> str:
+    """The last line: every sampler's speed-up at each chain count, with the goal."""
+    parts = [f"{chains} chain{'s' if chains > 1 else ''}: " + ", ".join(f"{name} {ratio:.0f}x"
+                                                                         for name, ratio in row.items())
+             + f" (goal {GOALS[chains]}x)" for chains, row in ratios.items()]
+    return "speed-up per chain-step over the numpy loop: " + "; ".join(parts)
 
 
 def main() -> None:
@@ -226,22 +237,23 @@ def main() -> None:
     alphas = [float(a) for a in args.alphas.split(",")]
     truth = np.zeros(DIM)
     print(f"correlated Gaussian d={DIM} rho={RHO}, SRMC-MALA score tilt (exact gradient), step size {STEP_SIZE}, "
-          f"gamma_n = n^-{GAMMA_POWER}, alpha warm-up {WARMUP} steps, {args.replicates} replicates x {args.steps} steps "
-          "from exact draws")
+          f"gamma_n = n^-{GAMMA_POWER}, alpha warm-up {WARMUP} steps, {args.replicates} replicates x {args.steps} "
+          "steps from exact draws")
     print(f"{'alpha':>6}{'MSE numpy':>12}{'+/- se':>10}{'MSE srmc':>12}{'+/- se':>10}{'z':>7}")
     numpy_seconds = {}
     for alpha in alphas:
         numpy_run = numpy_protocol(args.seed, alpha, args.steps, args.replicates)
         srmc_estimates, _ = srmc_protocol(args.seed, alpha, args.steps, args.replicates)
         (m_np, s_np), (m_jx, s_jx) = mse_with_stderr(numpy_run.estimates, truth), mse_with_stderr(srmc_estimates, truth)
-        print(f"{alpha:>6g}{m_np:>12.4g}{s_np:>10.2g}{m_jx:>12.4g}{s_jx:>10.2g}{(m_jx - m_np) / np.hypot(s_np, s_jx):>7.2f}")
+        z = (m_jx - m_np) / np.hypot(s_np, s_jx)
+        print(f"{alpha:>6g}{m_np:>12.4g}{s_np:>10.2g}{m_jx:>12.4g}{s_jx:>10.2g}{z:>7.2f}")
         numpy_seconds.setdefault("mala base" if alpha == 0 else "mala srmc", numpy_run.seconds_per_step)
     for name, alpha in (("mala base", 0.0), ("mala srmc", SPEED_ALPHA)):  # when --alphas lacks them
         if name not in numpy_seconds:
             numpy_seconds[name] = numpy_protocol(args.seed, alpha, args.steps // 10, 3).seconds_per_step
     numpy_seconds["hmc base"] = numpy_hmc_seconds(args.seed, 0.0, args.hmc_steps)
     numpy_seconds["hmc srmc"] = numpy_hmc_seconds(args.seed, SPEED_ALPHA, args.hmc_steps)
-    speed_table(args.seed, numpy_seconds, args.repeats)
+    print(speed_summary(speed_table(args.seed, numpy_seconds, args.repeats)))
 
 
 if __name__ == "__main__":

@@ -345,8 +345,8 @@ def bench_header(report: BenchmarkReport, params: dict) -> str:
             "= base Var / Var +/- se (> 1: lower variance than the base kernel; variance only, not bias); bias z = "
             "(mean - base mean) / combined se at the coordinate of largest |z| (|z| > 4: the estimate differs from "
             "the base kernel's); x^2 ratio, z x^2: the same for x^2; n*Var = steps x Var; ms/step: all replicates, "
-            "compilation excluded; compile s: seconds compiling (the alphas of a tilt share one program); logp/grad/hvp: "
-            "evaluations per chain-step"
+            "compilation excluded; compile s: seconds compiling (the alphas of a tilt share one program); "
+            "logp/grad/hvp: evaluations per chain-step"
         )
     return (
         f"{s['target']}, {s['kernel']} {params}, {s['num_replicates']} replicates x {s['num_steps']} steps{burn_in}, "
