@@ -22,7 +22,8 @@ MALA and HMC (10 leapfrog steps of 0.1, no step jitter), each as the base kernel
 with alpha 0) and as SRMC (alpha = 1 after the warm-up above), with 1 chain and with 1024 chains. The NumPy MALA
 times come from the agreement runs (30 chains x --steps) at alpha 0 and the first non-zero alpha; the NumPy HMC
 loop runs 5 chains x --hmc-steps. The table ends with the speed-ups (goals: 10x at 1 chain, 100x at 1024), then
-what bounds one chain: XLA's cost per while-loop iteration (an empty scan) and the fixed cost of a call.
+what bounds one chain: XLA's cost per while-loop iteration (an empty scan) and the fixed cost of a call, and
+what bounds 1024 chains: the time of a MALA step's random numbers alone.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ import time
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import srmc
 from srmc import samplers, targets
+from srmc.engine.prng import unrolled_threefry
 from srmc.tools.benchmark import mse_with_stderr, timed_sample
 
 DIM, RHO, STEP_SIZE, GAMMA_POWER, WARMUP = 20, 0.9, 0.05, 0.6, 500
@@ -179,6 +182,28 @@ def empty_scan_seconds(num_steps: int = 200_000) -> float:
     return (time.perf_counter() - start) / num_steps
 
 
+def random_numbers_seconds(num_chains: int = 1024, num_steps: int = 500) -> float:
+    """Seconds per chain-step of a MALA step's random numbers alone (threefry: fold_in, split, DIM normals, one
+    uniform per chain), as the runner computes them: the floor under many chains."""
+    keys = jax.random.split(jax.random.key(1), num_chains)
+
+    def body(total: jax.Array, step: jax.Array) -> tuple[jax.Array, None]:
+        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
+        noise_keys, accept_keys = jnp.moveaxis(jax.vmap(jax.random.split)(step_keys), 1, 0)
+        noise = jax.vmap(lambda key: jax.random.normal(key, (DIM,)))(noise_keys)
+        return total + noise.sum() + jax.vmap(jax.random.uniform)(accept_keys).sum(), None
+
+    loop = jax.jit(lambda: jax.lax.scan(body, jnp.zeros(()), jnp.arange(num_steps))[0])
+    with unrolled_threefry():
+        jax.block_until_ready(loop())
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            jax.block_until_ready(loop())
+            best = min(best, time.perf_counter() - start)
+    return best / (num_chains * num_steps)
+
+
 def call_seconds(algorithm: srmc.Algorithm, repeats: int) -> float:
     """The fixed cost of one `srmc.sample` call (1 chain, 10 steps, compiled): validation, setup, result."""
     starts = TARGET.sample(jax.random.key(0), 1)
@@ -214,6 +239,8 @@ def speed_table(seed: int, numpy_seconds: dict[str, float], repeats: int) -> dic
     print(f"bounds on one chain: XLA CPU while-loop iteration (empty scan) {1e9 * empty_scan_seconds():.1f} ns; "
           f"fixed cost of an srmc.sample call (1 chain, 10 steps, compiled): "
           f"{1e3 * call_seconds(speed_algorithms()['mala srmc'], repeats):.1f} ms")
+    print(f"bound on 1024 chains: a MALA step's random numbers alone (threefry) "
+          f"{1e6 * random_numbers_seconds():.3f} us per chain-step")
     return ratios
 
 
