@@ -91,10 +91,9 @@ def default_reference(spec: KernelSpec, theta: Array) -> TiltReference:
     return TiltReference(jnp.zeros_like(theta), jnp.ones_like(theta), jnp.asarray(acceptance, theta.dtype))
 
 
-def srmc_state(inner: Any, theta: Array, reference: TiltReference, numbers: tuple[float, float] = (0.0, 0.0)
-               ) -> SRMCState:
+def srmc_state(inner: Any, theta: Array, reference: TiltReference, numbers: tuple | ScheduleNumbers) -> SRMCState:
     """An SRMC state at step 0 around the kernel state `inner`, history `theta`, a fresh guard and the schedules'
-    `numbers` (alpha's, gamma's)."""
+    `numbers` (alpha's, gamma's: take them from ``algorithm.init(position, target).numbers``)."""
     numbers = ScheduleNumbers(*(jnp.asarray(number, jnp.result_type(float)) for number in numbers))
     return SRMCState(inner, theta, jnp.zeros((), jnp.int32), reference, initial_guard(reference), numbers)
 
