@@ -144,7 +144,8 @@ def wrap(
     Args:
       base: kernel module or object, e.g. ``samplers.mala`` or ``blackjax.mala`` (see `srmc.interop`).
       alpha: repellence strength, a number >= 0 or a schedule ``n -> alpha_n``. ``alpha=0`` reproduces the base
-        chain bit for bit.
+        chain bit for bit. A number > 0 (or a `srmc.schedules` schedule) is carried in the chain's state, so
+        ``algorithm.with_numbers(alpha=a)`` runs another alpha on the same compiled program (as ``srmc bench``).
       tilt: ``"bounded"`` (log pi + alpha <theta, c tanh((x - m) / c)>: proper for every theta; the default),
         ``"score"`` (the SRMC paper's: log pi - alpha <theta, s>) or ``"linear"`` (log pi + alpha <theta, x>).
         See `srmc.method.tilt` for each one's stability argument and cost.
