@@ -1,6 +1,7 @@
 """srmc against a plain NumPy per-step loop of SRMC-MALA, on the SRMC paper's continuous protocol, in one run.
 
     python benchmarks/numpy_protocol.py [--steps 10000] [--replicates 30] [--alphas 0,1,10] [--repeats 3]
+                                        [--hmc-steps 2000]
 
 Protocol (the paper's continuous experiment as the issue states it; our choices marked *):
   target    correlated Gaussian, d = 20, equicorrelated rho = 0.9, mean 0 (the NumPy loop builds its own)
@@ -16,9 +17,13 @@ Protocol (the paper's continuous experiment as the issue states it; our choices 
 Agreement: for every alpha both implementations run the full protocol (same steps and replicates, independent
 random numbers) and the script prints both MSEs with standard errors and z = difference / combined standard
 error. Speed: time per chain-step of the NumPy loop (one chain at a time, as a per-step loop runs) against
-srmc's runner (`srmc.sample`, compilation excluded, best of --repeats; its fixed cost per call included) with
-1 chain x 20000 steps and with 1024 chains x 2000 steps. The NumPy time is measured on the agreement runs (30
-chains x --steps) at the first non-zero alpha. The last line prints the speed-ups.
+srmc's runner (`srmc.sample`, compilation excluded, best of --repeats; its fixed cost per call included), for
+MALA and HMC (10 leapfrog steps of 0.1, no step jitter), each as the base kernel (alpha = 0: the NumPy loop
+with alpha 0) and as SRMC (alpha = 1 after the warm-up above), with 1 chain and with 1024 chains. The NumPy MALA
+times come from the agreement runs (30 chains x --steps) at alpha 0 and the first non-zero alpha; the NumPy HMC
+loop runs 5 chains x --hmc-steps. The table ends with the speed-ups (goals: 10x at 1 chain, 100x at 1024), then
+what bounds one chain: XLA's cost per while-loop iteration (an empty scan) and the fixed cost of a call, and
+what bounds 1024 chains: the time of a MALA step's random numbers alone.
 """
 
 from __future__ import annotations
@@ -28,13 +33,19 @@ import time
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import srmc
 from srmc import samplers, targets
+from srmc.engine.prng import unrolled_threefry
 from srmc.tools.benchmark import mse_with_stderr, timed_sample
 
 DIM, RHO, STEP_SIZE, GAMMA_POWER, WARMUP = 20, 0.9, 0.05, 0.6, 500
+HMC_STEP_SIZE, HMC_LEAPFROG = 0.1, 10
+SPEED_ALPHA = 1.0
+CHAIN_COUNTS = {1: 20_000, 1024: 2_000}  # chains: steps (HMC: a tenth)
+GOALS = {1: 10, 1024: 100}  # the issue's speed-ups over the NumPy loop
 MEAN_OF_X = {"x": lambda x: x}  # one object, so repeated srmc runs reuse their compilation
 
 
@@ -77,6 +88,44 @@ def numpy_srmc_mala_chain(rng: np.random.Generator, x: np.ndarray, precision: np
     return mean
 
 
+def numpy_srmc_hmc_chain(rng: np.random.Generator, x: np.ndarray, precision: np.ndarray, alpha_max: float,
+                         num_steps: int) -> np.ndarray:
+    """One SRMC-HMC chain (score tilt, exact gradient, `HMC_LEAPFROG` leapfrog steps of `HMC_STEP_SIZE`, unit
+    mass), one step per Python iteration; returns the running mean of x."""
+    theta, mean, eps = np.zeros_like(x), np.zeros_like(x), HMC_STEP_SIZE
+    for n in range(1, num_steps + 1):
+        alpha = alpha_max * min(1.0, (n - 1) / WARMUP)
+        tilt_gradient = alpha * (precision @ theta)
+
+        def surrogate(z: np.ndarray) -> tuple[float, np.ndarray]:
+            score = -precision @ z
+            return 0.5 * z @ score - alpha * theta @ score, score + tilt_gradient
+
+        value_x, grad = surrogate(x)
+        momentum = rng.standard_normal(x.shape[0])
+        y, p = x, momentum + 0.5 * eps * grad
+        for i in range(HMC_LEAPFROG):
+            y = y + eps * p
+            value_y, grad = surrogate(y)
+            p = p + (eps if i < HMC_LEAPFROG - 1 else 0.5 * eps) * grad
+        log_ratio = value_y - value_x - 0.5 * (p @ p - momentum @ momentum)
+        if np.log(rng.uniform()) < log_ratio:
+            x = y
+        theta = theta + n**-GAMMA_POWER * (-precision @ x - theta)
+        mean = mean + (x - mean) / n
+    return mean
+
+
+def numpy_hmc_seconds(seed: int, alpha: float, num_steps: int, num_chains: int = 5) -> float:
+    """Seconds per chain-step of the NumPy SRMC-HMC loop (alpha 0: plain HMC), chains one after another."""
+    rng = np.random.default_rng(seed)
+    chol, precision = equicorrelated_precision(DIM, RHO)
+    start = time.perf_counter()
+    for _ in range(num_chains):
+        numpy_srmc_hmc_chain(rng, chol @ rng.standard_normal(DIM), precision, alpha, num_steps)
+    return (time.perf_counter() - start) / (num_chains * num_steps)
+
+
 def numpy_protocol(seed: int, alpha: float, num_steps: int, num_replicates: int) -> NumpyRun:
     """The protocol's replicates, one chain after another, each from an exact draw."""
     rng = np.random.default_rng(seed)
@@ -94,18 +143,113 @@ def srmc_algorithm(alpha: float) -> srmc.Algorithm:
                      gamma=srmc.schedules.polynomial(1.0, GAMMA_POWER), step_size=STEP_SIZE)
 
 
-def srmc_protocol(seed: int, alpha: float, num_steps: int, num_chains: int, repeats: int = 1):
+def speed_algorithms() -> dict[str, srmc.Algorithm]:
+    """The four timed samplers: MALA and HMC (fixed leapfrog), each as the base kernel and as SRMC (score tilt)."""
+    hmc = dict(step_size=HMC_STEP_SIZE, num_integration_steps=HMC_LEAPFROG, step_jitter=0.0)
+    return {
+        "mala base": srmc.base(samplers.mala, step_size=STEP_SIZE),
+        "mala srmc": srmc_algorithm(SPEED_ALPHA),
+        "hmc base": srmc.base(samplers.hmc, **hmc),
+        "hmc srmc": srmc.wrap(samplers.hmc, alpha=srmc.schedules.linear_warmup(SPEED_ALPHA, WARMUP), tilt="score",
+                              gradient="exact", gamma=srmc.schedules.polynomial(1.0, GAMMA_POWER), **hmc),
+    }
+
+
+TARGET = targets.get("correlated_gaussian", dim=DIM, rho=RHO)
+
+
+def srmc_protocol(seed: int, alpha: float, num_steps: int, num_chains: int, repeats: int = 1,
+                  algorithm: srmc.Algorithm | None = None):
     """(final running means of x per chain, best seconds per chain-step over `repeats` runs, compilation excluded)."""
-    target = targets.get("correlated_gaussian", dim=DIM, rho=RHO)
     init_key, run_key = jax.random.split(jax.random.key(seed))
-    starts = target.sample(init_key, num_chains)
-    algorithm = srmc_algorithm(alpha)
+    starts = TARGET.sample(init_key, num_chains)
+    algorithm = srmc_algorithm(alpha) if algorithm is None else algorithm
+
     best, result = float("inf"), None
     for _ in range(repeats):
-        result, seconds = timed_sample(run_key, algorithm, target, num_steps, num_chains, initial_position=starts,
+        result, seconds = timed_sample(run_key, algorithm, TARGET, num_steps, num_chains, initial_position=starts,
                                        functions=MEAN_OF_X, chunk_size=num_steps, progress=False)
         best = min(best, seconds)
     return result.chain_estimates["x"], best / (num_chains * num_steps)
+
+
+def empty_scan_seconds(num_steps: int = 200_000) -> float:
+    """XLA's cost per iteration of a compiled loop whose body does (almost) nothing: the floor under one chain."""
+    loop = jax.jit(lambda c: jax.lax.scan(lambda carry, _: (carry + 1.0, None), c, None, length=num_steps)[0])
+    jax.block_until_ready(loop(0.0))
+    start = time.perf_counter()
+    jax.block_until_ready(loop(0.0))
+    return (time.perf_counter() - start) / num_steps
+
+
+def random_numbers_seconds(num_chains: int = 1024, num_steps: int = 500) -> float:
+    """Seconds per chain-step of a MALA step's random numbers alone (threefry: fold_in, split, DIM normals, one
+    uniform per chain), as the runner computes them: the floor under many chains."""
+    keys = jax.random.split(jax.random.key(1), num_chains)
+
+    def body(total: jax.Array, step: jax.Array) -> tuple[jax.Array, None]:
+        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
+        noise_keys, accept_keys = jnp.moveaxis(jax.vmap(jax.random.split)(step_keys), 1, 0)
+        noise = jax.vmap(lambda key: jax.random.normal(key, (DIM,)))(noise_keys)
+        return total + noise.sum() + jax.vmap(jax.random.uniform)(accept_keys).sum(), None
+
+    loop = jax.jit(lambda: jax.lax.scan(body, jnp.zeros(()), jnp.arange(num_steps))[0])
+    with unrolled_threefry():
+        jax.block_until_ready(loop())
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            jax.block_until_ready(loop())
+            best = min(best, time.perf_counter() - start)
+    return best / (num_chains * num_steps)
+
+
+def call_seconds(algorithm: srmc.Algorithm, repeats: int) -> float:
+    """The fixed cost of one `srmc.sample` call (1 chain, 10 steps, compiled): validation, setup, result."""
+    starts = TARGET.sample(jax.random.key(0), 1)
+
+    def call() -> None:
+        srmc.sample(jax.random.key(1), algorithm, TARGET, 10, 1, initial_position=starts, functions=MEAN_OF_X,
+                    chunk_size=10, progress=False)
+
+    call()
+    best = float("inf")
+    for _ in range(max(repeats, 3)):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def speed_table(seed: int, numpy_seconds: dict[str, float], repeats: int) -> dict[int, dict[str, float]]:
+    """Print per chain-step times of the four samplers at 1 and 1024 chains against the NumPy loop; return the
+    speed-ups ``{chains: {sampler: ratio}}``."""
+    print(f"time per chain-step, us ({jax.devices()[0].platform}, best of {repeats}; x = NumPy loop / srmc; "
+          f"goals {', '.join(f'{g}x at {c} chain(s)' for c, g in GOALS.items())})")
+    print(f"{'sampler':<10}{'numpy':>9}" + "".join(f"{f'{c} ch':>10}{'x':>7}{'goal':>6}" for c in CHAIN_COUNTS))
+    ratios: dict[int, dict[str, float]] = {chains: {} for chains in CHAIN_COUNTS}
+    for name, algorithm in speed_algorithms().items():
+        cells = []
+        for chains, steps in CHAIN_COUNTS.items():
+            steps = steps // 10 if name.startswith("hmc") else steps
+            _, seconds = srmc_protocol(seed, SPEED_ALPHA, steps, chains, repeats, algorithm)
+            ratios[chains][name] = ratio = numpy_seconds[name] / seconds
+            cells.append(f"{1e6 * seconds:>10.3f}{ratio:>6.0f}x{'met' if ratio >= GOALS[chains] else 'MISS':>6}")
+        print(f"{name:<10}{1e6 * numpy_seconds[name]:>9.2f}" + "".join(cells), flush=True)
+    print(f"bounds on one chain: XLA CPU while-loop iteration (empty scan) {1e9 * empty_scan_seconds():.1f} ns; "
+          f"fixed cost of an srmc.sample call (1 chain, 10 steps, compiled): "
+          f"{1e3 * call_seconds(speed_algorithms()['mala srmc'], repeats):.1f} ms")
+    print(f"bound on 1024 chains: a MALA step's random numbers alone (threefry) "
+          f"{1e6 * random_numbers_seconds():.3f} us per chain-step")
+    return ratios
+
+
+def speed_summary(ratios: dict[int, dict[str, float]]) -> str:
+    """The last line: every sampler's speed-up at each chain count, with the goal."""
+    parts = [f"{chains} chain{'s' if chains > 1 else ''}: " + ", ".join(f"{name} {ratio:.0f}x"
+                                                                         for name, ratio in row.items())
+             + f" (goal {GOALS[chains]}x)" for chains, row in ratios.items()]
+    return "speed-up per chain-step over the numpy loop: " + "; ".join(parts)
 
 
 def main() -> None:
@@ -115,29 +259,28 @@ def main() -> None:
     parser.add_argument("--alphas", default="0,1,10")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hmc-steps", type=int, default=2000, dest="hmc_steps")
     args = parser.parse_args()
     alphas = [float(a) for a in args.alphas.split(",")]
     truth = np.zeros(DIM)
     print(f"correlated Gaussian d={DIM} rho={RHO}, SRMC-MALA score tilt (exact gradient), step size {STEP_SIZE}, "
-          f"gamma_n = n^-{GAMMA_POWER}, alpha warm-up {WARMUP} steps, {args.replicates} replicates x {args.steps} steps "
-          "from exact draws")
+          f"gamma_n = n^-{GAMMA_POWER}, alpha warm-up {WARMUP} steps, {args.replicates} replicates x {args.steps} "
+          "steps from exact draws")
     print(f"{'alpha':>6}{'MSE numpy':>12}{'+/- se':>10}{'MSE srmc':>12}{'+/- se':>10}{'z':>7}")
-    numpy_seconds = None
+    numpy_seconds = {}
     for alpha in alphas:
         numpy_run = numpy_protocol(args.seed, alpha, args.steps, args.replicates)
         srmc_estimates, _ = srmc_protocol(args.seed, alpha, args.steps, args.replicates)
         (m_np, s_np), (m_jx, s_jx) = mse_with_stderr(numpy_run.estimates, truth), mse_with_stderr(srmc_estimates, truth)
-        print(f"{alpha:>6g}{m_np:>12.4g}{s_np:>10.2g}{m_jx:>12.4g}{s_jx:>10.2g}{(m_jx - m_np) / np.hypot(s_np, s_jx):>7.2f}")
-        if numpy_seconds is None and alpha > 0:
-            numpy_seconds = numpy_run.seconds_per_step
-    speed_alpha = next(a for a in alphas if a > 0)
-    _, one_chain = srmc_protocol(args.seed, speed_alpha, 20_000, 1, args.repeats)
-    _, many_chains = srmc_protocol(args.seed, speed_alpha, 2_000, 1024, args.repeats)
-    print(f"time per chain-step at alpha={speed_alpha:g}: numpy loop {1e6 * numpy_seconds:.2f} us; srmc 1 chain "
-          f"{1e6 * one_chain:.3f} us, 1024 chains {1e6 * many_chains:.4f} us ({jax.devices()[0].platform}, "
-          f"best of {args.repeats})")
-    print(f"speed-up per chain-step over the numpy loop: 1 chain {numpy_seconds / one_chain:.1f}x (goal 100x), "
-          f"1024 chains {numpy_seconds / many_chains:.0f}x (goal 1000x)")
+        z = (m_jx - m_np) / np.hypot(s_np, s_jx)
+        print(f"{alpha:>6g}{m_np:>12.4g}{s_np:>10.2g}{m_jx:>12.4g}{s_jx:>10.2g}{z:>7.2f}")
+        numpy_seconds.setdefault("mala base" if alpha == 0 else "mala srmc", numpy_run.seconds_per_step)
+    for name, alpha in (("mala base", 0.0), ("mala srmc", SPEED_ALPHA)):  # when --alphas lacks them
+        if name not in numpy_seconds:
+            numpy_seconds[name] = numpy_protocol(args.seed, alpha, args.steps // 10, 3).seconds_per_step
+    numpy_seconds["hmc base"] = numpy_hmc_seconds(args.seed, 0.0, args.hmc_steps)
+    numpy_seconds["hmc srmc"] = numpy_hmc_seconds(args.seed, SPEED_ALPHA, args.hmc_steps)
+    print(speed_summary(speed_table(args.seed, numpy_seconds, args.repeats)))
 
 
 if __name__ == "__main__":

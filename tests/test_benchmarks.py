@@ -21,8 +21,9 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
                      "--repeats", "1"],
                     r"^overhead vs base kernel .*: iid_gaussian mala linear [\d.]+, shifted [\d.]+, exact [\d.]+, "
                     r"hmc linear [\d.]+, shifted [\d.]+, exact [\d.]+$"),
-    "numpy_protocol.py": (["--steps", "60", "--replicates", "3", "--alphas", "0,1", "--repeats", "1"],
-                          r"^speed-up per chain-step over the numpy loop: 1 chain [\d.]+x .*1024 chains \d+x"),
+    "numpy_protocol.py": (["--steps", "60", "--replicates", "3", "--alphas", "0,1", "--repeats", "1", "--hmc-steps",
+                           "50"], r"^speed-up per chain-step over the numpy loop: 1 chain: mala base \d+x.*hmc srmc "
+                          r"\d+x \(goal 10x\); 1024 chains: mala base \d+x.*hmc srmc \d+x \(goal 100x\)$"),
     "memory.py": (["--steps", "20000"], r"^peak RSS ratio 2e\+04 / 1e\+04 steps: [\d.]+ \((NOT )?flat within 5%\)$"),
     "throughput.py": (["--max-chains", "4", "--seconds", "0.01"], r"^throughput saturates at \d+ chains: "),
     "discrete_variance.py": (["--target", "ising", "--alphas", "0,10", "--scores", "barker,ratio", "--steps", "200",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import sys
@@ -18,13 +19,19 @@ OPTIONAL_PACKAGES = ("blackjax", "arviz")  # versions recorded when the package 
 
 def package_versions() -> dict[str, str]:
     """Versions of Python, srmc and its dependencies (and of blackjax/arviz when imported)."""
+    return dict(_versions(VERSIONED_PACKAGES + tuple(n for n in OPTIONAL_PACKAGES if n in sys.modules)))
+
+
+@functools.lru_cache(maxsize=8)
+def _versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(name, version) of Python and of each package in `names` (read once per process: it costs milliseconds)."""
     versions = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES + tuple(n for n in OPTIONAL_PACKAGES if n in sys.modules):
+    for name in names:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = getattr(sys.modules.get(name), "__version__", "unknown")
-    return versions
+    return tuple(versions.items())
 
 
 def run_metadata(rng_key: Any, algorithm: Any, target: Any, functions: Mapping[str, Any], lengths: Any,

@@ -32,6 +32,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from srmc.engine import batch_means, distributed
 from srmc.engine import checkpoint as checkpoints
 from srmc.engine.health import health_report
+from srmc.engine.prng import unrolled_threefry
 from srmc.engine.result import SampleResult
 from srmc.engine.timing import compile_seconds
 from srmc.engine.validation import (
@@ -207,7 +208,7 @@ def sample(
                                                                       overwrite)
     target = resolve_target(target, initial_position)
     warmup = as_warmup(resolve_warmup(warmup, algorithm, target))
-    algorithm.check_run(burn_in + num_steps)
+    _check_run(algorithm.check_run, burn_in + num_steps)
     chunk_size = _chunk_size(chunk_size, num_steps + burn_in, thin, checkpoint_every)
     snapshot_steps = _check_snapshot_steps(snapshot_steps, num_steps)
 
@@ -250,11 +251,12 @@ def sample(
     bar = _progress_bar(progress, lengths.warmup_steps + lengths.total_steps, algorithm,
                         step + (lengths.warmup_steps if warmed else 0))
     compiled_before, start = compile_seconds(), time.perf_counter()
-    if not warmed:
-        run = _run_warmup(run, chain_keys, config, plan, lengths, bar)
-        if save is not None:
-            draws = save(run, chain_keys, draws, 0)
-    run, draws = _run_chunks(run, chain_keys, config, lengths, ChunkProgress(step, draws, bar, save))
+    with unrolled_threefry():
+        if not warmed:
+            run = _run_warmup(run, chain_keys, config, plan, lengths, bar)
+            if save is not None:
+                draws = save(run, chain_keys, draws, 0)
+        run, draws = _run_chunks(run, chain_keys, config, lengths, ChunkProgress(step, draws, bar, save))
     jax.block_until_ready(run)
     if distributed.spans_processes(mesh):  # every process gets the whole run
         run, draws = distributed.gather((run, draws))
@@ -295,6 +297,12 @@ def resolve_warmup(warmup: int | Warmup | None, algorithm: Algorithm, target: Ta
                          f"({DEFAULT_WARMUP}) or pass warmup=N > 0 to srmc.sample; or give srmc.wrap "
                          f"tilt_reference=(location, scale), or choose tilt='linear' or 'score'.")
     return warmup
+
+
+@functools.lru_cache(maxsize=256)
+def _check_run(check_run: Callable[[int], None], total_steps: int) -> None:
+    """``check_run(total_steps)``, once per (check, length): it evaluates schedules on a grid of steps."""
+    check_run(total_steps)
 
 
 class ChunkProgress(NamedTuple):
@@ -356,13 +364,20 @@ def _monitor_buffers(algorithm: Algorithm, states: Any, num_points: int) -> dict
 
 def _record_monitor(monitor: dict, algorithm: Algorithm, states: Any, count: Array, monitor_steps: tuple) -> dict:
     """Write the algorithm's statistics into their slot when `count` is a monitor step."""
-    hits = jnp.asarray(monitor_steps) == count
+    values = jax.vmap(algorithm.statistics)(states)
+    return {name: _write_slot(buffer, values[name].astype(buffer.dtype), count, monitor_steps)
+            for name, buffer in monitor.items()}
 
-    def write(buffers):
-        index, values = jnp.argmax(hits), jax.vmap(algorithm.statistics)(states)
-        return {name: buffer.at[:, index].set(values[name].astype(buffer.dtype)) for name, buffer in buffers.items()}
 
-    return jax.lax.cond(jnp.any(hits), write, lambda buffers: buffers, monitor)
+def _write_slot(buffer: Array, value: Array, count: Array, steps: tuple[int, ...]) -> Array:
+    """`buffer` ``(chains, len(steps), ...)`` with `value` in slot i where ``count == steps[i]``, else unchanged.
+
+    A select rewrites one slot (its old value where no step is hit), with no branch: on CPU a ``lax.cond`` per
+    step costs more than an O(chains x d) copy.
+    """
+    hits = jnp.asarray(steps) == count
+    index = jnp.argmax(hits)
+    return buffer.at[:, index].set(jnp.where(jnp.any(hits), value, buffer[:, index]))
 
 
 def _run_chunks(run: RunState, chain_keys: Array, config: RunConfig, lengths: RunLengths,
@@ -555,13 +570,7 @@ def _cast_like(new: Any, old: Any) -> Any:
 
 def _take_snapshot(snapshots: tuple, means: tuple, count: Array, snapshot_steps: tuple[int, ...]) -> tuple:
     """Copy the running means into their snapshot slot when `count` is one of the snapshot steps."""
-    hits = jnp.asarray(snapshot_steps) == count
-
-    def write(buffers):
-        index = jnp.argmax(hits)
-        return tuple(buffer.at[:, index].set(m) for buffer, m in zip(buffers, means))
-
-    return jax.lax.cond(jnp.any(hits), write, lambda buffers: buffers, snapshots)
+    return tuple(_write_slot(buffer, m, count, snapshot_steps) for buffer, m in zip(snapshots, means))
 
 
 def _gather_draws(draws: list) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:

@@ -183,8 +183,19 @@ def initial_states(algorithm: Any, target: Target, positions: jax.Array) -> Any:
         ) from error
 
 
+CHECKED_STEPS_LIMIT = 256  # (algorithm, target, shapes) whose step `check_step` has passed, remembered
+_checked_steps: dict = {}
+
+
+def abstract_signature(tree: Any) -> tuple:
+    """A hashable description of a pytree's structure, shapes and dtypes (what a trace depends on)."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple((np.shape(leaf), str(getattr(leaf, "dtype", type(leaf)))) for leaf in leaves)
+
+
 def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, params: dict | None = None) -> None:
-    """Trace one step of one chain (``jax.eval_shape``, nothing compiled) and check what it returns.
+    """Trace one step of one chain (``jax.eval_shape``, nothing compiled) and check what it returns; a check that
+    passed is remembered per (algorithm, target, shapes), so repeated runs trace it once.
 
     `params`: one chain's warm-up-adapted kernel parameters (placeholders), as the run will pass them.
     A kernel that cannot run with its parameters on this target fails here with a TypeError naming the
@@ -193,6 +204,18 @@ def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, p
     """
     one_state = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), state)
     one_key = jax.ShapeDtypeStruct(rng_key.shape, rng_key.dtype)
+    signature = (algorithm, target, abstract_signature(one_state), abstract_signature(one_key),
+                 abstract_signature(params))
+    if signature in _checked_steps:
+        return
+    _traced_step_check(algorithm, target, one_state, one_key, params)
+    if len(_checked_steps) >= CHECKED_STEPS_LIMIT:
+        _checked_steps.clear()
+    _checked_steps[signature] = True
+
+
+def _traced_step_check(algorithm: Any, target: Target, one_state: Any, one_key: Any, params: dict | None) -> None:
+    """`check_step`'s trace and checks for one chain's abstract state and key, uncached."""
     try:
         new_state, info = jax.eval_shape(lambda key, s: algorithm.step(key, s, target, params or None), one_key,
                                          one_state)

@@ -71,6 +71,12 @@ class Algorithm:
         up by default and refuses ``warmup=0``.
       counters: ``state -> {name: per-chain value}`` read at the end of a run into ``result.counters`` (SRMC:
         ``guard_events`` and ``alpha_backoff``).
+      numbers: the numbers its state carries rather than its program (SRMC with a number or `NumberSchedule`
+        alpha > 0: ``{"alpha": ...}``); `with_numbers` changes them.
+      renumber: ``(algorithm, numbers) -> algorithm`` behind `with_numbers`; None: the algorithm has no numbers.
+      program: a token shared by algorithms that `with_numbers` made from one another. Two algorithms are equal
+        (and hash alike, so a compiled chunk keyed on one serves the other) when they share it and their step;
+        otherwise equality is identity.
     """
 
     init: Callable[[Array, Any], Any]
@@ -88,6 +94,23 @@ class Algorithm:
     needs_reference: bool = False
     unset_params: tuple = ()
     counters: Callable[[Any], dict[str, Array]] = _no_statistics
+    numbers: dict = dataclasses.field(default_factory=dict)
+    renumber: Callable[[Any, dict], Any] | None = None
+    program: object = dataclasses.field(default_factory=object, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Algorithm) and self.program is other.program and self.step is other.step
+                and self.statistics is other.statistics)
+
+    def __hash__(self) -> int:
+        return hash((id(self.program), id(self.step)))
+
+    def with_numbers(self, **numbers: float) -> Algorithm:
+        """The same algorithm and compiled program with other numbers, e.g. ``algorithm.with_numbers(alpha=5.0)``."""
+        if self.renumber is None:
+            raise TypeError(f"{self!r} has no numbers to change (only srmc.wrap with an alpha > 0 given as a number "
+                            "or a srmc.schedules schedule has); build another algorithm instead.")
+        return self.renumber(self, numbers)
 
     def position(self, state: Any) -> Array:
         """The position of an algorithm's state (with a leading chain axis if the state has one)."""

@@ -1,12 +1,18 @@
 """Step-count schedules for the history step size gamma_n and the repellence strength alpha_n.
 
 A schedule is a callable ``count -> value`` (the optax ``Schedule`` type), so optax schedules plug in
-directly; numbers are promoted with ``optax.constant_schedule``. `srmc.wrap` evaluates both schedules at the step
-number n = 1, 2, ... (step n uses alpha_n with theta_{n-1}, then gamma_n updates theta), the SRMC paper's indexing.
+directly. `srmc.wrap` evaluates both schedules at the step number n = 1, 2, ... (step n uses alpha_n with
+theta_{n-1}, then gamma_n updates theta), the SRMC paper's indexing.
+
+The schedules made here are `NumberSchedule`s: a shape ``family(count, number)`` and the one number a sweep varies
+(alpha's value, the default gamma's offset). `srmc.wrap` carries the number in the chain's state, so algorithms
+that differ only in it run one compiled program (`srmc.Algorithm.with_numbers`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Callable
 
 import jax
@@ -17,23 +23,54 @@ import optax
 Schedule = Callable[[jax.Array], jax.Array]
 
 
+@dataclasses.dataclass(frozen=True)
+class NumberSchedule:
+    """A schedule ``count -> family(count, number)`` whose number is kept apart from its shape (and may be traced)."""
+
+    family: Callable[[jax.Array, jax.Array | float], jax.Array]
+    number: float
+
+    def __call__(self, count: jax.Array) -> jax.Array:
+        """The schedule's value at step `count`."""
+        return self.family(count, self.number)
+
+    def with_number(self, number: float) -> NumberSchedule:
+        """The same shape with another number."""
+        return dataclasses.replace(self, number=number)
+
+
+def number_family(schedule: Schedule) -> tuple[Callable, float]:
+    """(family, number) of a `NumberSchedule`; any other schedule as a family that ignores its number 0."""
+    if isinstance(schedule, NumberSchedule):
+        return schedule.family, schedule.number
+    return functools.partial(_ignore_number, schedule), 0.0
+
+
+def _ignore_number(schedule: Schedule, count: jax.Array, number: jax.Array | float) -> jax.Array:
+    return schedule(count)
+
+
+def _constant(count: jax.Array, value: jax.Array | float) -> jax.Array | float:
+    return value
+
+
 def constant(value: float) -> Schedule:
     """value at every step."""
     return optax.constant_schedule(value)
 
 
+def _polynomial(count: jax.Array, offset: jax.Array | float, scale: float, power: float) -> jax.Array:
+    return scale / (jnp.asarray(count, jnp.result_type(float)) + offset) ** power
+
+
 def polynomial(scale: float = 1.0, power: float = 0.6, offset: float = 0.0) -> Schedule:
-    """scale / (count + offset)^power — the default history step size gamma_n = 1 / n^0.6."""
+    """scale / (count + offset)^power — the default history step size gamma_n = 1 / n^0.6 (number: offset)."""
     _check_number(scale, "scale", positive=True)
     _check_number(power, "power")
     _check_number(offset, "offset")
     if offset < 0:
         raise ValueError(f"offset must be >= 0, got {offset}.")
-
-    def schedule(count: jax.Array) -> jax.Array:
-        return scale / (jnp.asarray(count, jnp.result_type(float)) + offset) ** power
-
-    return schedule
+    return NumberSchedule(functools.partial(_polynomial, scale=scale, power=power), offset)
 
 
 def default_gamma(alpha: float | Schedule) -> Schedule:
@@ -53,33 +90,37 @@ def default_gamma(alpha: float | Schedule) -> Schedule:
     return polynomial(1.0, 1.0, 1.0 + 2.0 * max(alpha_max, 0.0))
 
 
+def _linear_warmup(count: jax.Array, alpha: jax.Array | float, warmup_steps: int) -> jax.Array:
+    return optax.linear_schedule(0.0, alpha, warmup_steps)(count)
+
+
 def linear_warmup(alpha: float, warmup_steps: int) -> Schedule:
     """alpha * min(1, n / warmup_steps) at step n (alpha reached at step `warmup_steps`); optax.linear_schedule."""
     _check_number(alpha, "alpha")
     if not isinstance(warmup_steps, (int, np.integer)) or warmup_steps < 1:
         raise ValueError(f"warmup_steps must be a positive integer, got {warmup_steps!r}.")
-    return optax.linear_schedule(0.0, alpha, int(warmup_steps))
+    return NumberSchedule(functools.partial(_linear_warmup, warmup_steps=int(warmup_steps)), float(alpha))
+
+
+def _rational(count: jax.Array, alpha: jax.Array | float, c: float) -> jax.Array:
+    count = jnp.asarray(count, jnp.result_type(float))
+    return count / (c + count / alpha)
 
 
 def rational(alpha: float, c: float) -> Schedule:
     """n / (c + n / alpha) at step n (the SRMC paper's "adaptive" alpha): towards alpha, alpha / 2 at n = c alpha."""
     _check_number(alpha, "alpha", positive=True)
     _check_number(c, "c", positive=True)
-
-    def schedule(count: jax.Array) -> jax.Array:
-        count = jnp.asarray(count, jnp.result_type(float))
-        return count / (c + count / alpha)
-
-    return schedule
+    return NumberSchedule(functools.partial(_rational, c=c), float(alpha))
 
 
 def as_schedule(value: float | Schedule, name: str, *, positive: bool = False) -> Schedule:
-    """Promote a number to a constant schedule after checking it; pass callables through."""
+    """Promote a number to a constant `NumberSchedule` after checking it; pass callables through."""
     if callable(value):
         _evaluate(value, name, np.ones((), np.int32))  # fails early on a schedule that errs or is not scalar
         return value
     _check_number(value, name, positive=positive)
-    return constant(float(value))
+    return NumberSchedule(_constant, float(value))
 
 
 def check_schedule(schedule: Schedule, name: str, num_steps: int, *, positive: bool = False, start: int = 0) -> None:

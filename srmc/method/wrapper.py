@@ -15,6 +15,8 @@ The guard (on by default, `srmc.method.guard`) backs alpha off on a chain whose 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -67,15 +69,24 @@ class TiltDefaults(NamedTuple):
 TILT_DEFAULTS = {"score": TiltDefaults(0, None), "linear": TiltDefaults(0, None), "bounded": TiltDefaults(100, 0.5)}
 
 
+class ScheduleNumbers(NamedTuple):
+    """The numbers of the alpha and gamma schedules (`schedules.NumberSchedule`), carried in the state so that
+    algorithms differing only in them share one compiled program."""
+
+    alpha: Array
+    gamma: Array
+
+
 class SRMCState(NamedTuple):
     """Inner kernel state (cache valid for the current surrogate), history theta, steps taken, the tilt's
-    reference (location, scale and acceptance of pi) and the guard."""
+    reference (location, scale and acceptance of pi), the guard and the schedules' numbers."""
 
     inner: Any
     theta: Array
     count: Array
     reference: TiltReference
     guard: GuardState
+    numbers: ScheduleNumbers
 
 
 def default_reference(spec: KernelSpec, theta: Array) -> TiltReference:
@@ -84,9 +95,11 @@ def default_reference(spec: KernelSpec, theta: Array) -> TiltReference:
     return TiltReference(jnp.zeros_like(theta), jnp.ones_like(theta), jnp.asarray(acceptance, theta.dtype))
 
 
-def srmc_state(inner: Any, theta: Array, reference: TiltReference) -> SRMCState:
-    """An SRMC state at step 0 around the kernel state `inner`, history `theta`, and a fresh guard."""
-    return SRMCState(inner, theta, jnp.zeros((), jnp.int32), reference, initial_guard(reference))
+def srmc_state(inner: Any, theta: Array, reference: TiltReference, numbers: tuple | ScheduleNumbers) -> SRMCState:
+    """An SRMC state at step 0 around the kernel state `inner`, history `theta`, a fresh guard and the schedules'
+    `numbers` (alpha's, gamma's: take them from ``algorithm.init(position, target).numbers``)."""
+    numbers = ScheduleNumbers(*(jnp.asarray(number, jnp.result_type(float)) for number in numbers))
+    return SRMCState(inner, theta, jnp.zeros((), jnp.int32), reference, initial_guard(reference), numbers)
 
 
 def reference_from_warmup(stats: Any, given: TiltReference | None, theta: Array) -> TiltReference:
@@ -135,7 +148,8 @@ def wrap(
     Args:
       base: kernel module or object, e.g. ``samplers.mala`` or ``blackjax.mala`` (see `srmc.interop`).
       alpha: repellence strength, a number >= 0 or a schedule ``n -> alpha_n``. ``alpha=0`` reproduces the base
-        chain bit for bit.
+        chain bit for bit. A number > 0 (or a `srmc.schedules` schedule) is carried in the chain's state, so
+        ``algorithm.with_numbers(alpha=a)`` runs another alpha on the same compiled program (as ``srmc bench``).
       tilt: ``"bounded"`` (log pi + alpha <theta, c tanh((x - m) / c)>: proper for every theta; the default),
         ``"score"`` (the SRMC paper's: log pi - alpha <theta, s>) or ``"linear"`` (log pi + alpha <theta, x>).
         See `srmc.method.tilt` for each one's stability argument and cost.
@@ -182,8 +196,9 @@ def wrap(
     if alpha_ramp and not callable(alpha) and float(alpha) > 0:
         alpha = schedules.rational(float(alpha), float(alpha_ramp))
     alpha_schedule = schedules.as_schedule(alpha, "alpha")
-    default_gamma = schedules.default_gamma(alpha_schedule) if gamma is None else gamma
-    gamma_schedule = schedules.as_schedule(default_gamma, "gamma", positive=True)
+    gamma_schedule = _gamma_schedule(gamma, alpha_schedule)
+    alpha_family, _ = schedules.number_family(alpha_schedule)
+    gamma_family, _ = schedules.number_family(gamma_schedule)
     spec = resolve_kernel(base)
     check_params(spec, params)
     step_jitter = check_step_jitter(spec, step_jitter)
@@ -201,22 +216,34 @@ def wrap(
         theta = effective_theta(theta, alpha_value, reference, trust_region)
         return kernel_surrogate(spec, target, theta, alpha_value, tilt, gradient, fd_step, reference)
 
-    def init(position: Array, target: Target) -> SRMCState:
-        filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
-        score_shape = jax.eval_shape(target.score, position)
-        theta = jnp.zeros(score_shape.shape, jnp.result_type(score_shape.dtype, float))
-        reference = default_reference(spec, theta)
-        if given_reference is not None:
-            reference = TiltReference(*(jnp.broadcast_to(jnp.asarray(v, theta.dtype), theta.shape)
-                                        for v in given_reference), reference.acceptance)
-        inner = spec.init(position, surrogate(target, theta, alpha_schedule(1), reference),
-                          **init_params(spec, filled))
-        state_cache(spec, inner)  # fails early on a state that lacks its declared cache
-        return srmc_state(inner, theta, reference)
+    def init_with(alpha_schedule: schedules.Schedule, gamma_schedule: schedules.Schedule) -> Any:
+        numbers = (schedules.number_family(alpha_schedule)[1], schedules.number_family(gamma_schedule)[1])
+
+        def init(position: Array, target: Target) -> SRMCState:
+            filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
+            score_shape = jax.eval_shape(target.score, position)
+            theta = jnp.zeros(score_shape.shape, jnp.result_type(score_shape.dtype, float))
+            reference = default_reference(spec, theta)
+            if given_reference is not None:
+                reference = TiltReference(*(jnp.broadcast_to(jnp.asarray(v, theta.dtype), theta.shape)
+                                            for v in given_reference), reference.acceptance)
+            inner = spec.init(position, surrogate(target, theta, alpha_schedule(1), reference),
+                              **init_params(spec, filled))
+            state_cache(spec, inner)  # fails early on a state that lacks its declared cache
+            return srmc_state(inner, theta, reference, numbers)
+
+        return init
 
     def step(rng_key: Array, state: SRMCState, target: Target, overrides: dict | None = None
              ) -> tuple[SRMCState, SRMCInfo]:
         reference, backoff = state.reference, state.guard.backoff
+
+        def alpha_schedule(count: Array) -> Array:  # the schedule's shape, with the number the state carries
+            return alpha_family(count, state.numbers.alpha)
+
+        def gamma_schedule(count: Array) -> Array:
+            return gamma_family(count, state.numbers.gamma)
+
         alpha_now = backoff * jnp.asarray(alpha_schedule(state.count + 1))  # step n = count + 1 uses alpha_n
         kernel_params = target_params(spec, jittered(spec, {**params, **(overrides or {})}, rng_key, step_jitter),
                                       target)
@@ -249,11 +276,7 @@ def wrap(
             inner = _refresh_cache(inner, cache, refresh, refresh_gradient)
         info = SRMCInfo(inner_info.acceptance_rate, inner_info.is_accepted, inner_info.is_nonfinite, alpha_now,
                         gamma_now, inner_info)
-        return SRMCState(inner, theta, count, reference, guard_state), info
-
-    def check_run(total_steps: int) -> None:
-        schedules.check_schedule(alpha_schedule, "alpha", total_steps + 1, start=1)
-        schedules.check_schedule(gamma_schedule, "gamma", total_steps, positive=True, start=1)
+        return SRMCState(inner, theta, count, reference, guard_state, state.numbers), info
 
     def with_reference(state: SRMCState, stats: Any, target: Target) -> SRMCState:
         keep = given_reference is not None or not isinstance(target.space, Continuous)
@@ -274,10 +297,49 @@ def wrap(
     if step_jitter:
         params_shown["step_jitter"] = step_jitter
     needs_reference = tilt == "bounded" and given_reference is None and not alpha_is_zero
-    return Algorithm(init, step, f"srmc[{spec.name}]", spec, params_shown, dict(params), step_jitter, check_run,
+    sweeps_alpha = isinstance(alpha_schedule, schedules.NumberSchedule) and not alpha_is_zero
+
+    def renumber(algorithm: Algorithm, numbers: dict) -> Algorithm:
+        """The algorithm with alpha's number replaced (gamma's follows when it is the default); same program."""
+        new_alpha = _check_renumber(numbers, sweeps_alpha)
+        new_schedule = alpha_schedule.with_number(new_alpha)
+        new_gamma = _gamma_schedule(gamma, new_schedule)
+        shown = dict(algorithm.params, alpha=new_schedule if callable(algorithm.params["alpha"]) else new_alpha)
+        return dataclasses.replace(algorithm, init=init_with(new_schedule, new_gamma), params=shown,
+                                   check_run=functools.partial(_check_schedules, new_schedule, new_gamma),
+                                   numbers={"alpha": new_alpha})
+
+    numbers = {"alpha": float(alpha_schedule.number)} if sweeps_alpha else {}
+    return Algorithm(init_with(alpha_schedule, gamma_schedule), step, f"srmc[{spec.name}]", spec, params_shown,
+                     dict(params), step_jitter, functools.partial(_check_schedules, alpha_schedule, gamma_schedule),
                      kernel_state=_inner_state, with_kernel_state=_with_inner_state, statistics=_theta_norm,
                      with_reference=with_reference, needs_reference=needs_reference, counters=_guard_counters,
-                     unset_params=unset_adapted_params(spec, params))
+                     unset_params=unset_adapted_params(spec, params), numbers=numbers,
+                     renumber=renumber if sweeps_alpha else None)
+
+
+def _gamma_schedule(gamma: Any, alpha_schedule: schedules.Schedule) -> schedules.Schedule:
+    """The history step size: as given, or the default for `alpha_schedule` (`schedules.default_gamma`)."""
+    given = schedules.default_gamma(alpha_schedule) if gamma is None else gamma
+    return schedules.as_schedule(given, "gamma", positive=True)
+
+
+def _check_schedules(alpha_schedule: schedules.Schedule, gamma_schedule: schedules.Schedule, total_steps: int
+                     ) -> None:
+    schedules.check_schedule(alpha_schedule, "alpha", total_steps + 1, start=1)
+    schedules.check_schedule(gamma_schedule, "gamma", total_steps, positive=True, start=1)
+
+
+def _check_renumber(numbers: dict, sweeps_alpha: bool) -> float:
+    """The new alpha of `Algorithm.with_numbers`, checked: only alpha, a number > 0 (alpha = 0 is the base chain,
+    its own program: ``srmc.wrap(kernel, alpha=0)``)."""
+    if set(numbers) != {"alpha"}:
+        raise TypeError(f"with_numbers takes alpha=... only, got {sorted(numbers)}.")
+    alpha = numbers["alpha"]
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < float("inf"):
+        raise ValueError(f"with_numbers: alpha must be a finite number > 0 (alpha=0 is the base kernel's own "
+                         f"program: srmc.wrap(kernel, alpha=0, ...)), got {alpha!r}.")
+    return float(alpha)
 
 
 def _check_ramp_and_trust_region(alpha_ramp: Any, trust_region: Any) -> None:

@@ -117,7 +117,8 @@ def check_srmc_frozen_theta(
 
     def init_state(rng_key: Array, position: Array, _logdensity_fn: LogDensity) -> SRMCState:
         inner = stationary_momentum(functions, functions.init(position, surrogate), rng_key, inverse_mass)
-        return srmc_state(inner, theta, default_reference(resolve_kernel(kernel), theta))
+        numbers = algorithm.init(position, target).numbers  # the schedules' numbers the step reads
+        return srmc_state(inner, theta, default_reference(resolve_kernel(kernel), theta), numbers)
 
     return check_continuous_invariance(algorithm, {}, target, sample=exact.sample, init_state_fn=init_state,
                                        **check_kwargs)

@@ -218,7 +218,8 @@ def check_srmc_frozen_theta_discrete(
 
     def init_state(rng_key: Array, position: Array, _logdensity_fn: LogDensity) -> SRMCState:
         inner = spec.init(position, kernel_surrogate(spec, target, theta, alpha, tilt), **init_params(spec, filled))
-        return srmc_state(inner, theta, default_reference(resolve_kernel(kernel), theta))
+        numbers = algorithm.init(position, target).numbers  # the schedules' numbers the step reads
+        return srmc_state(inner, theta, default_reference(resolve_kernel(kernel), theta), numbers)
 
     return _chi_square_invariance(algorithm, {}, target, states, exact_probabilities(surrogate, states),
                                   target.num_categories, num_chains, num_steps, default_key(rng_key), false_alarm_rate,

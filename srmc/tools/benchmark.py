@@ -47,6 +47,8 @@ class BenchmarkRow(NamedTuple):
       sqrt(R), b the base row's estimates; the z_i of largest |z_i| over coordinates (0 on the base row, NaN
       without one). Under "no bias relative to the base kernel" each z_i is about N(0, 1).
     - ``second_moment_*``: the same for the running mean of x^2.
+    - ``compile_seconds``: what the configuration's run spent compiling (``result.compile_time``); the alphas of
+      one tilt share a program, so after the first of them it is about 0.
     """
 
     label: str
@@ -72,6 +74,7 @@ class BenchmarkRow(NamedTuple):
     second_moment_variance_ratio: float = float("nan")
     second_moment_variance_ratio_se: float = float("nan")
     second_moment_bias_z_vs_base: float = float("nan")
+    compile_seconds: float = float("nan")
 
 
 class MSECurve(NamedTuple):
@@ -219,13 +222,19 @@ def configurations(kernel: Any, kernel_params: dict, alphas: Sequence[float], ti
                    ) -> list[tuple[str, str | None, float, Algorithm]]:
     """(label, tilt, alpha, algorithm) per configuration: the base kernel once if 0 is among `alphas`, then
     SRMC for every tilt and non-zero alpha (warmed up linearly over `tilt_alpha_warmup(tilt, alpha_warmup)`
-    steps when > 0)."""
+    steps when > 0). The alphas of one tilt share one algorithm's program (`Algorithm.with_numbers`), so they
+    compile once."""
     result = [("base", None, 0.0, base(kernel, **kernel_params))] if 0 in alphas else []
     for tilt in tilts:
         warmup_steps = tilt_alpha_warmup(tilt, alpha_warmup)
+        first = None
         for alpha in (a for a in alphas if a != 0):
-            alpha_value = schedules.linear_warmup(alpha, warmup_steps) if warmup_steps else alpha
-            algorithm = wrap(kernel, alpha=alpha_value, tilt=tilt, gradient=gradient, gamma=gamma, **kernel_params)
+            if first is None:
+                alpha_value = schedules.linear_warmup(alpha, warmup_steps) if warmup_steps else alpha
+                first = algorithm = wrap(kernel, alpha=alpha_value, tilt=tilt, gradient=gradient, gamma=gamma,
+                                         **kernel_params)
+            else:
+                algorithm = first.with_numbers(alpha=float(alpha))
             label = f"srmc[{tilt}]" if tilt == "linear" or gradient == "exact" else f"srmc[{tilt},{gradient}]"
             result.append((label, tilt, float(alpha), algorithm))
     return result
@@ -354,7 +363,7 @@ def _benchmark_run(label: str, tilt: str | None, alpha: float, result: Any, seco
         num_nonfinite=int(result.num_nonfinite.sum()), logdensity_per_step=counts.logdensity,
         gradient_per_step=counts.gradient, hessian_vector_per_step=counts.hessian_vector,
         variance=variance, variance_stderr=variance_stderr, second_moment_variance=variance2,
-        second_moment_variance_stderr=variance2_stderr,
+        second_moment_variance_stderr=variance2_stderr, compile_seconds=float(result.compile_time),
     )
     coverage = None
     if modes is not None and result.draws is not None:
@@ -408,6 +417,7 @@ def format_table(rows: Sequence[BenchmarkRow], variance: bool | None = None) -> 
         ("n*Var", 9, lambda r: f"{r.n_times_variance:.4g}"),
         ("accept", 6, lambda r: f"{r.acceptance_rate:.3f}"),
         ("ms/step", 8, lambda r: f"{1e3 * r.seconds_per_step:.3f}"),
+        ("compile s", 9, lambda r: f"{r.compile_seconds:.2f}"),
         ("logp", 4, lambda r: f"{r.logdensity_per_step:.3g}"),
         ("grad", 4, lambda r: f"{r.gradient_per_step:.3g}"),
         ("hvp", 4, lambda r: f"{r.hessian_vector_per_step:.3g}"),

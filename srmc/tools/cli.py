@@ -370,14 +370,16 @@ def bench_header(report: BenchmarkReport, params: dict) -> str:
             "= base Var / Var +/- se (> 1: lower variance than the base kernel; variance only, not bias); bias z = "
             "(mean - base mean) / combined se at the coordinate of largest |z| (|z| > 4: the estimate differs from "
             "the base kernel's); x^2 ratio, z x^2: the same for x^2; n*Var = steps x Var; ms/step: all replicates, "
-            "compilation excluded; logp/grad/hvp: evaluations per chain-step"
+            "compilation excluded; compile s: seconds compiling (the alphas of a tilt share one program); "
+            "logp/grad/hvp: evaluations per chain-step"
         )
     return (
         f"{s['target']}, {s['kernel']} {params}, {s['num_replicates']} replicates x {s['num_steps']} steps{burn_in}, "
         f"warm-up {s.get('warmup', 0)} steps, alpha warm-up {_alpha_warmup_words(s['alpha_warmup'])}, ground truth: "
         f"{s['ground_truth']}\n"
         "MSE of the running means of x and x^2 (averaged over coordinates); ratio = first row's MSE / MSE; "
-        "n*Var = steps x variance across replicates; ms/step: all replicates, compilation excluded; "
+        "n*Var = steps x variance across replicates; ms/step: all replicates, compilation excluded; compile s: "
+        "seconds compiling (the alphas of a tilt share one program); "
         "logp/grad/hvp: evaluations per chain-step (discrete targets: grad counts the score's evaluations)"
     )
 

@@ -11,6 +11,7 @@ import pytest
 
 import srmc
 from srmc import interop, targets
+from srmc.engine import prng
 from srmc.method.tilt import surrogate_logdensity
 from tests.srmc.test_recovery import assert_within_standard_errors
 
@@ -57,7 +58,10 @@ def plain_blackjax_draws(api, params: dict, key, target, num_steps: int, num_cha
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_alpha_zero_matches_plain_blackjax_bit_for_bit(name):
+def test_alpha_zero_matches_plain_blackjax_bit_for_bit(name, monkeypatch):
+    # with JAX's default threefry lowering, as the plain loop is compiled: srmc's unrolled one draws the same
+    # random bits, but XLA may fuse the floats computed from them differently (GHMC: last-bit differences)
+    monkeypatch.setattr(prng, "UNROLL_THREEFRY", False)
     api, params = kernel_config(name)
     key = jax.random.key(3)
     plain = plain_blackjax_draws(api, params, key, TARGET, 30, 3)

@@ -94,7 +94,8 @@ def test_frozen_theta_bounded_tilt_leaves_its_surrogate_invariant():
     surrogate = kernel_surrogate(samplers.mala.spec, target, theta, jnp.asarray(alpha), "bounded", reference=reference)
 
     def init_state(rng_key, position, _logdensity):
-        return srmc_state(samplers.mala.init(position, surrogate), theta, reference)
+        return srmc_state(samplers.mala.init(position, surrogate), theta, reference,
+                          algorithm.init(position, target).numbers)
 
     check = check_continuous_invariance(algorithm, {}, target, init_state_fn=init_state, num_steps=10,
                                         sample=_tilted_product_sampler(theta, alpha, reference),
