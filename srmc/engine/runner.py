@@ -649,7 +649,7 @@ def progress_bar_class() -> Any:
     """tqdm's widget bar in a notebook with ipywidgets, its text bar elsewhere (a notebook without ipywidgets
     shows the text bar instead of tqdm.auto's "IProgress not found" warning); None without tqdm (optional)."""
     try:
-        from tqdm import auto, std
+        from tqdm import std
     except ImportError:
         return None
     if in_notebook():
@@ -657,4 +657,6 @@ def progress_bar_class() -> Any:
             import ipywidgets  # noqa: F401  (tqdm's notebook bar needs it)
         except ImportError:
             return std.tqdm
+    from tqdm import auto  # in a notebook without ipywidgets, importing it would warn "IProgress not found"
+
     return auto.tqdm
