@@ -33,10 +33,11 @@ def test_bench_runs_on_a_discrete_target(capsys):
     base, score_row, bounded_row = lines[3].split(), lines[4].split(), lines[5].split()
     assert base[:2] == ["base", "0"] and score_row[:2] == ["srmc[score]", "1"]
     assert bounded_row[:2] == ["srmc[bounded]", "1"]
-    # random-scan Gibbs evaluates the log density at both values of one site; the score tilt adds the score to
-    # each, the bounded tilt (one-hot features on a discrete space) only the history's one score per step
-    assert base[-4:] == ["2", "0", "0", "0"] and score_row[-4:] == ["3", "3", "0", "0"]
-    assert bounded_row[-4:] == ["3", "1", "0", "0"]
+    # random-scan Gibbs evaluates the log density at both values of one site; the score tilt adds the score at
+    # each, and the history reads s at the chosen value from them (issue 16: it used to evaluate it once more);
+    # the bounded tilt (one-hot features on a discrete space) needs only the history's one score per step
+    assert base[-4:] == ["2", "0", "0", "0"] and score_row[-4:] == ["2", "2", "0", "0"]
+    assert bounded_row[-4:] == ["2", "1", "0", "0"]
 
 
 BAD_ARGUMENTS = [
