@@ -2,6 +2,7 @@
 
     python benchmarks/held_out.py                         # 5 targets x {mala, hmc} x alpha {1, 10}, default only
     python benchmarks/held_out.py --configs default linear score --chains 32 --steps 2000
+    python benchmarks/held_out.py --hmc-probe banana_6d     # where HMC at alpha 10 loses: variants of the default
 
 The same protocol and columns as `benchmarks/efficacy.py` (warm-up on pi for both, same keys and starts, ratio =
 MSE(base) / MSE(SRMC) of the mean of x +- SE, max |z| of the bias against the exact truth), on targets defined
@@ -27,8 +28,10 @@ import jax.numpy as jnp
 import numpy as np
 from efficacy import CONFIGS, KERNELS, format_rows, target_rows
 
-from srmc import targets
+import srmc
+from srmc import samplers, targets
 from srmc.targets.base import exact_target
+from srmc.tools.benchmark import mse_ratio_with_stderr
 
 SEED = 20261202  # fixed: the targets' random parts (scales, rotations) are drawn once from it
 
@@ -121,6 +124,33 @@ def banana_6d() -> targets.Target:
 
 HELD_OUT = {f.__name__: f for f in (student_t, gumbel, rotated_gaussian, skew_mixture, banana_6d)}
 
+# (label, srmc.wrap options, HMC options): the default at alpha 10 and one change each
+HMC_VARIANTS = (("default", {}, {}), ("trust_region 0.25", {"trust_region": 0.25}, {}),
+                ("alpha_ramp 1000", {"alpha_ramp": 1000}, {}), ("step_jitter 0.6", {}, {"step_jitter": 0.6}),
+                ("alpha 3", {"alpha": 3.0}, {}), ("1 leapfrog step", {}, {"num_integration_steps": 1}))
+
+
+def hmc_probe(target: targets.Target, args: argparse.Namespace) -> list[str]:
+    """MSE ratio (base HMC / SRMC-HMC, the base with the same leapfrog steps), overall and per coordinate, of the
+    default at alpha = 10 and of variants that change one thing each."""
+    starts = target.sample(jax.random.key(args.seed + 1), args.chains)
+
+    def estimates(algorithm):
+        result = srmc.sample(jax.random.key(args.seed), algorithm, target, args.steps, args.chains,
+                             initial_position=starts, warmup=args.warmup, progress=False)
+        return np.asarray(result.chain_estimates["x"], np.float64)
+
+    truth, lines = target.ground_truth.mean, []
+    for label, options, hmc_options in HMC_VARIANTS:
+        params = {**KERNELS["hmc"][1], **hmc_options}  # the base kernel gets the same HMC options
+        base = estimates(srmc.base(samplers.hmc, **params))
+        wrapped = estimates(srmc.wrap(samplers.hmc, **{"alpha": 10.0, **options}, **params))
+        ratio, ratio_se = mse_ratio_with_stderr(base, wrapped, truth)
+        per_coordinate = ((base - truth) ** 2).mean(axis=0) / ((wrapped - truth) ** 2).mean(axis=0)
+        lines.append(f"{label:<18} ratio {ratio:.2f} +- {ratio_se:.2f}   per coordinate "
+                     + " ".join(f"{value:.2f}" for value in per_coordinate))
+    return lines
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -132,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=2000, help="counted steps per chain")
     parser.add_argument("--warmup", type=int, default=1000, help="warm-up steps on pi for every run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hmc-probe", choices=list(HELD_OUT), help="instead of the table: HMC variants on a target")
     args = parser.parse_args(argv)
+    if args.hmc_probe:
+        print("\n".join(hmc_probe(HELD_OUT[args.hmc_probe](), args)))
+        return 0
     rows = [row for name in args.targets for row in target_rows(name, HELD_OUT[name](), args)]
     print(format_rows(rows))
     return 0

@@ -35,6 +35,8 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
     "held_out.py": (["--targets", "gumbel", "--kernels", "mala", "--alphas", "1", "--chains", "4", "--steps", "20",
                      "--warmup", "20"],
                     r"^configurations worse than their base kernel: \d+ of 1 \(default: \d+ of 1\)$"),
+    "held_out.py --hmc-probe": (["--hmc-probe", "banana_6d", "--chains", "4", "--steps", "20", "--warmup", "20"],
+                                r"^1 leapfrog step +ratio [\d.]+ \+- [\d.]+ +per coordinate( [\d.]+){6}$"),
     "bias_vs_chains.py": (["--chains", "8", "--steps", "32", "--warmup", "20"], r"^measured: score tilt, alpha=1 .*"),
     "warmup_cost.py": (["--target", "iid_gaussian", "--warmup", "40", "--steps", "20", "--chains", "4", "--repeats",
                         "1"], r"^ratio warm-up / plain: [\d.]+$"),
@@ -43,7 +45,7 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
 
 # the heaviest at their tiny size run with -m slow
 SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chains.py", "discrete_variance.py",
-                "warmup_cost.py", "held_out.py"}
+                "warmup_cost.py", "held_out.py", "held_out.py --hmc-probe"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_SCRIPTS else [])
@@ -51,7 +53,7 @@ SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chai
 def test_benchmark_script_runs_and_ends_with_its_ratio(script):
     arguments, last_line = SCRIPTS[script]
     env = dict(os.environ)
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *arguments], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script.split()[0]), *arguments], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
