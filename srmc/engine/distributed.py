@@ -16,7 +16,8 @@ in the same order, with the same arguments.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import os
+from typing import Any, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -40,6 +41,25 @@ def check_processes(chosen: Sequence[jax.Device], devices: Any) -> None:
         "several processes needs devices of every process (each calling srmc.sample alike). Pass devices='all', "
         "or jax.local_devices() for a run of this process alone."
     )
+
+
+# the variables in which a launcher (SLURM's srun, Open MPI's mpirun) tells each task how many tasks it started
+LAUNCHER_TASK_COUNTS = ("SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE")
+
+
+def check_initialized(environment: Mapping[str, str] | None = None) -> None:
+    """Raise a ValueError for ``devices="all"`` in a task of a multi-task launch whose JAX runs one process: each
+    task would run every chain alone (the same run N times) instead of sharing them."""
+    environment = os.environ if environment is None else environment
+    launched = {name: environment[name] for name in LAUNCHER_TASK_COUNTS if environment.get(name, "").isdigit()}
+    several = {name: value for name, value in launched.items() if int(value) > 1}
+    if several and jax.process_count() == 1:
+        name, value = next(iter(several.items()))
+        raise ValueError(
+            f"devices='all' in one of {value} launched tasks ({name}={value}), but JAX runs a single process: call "
+            "jax.distributed.initialize() first in every task (before any other JAX call; the CLI: --distributed), "
+            "or pass devices=None for independent runs."
+        )
 
 
 def place(tree: Any, mesh: Mesh) -> Any:

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from srmc.engine.distributed import check_processes
+from srmc.engine.distributed import check_initialized, check_processes
 from srmc.targets import Target, from_logdensity
 from srmc.targets.space import check_int as _check_int
 
@@ -139,6 +139,7 @@ def resolve_devices(devices: Any, num_chains: int) -> Mesh | None:
         return None
     available = jax.devices()
     if isinstance(devices, str) and devices == "all":
+        check_initialized()
         chosen = available
     elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
         count = check_int(devices, "devices", minimum=1)

@@ -12,9 +12,12 @@ import socket
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 
+import srmc
+from srmc import samplers, targets
 from srmc.tools import cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -202,3 +205,16 @@ def test_cli_distributed_flag_without_a_cluster_says_how_to_fix_it(capsys):
 def test_cli_coordinator_options_need_the_distributed_flag(capsys):
     assert cli.main(["run", "iid_gaussian", "--steps", "10", "--num-processes", "2", "--quiet"]) == 2
     assert "--num-processes only apply with --distributed" in capsys.readouterr().err
+
+
+def test_devices_all_in_a_multi_task_launch_without_initialize_is_refused(monkeypatch):
+    """srun started 4 tasks but jax.distributed.initialize() was not called: each would run every chain alone."""
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    target = targets.get("iid_gaussian", dim=2)
+    with pytest.raises(ValueError, match=r"SLURM_NTASKS=4.*jax.distributed.initialize\(\)"):
+        srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), target, 10, 2, devices="all",
+                    warmup=0)
+    monkeypatch.setenv("SLURM_NTASKS", "1")  # one task: devices='all' is this process's devices
+    result = srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), target, 10, 2, devices="all",
+                         warmup=0)
+    assert result.mean.shape == (2,)
