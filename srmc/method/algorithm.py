@@ -41,6 +41,9 @@ def _no_reference(state: Any, stats: Any, target: Any) -> Any:
     return state
 
 
+RENUMBERED = ("init", "params", "check_run", "numbers")  # the fields `Algorithm.with_numbers` replaces
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Algorithm:
     """A sampler bound to its parameters but not to a target.
@@ -75,8 +78,9 @@ class Algorithm:
         alpha > 0: ``{"alpha": ...}``); `with_numbers` changes them.
       renumber: ``(algorithm, numbers) -> algorithm`` behind `with_numbers`; None: the algorithm has no numbers.
       program: a token shared by algorithms that `with_numbers` made from one another. Two algorithms are equal
-        (and hash alike, so a compiled chunk keyed on one serves the other) when they share it and their step;
-        otherwise equality is identity.
+        (and hash alike, so a compiled chunk keyed on one serves the other) when they differ at most in the
+        fields `with_numbers` replaces (`RENUMBERED`); a ``dataclasses.replace`` of any other field makes another
+        program.
     """
 
     init: Callable[[Array, Any], Any]
@@ -99,8 +103,10 @@ class Algorithm:
     program: object = dataclasses.field(default_factory=object, repr=False)
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Algorithm) and self.program is other.program and self.step is other.step
-                and self.statistics is other.statistics)
+        """Same program: every field the same object, except those `with_numbers` may change (`RENUMBERED`)."""
+        return isinstance(other, Algorithm) and all(
+            getattr(self, field.name) is getattr(other, field.name)
+            for field in dataclasses.fields(self) if field.name not in RENUMBERED)
 
     def __hash__(self) -> int:
         return hash((id(self.program), id(self.step)))

@@ -1,6 +1,8 @@
 """Per-step and per-call overhead: same bits, fewer compiles (issue 16). Speed itself is measured by
 benchmarks/numpy_protocol.py, never asserted here."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -69,6 +71,16 @@ def test_with_numbers_reproduces_a_fresh_wrap_bit_for_bit(alpha, options):
     assert BACKEND_COMPILES[0] == compiles  # nothing new compiled for the new alpha
     assert_same_run(renumbered_result, run(make(5.0)))
     assert repr(renumbered) == repr(make(5.0))
+
+
+def test_only_with_numbers_shares_a_program():
+    """An algorithm equals (shares compiled chunks with) what with_numbers makes of it, not a replace of another
+    field: a compiled chunk keyed on it must not serve another kernel parameter."""
+    algorithm = srmc.wrap(samplers.mala, alpha=1.0, tilt="linear", step_size=0.3)
+    renumbered = algorithm.with_numbers(alpha=5.0)
+    assert renumbered == algorithm and hash(renumbered) == hash(algorithm)
+    assert dataclasses.replace(algorithm, kernel_params={"step_size": 0.1}) != algorithm
+    assert srmc.wrap(samplers.mala, alpha=1.0, tilt="linear", step_size=0.3) != algorithm
 
 
 def test_with_numbers_refuses_alpha_zero_and_algorithms_without_numbers():
