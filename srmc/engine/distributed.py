@@ -16,8 +16,9 @@ in the same order, with the same arguments.
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import numpy as np
@@ -95,10 +96,21 @@ def gather(tree: Any) -> Any:
     spread = [i for i, leaf in enumerate(leaves) if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable]
     if spread:
         shardings = tuple(NamedSharding(leaves[i].sharding.mesh, PartitionSpec()) for i in spread)
-        whole = jax.jit(lambda *xs: xs, out_shardings=shardings)(*(leaves[i] for i in spread))
+        whole = _replicator(shardings)(*(leaves[i] for i in spread))
         for i, leaf in zip(spread, whole):
             leaves[i] = leaf.addressable_data(0)
     return jax.tree.unflatten(treedef, [_local(leaf) for leaf in leaves])
+
+
+@functools.lru_cache(maxsize=16)
+def _replicator(shardings: tuple[NamedSharding, ...]) -> Callable:
+    """The compiled identity that replicates its arguments onto `shardings` (one per layout, so the checkpoints
+    of a run reuse it instead of compiling it each time)."""
+    return jax.jit(_identity, out_shardings=shardings)
+
+
+def _identity(*leaves: Any) -> tuple:
+    return leaves
 
 
 def is_writer() -> bool:
