@@ -11,6 +11,7 @@ region, guard)} x alpha in {1, 10}, against the base kernel with the same keys, 
 - ratio: MSE(base) / MSE(SRMC) of the mean of x (averaged over coordinates), +- its delta-method SE;
 - max |z|: the largest bias z over coordinates, |mean over chains - truth| / sqrt(SE^2 + SE(truth)^2);
 - non-finite: share of steps with a non-finite proposal; frozen: chains with acceptance < 1% beyond the base's;
+- alpha (used): the alpha asked and, in brackets, the one run where the warm-up's prediction lowered it;
 - guard: the guard's back-offs (all chains); time: sampling time (compile excluded) / the base kernel's.
 
 A configuration passes when its ratio is >= 0.8, max |z| < 4 and it has no frozen chain beyond the base's and no
@@ -69,6 +70,7 @@ def measure(target: targets.Target, kernel: str, config: str, alpha: float, star
             "nonfinite_share": float(np.sum(result.num_nonfinite)) / (args.chains * args.steps),
             "nonfinite_estimate": bool(result.nonfinite_estimates),
             "guard_events": int(np.sum(result.counters.get("guard_events", 0))),
+            "alpha_used": alpha * float(np.mean(result.counters.get("alpha_factor", 1.0))),
             "sampling_time": float(result.sampling_time),
             "warnings": [w.code for w in result.warnings]}
 
@@ -90,19 +92,25 @@ def row(target_name: str, kernel: str, config: str, alpha: float, run: dict, bas
               and not run["nonfinite_estimate"])
     return {"target": target_name, "kernel": kernel, "config": config, "alpha": alpha, "ratio": float(ratio),
             "ratio_se": float(ratio_se), "max_z": z, "nonfinite_share": run["nonfinite_share"],
-            "frozen_beyond_base": max(frozen, 0), "guard_events": run["guard_events"],
+            "frozen_beyond_base": max(frozen, 0), "guard_events": run["guard_events"], "alpha_used": run["alpha_used"],
             "time_ratio": run["sampling_time"] / max(base["sampling_time"], 1e-9), "passed": bool(passed),
             "worse": bool(np.isfinite(ratio) and ratio + 2 * ratio_se < 1.0) or not np.isfinite(ratio),
             "base_max_z": max_bias_z(base["estimates"], truth), "warnings": run["warnings"]}
 
 
+def _used(row: dict) -> str:
+    """" (a)" when the warm-up's prediction ran alpha a instead of the alpha asked (`srmc.method.prediction`)."""
+    used = row.get("alpha_used", row["alpha"])
+    return "" if abs(used - row["alpha"]) <= 1e-9 * row["alpha"] else f" ({used:.2g})"
+
+
 def format_rows(rows: list[dict]) -> str:
     """A markdown table of `rows`, then pass / worse counts per configuration."""
-    lines = ["| target | kernel | config | alpha | ratio ± SE | max abs z (base) | non-finite | frozen+ | guard "
+    lines = ["| target | kernel | config | alpha (used) | ratio ± SE | max abs z (base) | non-finite | frozen+ | guard "
              "| time |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['target']} | {r['kernel']} | {r['config']} | {r['alpha']:g} | {r['ratio']:.3g} ± "
+        lines.append(f"| {r['target']} | {r['kernel']} | {r['config']} | {r['alpha']:g}{_used(r)} | {r['ratio']:.3g} ± "
                      f"{r['ratio_se']:.2g} | {r['max_z']:.1f} ({r['base_max_z']:.1f}) | {r['nonfinite_share']:.1%} | "
                      f"{r['frozen_beyond_base']} | {r['guard_events']} | {r['time_ratio']:.2f} |"
                      + ("" if r["passed"] else " **fail**"))

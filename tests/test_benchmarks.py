@@ -37,6 +37,9 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
                     r"^configurations worse than their base kernel: \d+ of 1 \(default: \d+ of 1\)$"),
     "held_out.py --hmc-probe": (["--hmc-probe", "banana_6d", "--chains", "4", "--steps", "20", "--warmup", "20"],
                                 r"^1 leapfrog step +ratio [\d.]+ \+- [\d.]+ +per coordinate( [\d.]+){6}$"),
+    "prediction.py": (["--targets", "banana", "--kernels", "mala", "--chains", "4", "--steps", "20", "--warmup", "40"],
+                      r"^side of 1 agrees: \d+ of \d+ clear rows \(\d+ within 2 SE of 1\); rank correlation "
+                      r"predicted vs measured (nan|-?[\d.]+)$"),
     "bias_vs_chains.py": (["--chains", "8", "--steps", "32", "--warmup", "20"], r"^measured: score tilt, alpha=1 .*"),
     "warmup_cost.py": (["--target", "iid_gaussian", "--warmup", "40", "--steps", "20", "--chains", "4", "--repeats",
                         "1"], r"^ratio warm-up / plain: [\d.]+$"),
@@ -45,7 +48,7 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
 
 # the heaviest at their tiny size run with -m slow
 SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chains.py", "discrete_variance.py",
-                "warmup_cost.py", "held_out.py", "held_out.py --hmc-probe"}
+                "warmup_cost.py", "held_out.py", "held_out.py --hmc-probe", "prediction.py"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_SCRIPTS else [])

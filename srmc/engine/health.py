@@ -17,6 +17,10 @@ behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.sum
 - ``theta_growing``: SRMC's |theta| (median over chains) ends larger than early in the run or at mid-run (it
   should shrink like 1 / sqrt(n));
 - ``warmup_acceptance``: the warm-up ended far (> 0.15) from its target acceptance;
+- ``alpha_reduced``: the warm-up's prediction (`srmc.method.prediction`) lowered SRMC's alpha (or set it to 0):
+  at the alpha asked the repellence was predicted to make the estimate of the mean worse or no better;
+- ``alpha_not_predicted``: the warm-up's base chains were not in equilibrium (mean score not 0), so alpha ran as
+  given without a prediction;
 - ``guard_backoff``: SRMC's guard halved alpha on some chains (`srmc.method.wrapper`: acceptance collapse or
   non-finite proposals on the surrogate); those chains ran with less repellence;
 - ``bias_exceeds_mcse``: the estimated finite-n bias of an estimate is larger than its MCSE (`bias_from_halves`):
@@ -64,7 +68,7 @@ def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
     checks = [
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
         _r_hat(result), _ess(result), _mcse_disagreement(result, is_srmc), _theta_growth(result),
-        _warmup_acceptance(result, algorithm), _guard(result), _bias(result),
+        _warmup_acceptance(result, algorithm), _alpha_reduced(result, algorithm), _guard(result), _bias(result),
     ]
     return [warning for warning in checks if warning is not None]
 
@@ -221,6 +225,27 @@ def _warmup_acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
         "warmup_acceptance", f"the warm-up reached acceptance {reached:.3f}, far from its target {target:g}: it was "
         "too short to adapt the step size (or the target is too hard for a fixed step); warm up longer.",
         {"acceptance": reached, "target": target})
+
+
+def _alpha_reduced(result: Any, algorithm: Any) -> HealthWarning | None:
+    factor = result.counters.get("alpha_factor")
+    curve = result.warmup_stats.predicted_variance if result.warmup_stats is not None else None
+    if factor is not None and curve is not None and not np.all(np.isfinite(curve)):
+        return HealthWarning(
+            "alpha_not_predicted", "the warm-up's chains were not in equilibrium (their mean score is not 0 within "
+            "its error), so what alpha buys could not be predicted and alpha ran as given; warm up longer "
+            "(srmc.sample(..., warmup=N)) or check with `srmc bench`.", {})
+    if factor is None or np.all(np.asarray(factor) >= 1.0):
+        return None
+    share = float(np.min(factor))
+    alpha = algorithm.numbers.get("alpha")
+    ran = f"alpha = {alpha * share:.3g} instead of {alpha:g}" if alpha is not None else f"{share:.3g} x alpha"
+    return HealthWarning(
+        "alpha_reduced", f"the warm-up predicted that SRMC's repellence would not pay at the alpha asked on this "
+        f"target with this kernel (the score predicts x too poorly, or the base chains are antithetic already), "
+        f"so the run used {ran}{' (the base kernel)' if share == 0 else ''}. The estimates are valid; "
+        "srmc.wrap(..., alpha_search=False) forces alpha, and `srmc bench` measures what it buys.",
+        {"alpha_factor": share, "predicted_variance": None if curve is None else np.asarray(curve).tolist()})
 
 
 def _guard(result: Any) -> HealthWarning | None:

@@ -45,12 +45,14 @@ class SampleResult:
       adapted_params: what the warm-up chose for the base kernel, ``{parameter: value}`` (pooled: one value; per
         chain: a leading chain axis); empty without warm-up.
       warmup_stats: the warm-up's pooled estimates (`srmc.engine.warmup.WarmupStats`: location, variance, score
-        second moment = Fisher information, acceptance), or None.
+        second moment = Fisher information, acceptance, and for the default SRMC the predicted relative variance
+        over `srmc.method.prediction.ALPHA_GRID`), or None.
       monitor: ``{statistic: (num_chains, num_points)}`` values of the algorithm's statistics (SRMC:
         ``theta_norm``) at `monitor_steps`, evenly spaced counted steps.
       warnings: the health report, a list of `srmc.engine.health.HealthWarning` (empty for a healthy run).
       counters: per-chain values the algorithm counts (`Algorithm.counters`; SRMC: ``guard_events``, the guard's
-        back-offs, and ``alpha_backoff``, the factor left on alpha).
+        back-offs, ``alpha_backoff``, the factor left on alpha, and ``alpha_factor``, alpha's share chosen from the
+        warm-up's prediction, `srmc.method.prediction`).
       halfway_step, halfway_estimates: every chain's running means at counted step ``num_steps // 2``
         (``{name: (num_chains, ...)}``), for the health report's finite-n bias check (`bias_from_halves`).
     """

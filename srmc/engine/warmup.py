@@ -14,7 +14,9 @@ frozen at theta = 0) before anything is counted, adapting what the kernel's reco
   chains x steps draws), or per chain.
 
 It also records what the tilts need: location, variance (covariance) of x and the score's second moment
-(Fisher information) over the second half of the warm-up, pooled across chains (`WarmupStats`).
+(Fisher information) over the second half of the warm-up, pooled across chains (`WarmupStats`), and, for an
+algorithm that asks (``algorithm.predicts_alpha``: the default SRMC), batch means of x and s and thinned draws over
+that half, from which `srmc.method.prediction` predicts SRMC's variance at every alpha of its grid.
 
 Everything here is a pure function of the warm-up's keys and step indices: the result does not depend on the
 chunks the warm-up is run in.
@@ -28,7 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from srmc.method import prediction
 from srmc.method.kernels import jittered, target_params
+from srmc.method.tilt import bounded_reference
 from srmc.targets.space import Continuous, check_int
 
 Array = jax.Array
@@ -208,6 +212,58 @@ class WarmupStats(NamedTuple):
     num_draws: Any
     covariance: Any = None
     fisher_matrix: Any = None
+    predicted_variance: Any = None
+
+
+class PredictionBuffers(NamedTuple):
+    """For the first `prediction.PREDICTION_CHAINS` chains, over the warm-up's second half: sums of x and s in
+    `prediction.PREDICTION_BATCHES` batches (``(chains, batches, 2 d)``) and thinned draws with their scores
+    (``(chains, draws, 2 d)``); both empty when nothing is predicted."""
+
+    batch_sums: Array
+    draws: Array
+
+
+def prediction_layout(plan: "WarmupPlan", dim: int) -> tuple[int, int, int]:
+    """(batch length, draws kept per chain, thinning) of the prediction's buffers; zeros: no prediction."""
+    length = plan.num_steps - plan.num_steps // 2
+    batch = length // prediction.PREDICTION_BATCHES
+    if not plan.predicts_alpha or batch < 2 or dim > prediction.MAX_PREDICTION_DIM:
+        return 0, 0, 0
+    draws = int(min(prediction.PREDICTION_DRAWS, length))
+    return batch, draws, max(length // draws, 1)
+
+
+def _update_buffers(buffers: PredictionBuffers, layout: tuple[int, int, int], offset: Array, positions: Array,
+                    scores: Array) -> PredictionBuffers:
+    """Add step `offset` (of the second half; < 0: before it) to its batch and keep it if it is a thinned draw."""
+    batch, num_draws, thinning = layout
+    if not batch:
+        return buffers
+    slot = jnp.where(offset >= 0, offset // batch, -1)
+    batch_hit = jnp.arange(buffers.batch_sums.shape[1]) == slot
+    used = buffers.draws.shape[0]
+    values = jnp.concatenate([positions[:used], scores[:used]], axis=-1)
+    sums = buffers.batch_sums + jnp.where(batch_hit[None, :, None], values[:, None, :], 0.0)
+    draw_hit = (jnp.arange(num_draws) == offset // thinning) & (offset >= 0) & (offset % thinning == 0)
+    draws = jnp.where(draw_hit[None, :, None], values[:, None, :], buffers.draws)
+    return PredictionBuffers(sums, draws)
+
+
+def predicted_variance(plan: "WarmupPlan", buffers: PredictionBuffers, stats: "WarmupStats") -> Array | None:
+    """SRMC's predicted relative variance over `prediction.ALPHA_GRID` from the buffers (None: nothing collected;
+    NaN: the chains were not in equilibrium, `prediction.in_equilibrium`)."""
+    dim = buffers.draws.shape[2] // 2
+    batch = prediction_layout(plan, dim)[0]
+    if not batch:
+        return None
+    location, scale = bounded_reference(stats.mean, stats.variance)
+    batch_means = (buffers.batch_sums / batch).reshape(-1, 2 * dim)
+    draws = buffers.draws.reshape(-1, 2 * dim)
+    curve = prediction.predicted_relative_variance(
+        batch_means[:, :dim], batch_means[:, dim:], batch, draws[:, :dim], location, scale, prediction.ALPHA_GRID)
+    usable = prediction.in_equilibrium(batch_means[:, dim:], draws[:, :dim], draws[:, dim:], buffers.draws.shape[0])
+    return jnp.where(usable, curve, jnp.nan)  # NaN: not predicted, alpha as given
 
 
 def stats_from_moments(position: Moments, score: Moments, acceptance: Array) -> WarmupStats:
@@ -247,6 +303,7 @@ class WarmupPlan(NamedTuple):
     num_steps: int
     score_from_cache: str | None
     step_jitter: float = 0.0
+    predicts_alpha: bool = False
 
 
 class WarmupCarry(NamedTuple):
@@ -261,6 +318,7 @@ class WarmupCarry(NamedTuple):
     acceptance_sum: Array
     num_nonfinite: Array
     step: Array
+    prediction: PredictionBuffers
 
 
 def _schedule_flags(num_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,10 +340,14 @@ def init_carry(plan: WarmupPlan, states: Any, positions: Array, step_size: Array
     window = moments_init((num_chains, dim), plan.dense_mass, dtype)
     stats_shape = (num_chains, dim)
     scores_shape = (num_chains, plan.target.space.score_size)
+    batch, num_draws, _ = prediction_layout(plan, dim)
+    used = min(num_chains, prediction.PREDICTION_CHAINS) if batch else 0
+    buffers = PredictionBuffers(jnp.zeros((used, prediction.PREDICTION_BATCHES, 2 * dim), dtype),
+                                jnp.zeros((used, num_draws, 2 * dim), dtype))
     return WarmupCarry(
         states, dual, window, inverse_mass, moments_init(stats_shape, plan.dense_statistics, dtype),
         moments_init(scores_shape, plan.dense_statistics, dtype), jnp.zeros(num_chains, dtype),
-        jnp.zeros(num_chains, jnp.int32), jnp.zeros((), jnp.int32),
+        jnp.zeros(num_chains, jnp.int32), jnp.zeros((), jnp.int32), buffers,
     )
 
 
@@ -305,6 +367,7 @@ def run_chunk(carry: WarmupCarry, warmup_keys: Array, dynamic: dict, *, plan: Wa
     in_window, window_end = (jnp.asarray(flags) for flags in _schedule_flags(plan.num_steps))
     second_half = plan.num_steps // 2
     per_chain_mass = plan.mass_parameter is not None and not plan.pooled
+    layout = prediction_layout(plan, carry.prediction.draws.shape[2] // 2)
 
     def one_step(carry: WarmupCarry, _) -> tuple[WarmupCarry, None]:
         index = carry.step
@@ -333,6 +396,7 @@ def run_chunk(carry: WarmupCarry, warmup_keys: Array, dynamic: dict, *, plan: Wa
             moments_update(carry.scores, scores, in_stats),
             carry.acceptance_sum + jnp.where(in_stats, jnp.where(jnp.isfinite(acceptance), acceptance, 0.0), 0.0),
             carry.num_nonfinite + info.is_nonfinite, index + 1,
+            _update_buffers(carry.prediction, layout, index - second_half, positions, scores),
         )
         return carry, None
 
@@ -373,8 +437,9 @@ def finish(plan: WarmupPlan, carry: WarmupCarry) -> WarmupResult:
         params[plan.mass_parameter] = mass if not plan.pooled else jnp.broadcast_to(mass, (num_chains, *mass.shape))
     window_steps = jnp.maximum(carry.positions.count, 1)
     acceptance = jnp.sum(carry.acceptance_sum) / jnp.sum(window_steps)
-    return WarmupResult(params, stats_from_moments(carry.positions, carry.scores, acceptance), carry.num_nonfinite,
-                        jnp.ones((), bool))
+    stats = stats_from_moments(carry.positions, carry.scores, acceptance)
+    stats = stats._replace(predicted_variance=predicted_variance(plan, carry.prediction, stats))
+    return WarmupResult(params, stats, carry.num_nonfinite, jnp.ones((), bool))
 
 
 # --- building a warm-up for an algorithm -------------------------------------------------------------------------
@@ -399,7 +464,8 @@ def warmup_plan(algorithm: Any, target: Any, warmup: Warmup) -> WarmupPlan:
     return WarmupPlan(spec, target, static, step_parameter, mass_parameter, float(acceptance), warmup.pooled,
                       warmup.mass == "dense", warmup.dense_statistics, warmup.num_steps,
                       spec.cache.gradient if gradient_cached else None,
-                      algorithm.step_jitter if step_parameter is not None else 0.0)
+                      algorithm.step_jitter if step_parameter is not None else 0.0,
+                      algorithm.predicts_alpha and isinstance(target.space, Continuous))
 
 
 def warmup_dynamic_params(plan: WarmupPlan, algorithm: Any) -> dict:

@@ -70,10 +70,12 @@ class Algorithm:
       needs_reference: True when the algorithm cannot run without a warm-up's measurements (the bounded tilt on a
         continuous target without ``tilt_reference``): `srmc.sample` then warms up by default and refuses
         ``warmup=0``.
+      predicts_alpha: True when the warm-up should collect what `srmc.method.prediction` needs to predict the
+        algorithm's variance over alpha (SRMC's bounded tilt with ``alpha_search``).
       unset_params: base-kernel parameters left to the warm-up (a step size not given); `srmc.sample` then warms
         up by default and refuses ``warmup=0``.
       counters: ``state -> {name: per-chain value}`` read at the end of a run into ``result.counters`` (SRMC:
-        ``guard_events`` and ``alpha_backoff``).
+        ``guard_events``, ``alpha_backoff`` and ``alpha_factor``).
       numbers: the numbers its state carries rather than its program (SRMC with a number or `NumberSchedule`
         alpha > 0: ``{"alpha": ...}``); `with_numbers` changes them.
       renumber: ``(algorithm, numbers) -> algorithm`` behind `with_numbers`; None: the algorithm has no numbers.
@@ -96,6 +98,7 @@ class Algorithm:
     statistics: Callable[[Any], dict[str, Array]] = _no_statistics
     with_reference: Callable[[Any, Any, Any], Any] = _no_reference
     needs_reference: bool = False
+    predicts_alpha: bool = False
     unset_params: tuple = ()
     counters: Callable[[Any], dict[str, Array]] = _no_statistics
     numbers: dict = dataclasses.field(default_factory=dict)

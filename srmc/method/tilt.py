@@ -56,11 +56,24 @@ FEATURE_TILTS = ("linear", "bounded")  # log pi + alpha <theta, phi(x)>: the ker
 
 class TiltReference(NamedTuple):
     """Per-coordinate location and scale of pi (the warm-up's mean and k sd) and the acceptance the base kernel
-    reached on pi (the guard's reference): the bounded tilt's centre m and width c, the trust region's scale."""
+    reached on pi (the guard's reference): the bounded tilt's centre m and width c, the trust region's scale; and
+    the share of alpha the chain runs with (1, or less where the warm-up predicted alpha would not pay:
+    `srmc.method.prediction`)."""
 
     location: Array
     scale: Array
     acceptance: Array
+    alpha_factor: Array
+
+
+BOUNDED_WIDTH = 1.0  # the bounded tilt's c, in standard deviations of pi (the efficacy table's choice)
+
+
+def bounded_reference(mean: Array, variance: Array) -> tuple[Array, Array]:
+    """The bounded tilt's (m, c) from pi's mean and variance: m = mean, c = `BOUNDED_WIDTH` sd (1 where the
+    variance is not a positive finite number)."""
+    scale = BOUNDED_WIDTH * jnp.sqrt(jnp.asarray(variance))
+    return jnp.asarray(mean), jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0)
 
 
 def tilt_features(target: Target, x: Array, tilt: str, reference: TiltReference | None) -> Array:

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from srmc.method import schedules
+from srmc.method import prediction, schedules
 from srmc.method.algorithm import Algorithm
 from srmc.method.guard import GuardState, guard_update, initial_guard
 from srmc.method.kernels import (
@@ -42,6 +42,7 @@ from srmc.method.tilt import (
     TILTS,
     BaseValues,
     TiltReference,
+    bounded_reference,
     effective_theta,
     kernel_surrogate,
     tilt_features,
@@ -53,20 +54,20 @@ from srmc.targets import Continuous, Target
 
 Array = jax.Array
 
-BOUNDED_WIDTH = 1.0  # the bounded tilt's c, in standard deviations of pi (the efficacy table's choice)
-
-
 class TiltDefaults(NamedTuple):
     """What ``srmc.wrap`` uses when an option is left at "auto": the alpha ramp C (alpha_n = n / (C + n / alpha)
-    for a number alpha; 0: constant) and the trust region kappa (None: none), per tilt."""
+    for a number alpha; 0: constant), the trust region kappa (None: none) and whether the warm-up's prediction may
+    lower alpha (`srmc.method.prediction`), per tilt."""
 
     alpha_ramp: int
     trust_region: float | None
+    alpha_search: bool
 
 
 # score and linear: the SRMC paper's tilts, run as it states them. bounded: the safe default, with the settings
 # that passed the efficacy table (benchmarks/efficacy.py; README "Is SRMC safe on my target?").
-TILT_DEFAULTS = {"score": TiltDefaults(0, None), "linear": TiltDefaults(0, None), "bounded": TiltDefaults(100, 0.5)}
+TILT_DEFAULTS = {"score": TiltDefaults(0, None, False), "linear": TiltDefaults(0, None, False),
+                 "bounded": TiltDefaults(100, 0.5, True)}
 
 
 class ScheduleNumbers(NamedTuple):
@@ -92,7 +93,8 @@ class SRMCState(NamedTuple):
 def default_reference(spec: KernelSpec, theta: Array) -> TiltReference:
     """Location 0, scale 1 and the kernel's declared target acceptance (0 without one: no acceptance guard)."""
     acceptance = spec.tuning.target_acceptance if spec.tuning is not None else 0.0
-    return TiltReference(jnp.zeros_like(theta), jnp.ones_like(theta), jnp.asarray(acceptance, theta.dtype))
+    return TiltReference(jnp.zeros_like(theta), jnp.ones_like(theta), jnp.asarray(acceptance, theta.dtype),
+                         jnp.ones((), theta.dtype))
 
 
 def srmc_state(inner: Any, theta: Array, reference: TiltReference, numbers: tuple | ScheduleNumbers) -> SRMCState:
@@ -102,15 +104,23 @@ def srmc_state(inner: Any, theta: Array, reference: TiltReference, numbers: tupl
     return SRMCState(inner, theta, jnp.zeros((), jnp.int32), reference, initial_guard(reference), numbers)
 
 
-def reference_from_warmup(stats: Any, given: TiltReference | None, theta: Array) -> TiltReference:
-    """The tilt's reference after a warm-up: its mean and `BOUNDED_WIDTH` sd (unless `given`: then its location
-    and scale, as for discrete targets, whose features need none) and the warm-up's acceptance."""
-    acceptance = jnp.asarray(stats.acceptance, theta.dtype)
+def reference_from_warmup(stats: Any, given: TiltReference | None, theta: Array, alpha_factor: Array
+                          ) -> TiltReference:
+    """The tilt's reference after a warm-up: its mean and `tilt.BOUNDED_WIDTH` sd (unless `given`: then its
+    location and scale, as for discrete targets, whose features need none), the warm-up's acceptance and alpha's
+    share `alpha_factor`."""
+    acceptance, alpha_factor = jnp.asarray(stats.acceptance, theta.dtype), jnp.asarray(alpha_factor, theta.dtype)
     if given is not None:
-        return TiltReference(given.location, given.scale, acceptance)
-    scale = BOUNDED_WIDTH * jnp.sqrt(jnp.asarray(stats.variance, theta.dtype))
-    scale = jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0).reshape(theta.shape)
-    return TiltReference(jnp.asarray(stats.mean, theta.dtype).reshape(theta.shape), scale, acceptance)
+        return TiltReference(given.location, given.scale, acceptance, alpha_factor)
+    location, scale = bounded_reference(jnp.asarray(stats.mean, theta.dtype), jnp.asarray(stats.variance, theta.dtype))
+    return TiltReference(location.reshape(theta.shape), scale.reshape(theta.shape), acceptance, alpha_factor)
+
+
+def predicted_alpha_factor(stats: Any, alpha: Array) -> Array:
+    """alpha's share from the warm-up's predicted variance curve (`prediction.alpha_factor`); 1 without one."""
+    if getattr(stats, "predicted_variance", None) is None:
+        return jnp.ones((), jnp.result_type(float))
+    return prediction.alpha_factor(prediction.ALPHA_GRID, stats.predicted_variance, alpha)
 
 
 class SRMCInfo(NamedTuple):
@@ -133,6 +143,7 @@ def wrap(
     gamma: float | schedules.Schedule | None = None,
     alpha_ramp: int | str = "auto",
     trust_region: float | str | None = "auto",
+    alpha_search: bool | str = "auto",
     guard: bool = True,
     tilt_reference: tuple | None = None,
     fd_step: float = DEFAULT_FD_STEP,
@@ -143,7 +154,8 @@ def wrap(
 
     ``srmc.wrap(kernel, alpha=a, **params)`` with nothing else named is the safe default: the bounded tilt,
     alpha ramped as n / (100 + n / a), a trust region of 0.5, the guard on, and (in `srmc.sample`) a 1000-step
-    warm-up that adapts the kernel and measures pi's location and scale for the tilt.
+    warm-up that adapts the kernel, measures pi's location and scale for the tilt and predicts what alpha buys
+    (a smaller alpha, or 0, where a is predicted not to pay: ``alpha_search``).
 
     Args:
       base: kernel module or object, e.g. ``samplers.mala`` or ``blackjax.mala`` (see `srmc.interop`).
@@ -162,6 +174,11 @@ def wrap(
         the tilt's default (`TILT_DEFAULTS`: 100 for bounded, 0 for the paper's score and linear tilts).
       trust_region: kappa > 0 clips theta inside the surrogate to +-kappa / (alpha c_i) (`tilt.effective_theta`);
         None: no clipping; "auto": the tilt's default (0.5 for bounded, None for score and linear).
+      alpha_search: let the warm-up's prediction lower alpha (bounded tilt only): from the base chains' batch means
+        of x and s it predicts SRMC's variance of the mean of x at every alpha of a grid and runs with a smaller
+        alpha, or 0 (the base kernel), where that is predicted to beat the given alpha's by 5%
+        (`srmc.method.prediction`); the share is in ``result.counters["alpha_factor"]`` and the health report.
+        "auto": on for the bounded tilt; False: alpha as given.
       guard: watch every chain and halve its alpha when its acceptance collapses or its proposals turn non-finite
         (see the module doc); False: never.
       tilt_reference: ``(location, scale)`` arrays for the bounded tilt's m and c instead of the warm-up's.
@@ -188,6 +205,12 @@ def wrap(
     defaults = TILT_DEFAULTS[tilt]
     alpha_ramp = defaults.alpha_ramp if alpha_ramp == "auto" else alpha_ramp
     trust_region = defaults.trust_region if trust_region == "auto" else trust_region
+    alpha_search = defaults.alpha_search if alpha_search == "auto" else alpha_search
+    if not isinstance(alpha_search, bool):
+        raise TypeError(f"alpha_search must be True, False or 'auto', got {alpha_search!r}.")
+    if alpha_search and tilt != "bounded":
+        raise ValueError(f"alpha_search predicts the bounded tilt's variance; the {tilt} tilt runs alpha as given: "
+                         f"pass alpha_search=False (or leave it at 'auto') with tilt={tilt!r}.")
     _check_ramp_and_trust_region(alpha_ramp, trust_region)
     if trust_region is not None and tilt not in FEATURE_TILTS:
         raise ValueError(f"trust_region bounds the tilt term of the feature tilts {FEATURE_TILTS}; the score tilt's "
@@ -226,7 +249,8 @@ def wrap(
             reference = default_reference(spec, theta)
             if given_reference is not None:
                 reference = TiltReference(*(jnp.broadcast_to(jnp.asarray(v, theta.dtype), theta.shape)
-                                            for v in given_reference), reference.acceptance)
+                                            for v in given_reference), reference.acceptance,
+                                          reference.alpha_factor)
             inner = spec.init(position, surrogate(target, theta, alpha_schedule(1), reference),
                               **init_params(spec, filled))
             state_cache(spec, inner)  # fails early on a state that lacks its declared cache
@@ -244,7 +268,8 @@ def wrap(
         def gamma_schedule(count: Array) -> Array:
             return gamma_family(count, state.numbers.gamma)
 
-        alpha_now = backoff * jnp.asarray(alpha_schedule(state.count + 1))  # step n = count + 1 uses alpha_n
+        share = backoff * reference.alpha_factor  # the guard's back-off times the warm-up's prediction
+        alpha_now = share * jnp.asarray(alpha_schedule(state.count + 1))  # step n = count + 1 uses alpha_n
         kernel_params = target_params(spec, jittered(spec, {**params, **(overrides or {})}, rng_key, step_jitter),
                                       target)
         inner, inner_info = kernel(rng_key, state.inner, surrogate(target, state.theta, alpha_now, reference),
@@ -262,7 +287,7 @@ def wrap(
         theta = state.theta + gamma_now * (score - state.theta)
         guard_state = guard_update(state.guard, inner_info, reference, jnp.asarray(guarded) & (alpha_now > 0))
         theta = jnp.where(guard_state.events > state.guard.events, jnp.zeros_like(theta), theta)  # a guard event
-        alpha_next = guard_state.backoff * jnp.asarray(alpha_schedule(count + 1))
+        alpha_next = guard_state.backoff * reference.alpha_factor * jnp.asarray(alpha_schedule(count + 1))
         if not alpha_is_zero:
             theta_seen = effective_theta(theta, alpha_next, reference, trust_region)
 
@@ -280,7 +305,8 @@ def wrap(
 
     def with_reference(state: SRMCState, stats: Any, target: Target) -> SRMCState:
         keep = given_reference is not None or not isinstance(target.space, Continuous)
-        reference = reference_from_warmup(stats, state.reference if keep else None, state.theta)
+        factor = predicted_alpha_factor(stats, state.numbers.alpha) if alpha_search else 1.0
+        reference = reference_from_warmup(stats, state.reference if keep else None, state.theta, factor)
         inner = state.inner
         if reads_aux:  # the warm-up ran the kernel on pi's plain callable, which left the aux as it was
             density = surrogate(target, state.theta, alpha_schedule(state.count + 1), reference)
@@ -290,6 +316,8 @@ def wrap(
     params_shown = dict(params, alpha=alpha, tilt=tilt, gradient=gradient)
     if trust_region is not None:
         params_shown["trust_region"] = trust_region
+    if alpha_search != defaults.alpha_search:
+        params_shown["alpha_search"] = alpha_search
     if not guard:
         params_shown["guard"] = False
     if gradient == "finite_difference":
@@ -314,6 +342,7 @@ def wrap(
                      dict(params), step_jitter, functools.partial(_check_schedules, alpha_schedule, gamma_schedule),
                      kernel_state=_inner_state, with_kernel_state=_with_inner_state, statistics=_theta_norm,
                      with_reference=with_reference, needs_reference=needs_reference, counters=_guard_counters,
+                     predicts_alpha=alpha_search and not alpha_is_zero,
                      unset_params=unset_adapted_params(spec, params), numbers=numbers,
                      renumber=renumber if sweeps_alpha else None)
 
@@ -363,7 +392,8 @@ def _check_tilt_reference(tilt_reference: Any) -> tuple | None:
 
 
 def _guard_counters(state: SRMCState) -> dict[str, Array]:
-    return {"guard_events": state.guard.events, "alpha_backoff": state.guard.backoff}
+    return {"guard_events": state.guard.events, "alpha_backoff": state.guard.backoff,
+            "alpha_factor": state.reference.alpha_factor}
 
 
 def _inner_state(state: SRMCState) -> Any:

@@ -32,7 +32,7 @@ def student_t(dim: int = 3, dof: float = 5.0) -> targets.Target:
                                      np.full(dim, dof / (dof - 2.0)), {"dim": dim, "dof": dof})
 
 
-REFERENCE = TiltReference(jnp.array([0.3, -0.2]), jnp.array([0.8, 1.5]), jnp.asarray(0.57))
+REFERENCE = TiltReference(jnp.array([0.3, -0.2]), jnp.array([0.8, 1.5]), jnp.asarray(0.57), jnp.asarray(1.0))
 
 
 def test_bounded_tilt_gradient_is_the_gradient_of_its_value():

@@ -131,7 +131,7 @@ def test_the_split_surrogate_is_the_custom_derivative_one(tilt, gradient):
     `surrogate_logdensity`, and its aux is (log pi, s)."""
     target = targets.get("banana")
     x, theta, alpha = jnp.array([0.7, -1.3]), jnp.array([0.4, 0.9]), 0.5
-    reference = TiltReference(jnp.array([0.1, -0.2]), jnp.array([1.5, 0.8]), jnp.asarray(0.5))
+    reference = TiltReference(jnp.array([0.1, -0.2]), jnp.array([1.5, 0.8]), jnp.asarray(0.5), jnp.asarray(1.0))
     value, grad = jax.value_and_grad(surrogate_logdensity(target, theta, alpha, tilt, gradient,
                                                           reference=reference))(x)
     density = surrogate_density(target, theta, alpha, tilt, gradient, reference=reference)

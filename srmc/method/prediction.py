@@ -1,0 +1,132 @@
+"""What alpha buys, predicted from the base kernel's warm-up: SRMC's variance as a function of alpha, and its choice.
+
+Linear response. With the bounded tilt log pi_theta = log pi + alpha <theta, phi>, theta_n the running mean of the
+score, and gamma_n ~ 1/n, to first order in theta: E_theta[s] = -alpha G theta (Stein, G = E_pi[J_phi] =
+diag(g), g_i = E_pi[sech^2((x_i - m_i) / c_i)]) and E_theta[x] = E_pi[x] + alpha C theta (C = Cov_pi(x, phi)). In
+continuous time, with S_t and N_t the summed fluctuations of s and x (Brownian, long-run covariances lambda_ss,
+lambda_xs, lambda_xx under the kernel) and Y_t = int_0^t (u / t)^A dS_u, A = alpha G, the error of the mean of x is
+
+    t (xbar_t - E_pi[x]) = N_t + K (S_t - Y_t),          K = C G^{-1},
+
+so SRMC is the base chain plus the score, used as a control variate with the fixed coefficient K and the gain
+(1 - (u / t)^a_j) on the fluctuations of coordinate j from time u. Per coordinate i:
+
+    t Var(xbar_i) = int_0^1 lambda[(x + K diag(1 - u^a) s)_i] du,            a_j = alpha g_j,
+
+where lambda[.] is the long-run variance of the series under the base kernel. On a Gaussian (K = Sigma, s =
+-Sigma^{-1}(x - mu)) with independent draws this is Var(x_i) / (1 + 2 a): the 1/alpha law. Elsewhere the score
+predicts x only in part (banana: s_1 carries x_1 (x_2 - b x_1^2)), and with HMC's antithetic draws x's own long-run
+variance is small already, so beyond some alpha the injected part of s costs more than the cancelled part gains:
+SRMC is then worse than its base kernel, more so at larger alpha.
+
+The warm-up estimates every term from its second half (`srmc.engine.warmup`): lambda by batch means of the series
+x + K diag(1 - u^a) s (linear in the batch means of x and of s, so one pass stores only those), K and g from thinned
+draws, the integral by a trapezoid rule in log(-log u). `predicted_relative_variance` is the curve over `ALPHA_GRID`;
+`alpha_factor` picks alpha's share from it. The prediction assumes base chains in equilibrium; where the warm-up's
+mean score is not 0 within its error (Stein: E_pi[s] = 0; `in_equilibrium`), as in chains still travelling to the
+mode, nothing is predicted and alpha runs as given. Cost: once, O(grid x nodes x batches x d^2), skipped above
+`MAX_PREDICTION_DIM` coordinates.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+
+ALPHA_GRID = 2.0 ** np.arange(-6, 8)  # 1/64, 1/32, ..., 128: the alphas the warm-up predicts
+PREDICTION_BATCHES = 10  # batch means per chain over the warm-up's second half
+PREDICTION_CHAINS = 64  # chains whose batches and draws enter the prediction (the first ones)
+PREDICTION_DRAWS = 64  # thinned draws per chain kept for K and g
+MAX_PREDICTION_DIM = 512  # above: no prediction (its O(d^2) cost), alpha as given
+QUADRATURE_NODES = 32  # trapezoid in log(-log u) on [-10, 4]: 0.1% on int u^(2a) du up to a = 128
+
+
+def _quadrature() -> tuple[np.ndarray, np.ndarray]:
+    """Nodes y and weights for int_0^1 F(u) du = int_0^inf F(e^-y) e^-y dy, trapezoid in log y."""
+    log_y = np.linspace(-10.0, 4.0, QUADRATURE_NODES)
+    weights = np.full(QUADRATURE_NODES, log_y[1] - log_y[0])
+    weights[[0, -1]] /= 2
+    y = np.exp(log_y)
+    return y, weights * y * np.exp(-y)
+PAYS = 0.95  # a smaller alpha is chosen only where it is predicted to beat the given one's variance by 5%
+
+
+@functools.partial(jax.jit, static_argnames=("num_chains",))
+def in_equilibrium(batch_s: Array, draws: Array, scores: Array, num_chains: int) -> Array:
+    """Whether the base chains satisfy Stein's identity within its error on every coordinate: E_pi[s] = 0 (from
+    the batch means `batch_s`, ``(chains x batches, d)``) and E_pi[(x_i - E x_i) s_i] = -1 (from the thinned
+    `draws` and their `scores`, ``(chains x draws, d)``), chain by chain.
+
+    The error of each is the spread of the chains' means (independent chains: no assumption on the
+    autocorrelation), or of the batches' / draws' for fewer than 4 chains; the bound is the normal quantile with a
+    1e-3 chance of a false alarm over all 2 d checks. Chains that have not explored pi (still travelling, or too
+    slow to have seen its wide directions) fail the second.
+    """
+    dim = batch_s.shape[-1]
+    products = (draws - draws.mean(0)) * scores + 1.0
+
+    def agrees(values: Array) -> Array:
+        groups = values.reshape(num_chains, -1, dim).mean(1) if num_chains >= 4 else values
+        stderr = jnp.std(groups, axis=0, ddof=1) / jnp.sqrt(groups.shape[0])
+        z = jnp.abs(jnp.mean(groups, axis=0)) / jnp.where(stderr > 0, stderr, jnp.inf)
+        return jnp.all(z <= jax.scipy.special.ndtri(1.0 - 2.5e-4 / dim)) & (groups.shape[0] >= 2)
+
+    return agrees(batch_s) & agrees(products)
+
+
+@functools.partial(jax.jit, static_argnames=("batch_length",))
+def predicted_relative_variance(batch_x: Array, batch_s: Array, batch_length: int, draws: Array, location: Array,
+                                scale: Array, alphas: Array) -> Array:
+    """Mean over coordinates of Var_SRMC(xbar_i) / Var_base(xbar_i) at each of `alphas` (module doc).
+
+    Args:
+      batch_x, batch_s: ``(batches, d)`` batch means of x and s over the base chains (all chains' batches).
+      batch_length: steps per batch.
+      draws: ``(n, d)`` draws of the base chains (for K and g).
+      location, scale: the bounded tilt's m and c.
+      alphas: ``(k,)`` alphas to predict.
+    """
+    t = jnp.tanh((draws - location) / scale)
+    slope = jnp.mean(1.0 - t**2, axis=0)
+    features = scale * t
+    covariance = (draws - draws.mean(0)).T @ (features - features.mean(0)) / draws.shape[0]
+    coefficient = covariance / slope  # K = C G^{-1}
+    bx, bs = batch_x - batch_x.mean(0), batch_s - batch_s.mean(0)
+    base = batch_length * jnp.mean(bx**2, axis=0)
+    nodes, weights = (jnp.asarray(v, bx.dtype) for v in _quadrature())
+
+    def at(alpha: Array) -> Array:
+        def node(y: Array) -> Array:  # u = e^-y: 1 - u^a = -expm1(-a y)
+            series = bx - (bs * jnp.expm1(-alpha * slope * y)) @ coefficient.T
+            return batch_length * jnp.mean(series**2, axis=0)
+
+        variance = jnp.tensordot(weights, jax.lax.map(node, nodes), axes=1)
+        usable = jnp.isfinite(variance) & (base > 0)
+        return jnp.sum(jnp.where(usable, variance / jnp.where(usable, base, 1.0), 0.0)) / jnp.maximum(
+            jnp.sum(usable), 1)
+
+    return jax.lax.map(at, jnp.asarray(alphas, bx.dtype))
+
+
+@jax.jit
+def alpha_factor(alphas: Array, predicted: Array, alpha: Array) -> Array:
+    """alpha's share in [0, 1] that the prediction favours: alpha itself unless a smaller grid alpha (or 0, the
+    base kernel) is predicted to have a variance below `PAYS` x the given alpha's; 1 where nothing was predicted.
+
+    The given alpha's variance is interpolated on the grid (log alpha); above the grid, the last point's.
+    """
+    alphas, predicted = jnp.asarray(alphas), jnp.asarray(predicted)
+    own = jnp.interp(jnp.log(alpha), jnp.log(alphas), predicted)
+    allowed = alphas <= alpha
+    candidates = jnp.where(allowed, predicted, jnp.inf)
+    best = jnp.argmin(candidates)
+    best_value = jnp.minimum(candidates[best], 1.0)  # alpha = 0: the base kernel, relative variance 1
+    best_alpha = jnp.where(candidates[best] <= 1.0, alphas[best], 0.0)
+    smaller = best_value < PAYS * own
+    valid = jnp.all(jnp.isfinite(predicted)) & (alpha > 0)
+    return jnp.where(valid & smaller, best_alpha / jnp.where(alpha > 0, alpha, 1.0), 1.0)
