@@ -68,7 +68,8 @@ def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
     checks = [
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
         _r_hat(result), _ess(result), _mcse_disagreement(result, is_srmc), _theta_growth(result),
-        _warmup_acceptance(result, algorithm), _alpha_reduced(result, algorithm), _guard(result), _bias(result),
+        _warmup_acceptance(result, algorithm), _alpha_not_predicted(result), _alpha_reduced(result, algorithm),
+        _guard(result), _bias(result),
     ]
     return [warning for warning in checks if warning is not None]
 
@@ -227,16 +228,28 @@ def _warmup_acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
         {"acceptance": reached, "target": target})
 
 
+def _predicted_curve(result: Any) -> np.ndarray | None:
+    """The warm-up's predicted variance curve of an SRMC run that has one (`srmc.method.prediction`), else None."""
+    stats = result.warmup_stats
+    curve = getattr(stats, "predicted_variance", None) if stats is not None else None
+    return None if curve is None or "alpha_factor" not in result.counters else np.asarray(curve)
+
+
+def _alpha_not_predicted(result: Any) -> HealthWarning | None:
+    curve = _predicted_curve(result)
+    if curve is None or np.all(np.isfinite(curve)):
+        return None
+    return HealthWarning(
+        "alpha_not_predicted", "the warm-up's chains were not in equilibrium (their mean score is not 0 within "
+        "its error), so what alpha buys could not be predicted and alpha ran as given; warm up longer "
+        "(srmc.sample(..., warmup=N)) or check with `srmc bench`.", {})
+
+
 def _alpha_reduced(result: Any, algorithm: Any) -> HealthWarning | None:
     factor = result.counters.get("alpha_factor")
-    curve = result.warmup_stats.predicted_variance if result.warmup_stats is not None else None
-    if factor is not None and curve is not None and not np.all(np.isfinite(curve)):
-        return HealthWarning(
-            "alpha_not_predicted", "the warm-up's chains were not in equilibrium (their mean score is not 0 within "
-            "its error), so what alpha buys could not be predicted and alpha ran as given; warm up longer "
-            "(srmc.sample(..., warmup=N)) or check with `srmc bench`.", {})
     if factor is None or np.all(np.asarray(factor) >= 1.0):
         return None
+    curve = _predicted_curve(result)
     share = float(np.min(factor))
     alpha = algorithm.numbers.get("alpha")
     ran = f"alpha = {alpha * share:.3g} instead of {alpha:g}" if alpha is not None else f"{share:.3g} x alpha"
@@ -245,7 +258,7 @@ def _alpha_reduced(result: Any, algorithm: Any) -> HealthWarning | None:
         f"target with this kernel (the score predicts x too poorly, or the base chains are antithetic already), "
         f"so the run used {ran}{' (the base kernel)' if share == 0 else ''}. The estimates are valid; "
         "srmc.wrap(..., alpha_search=False) forces alpha, and `srmc bench` measures what it buys.",
-        {"alpha_factor": share, "predicted_variance": None if curve is None else np.asarray(curve).tolist()})
+        {"alpha_factor": share, "predicted_variance": None if curve is None else curve.tolist()})
 
 
 def _guard(result: Any) -> HealthWarning | None:
