@@ -40,6 +40,8 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
     "prediction.py": (["--targets", "banana", "--kernels", "mala", "--chains", "4", "--steps", "20", "--warmup", "40"],
                       r"^side of 1 agrees: \d+ of \d+ clear rows \(\d+ within 2 SE of 1\); rank correlation "
                       r"predicted vs measured (nan|-?[\d.]+)$"),
+    "ceiling.py": (["--targets", "banana", "--kernels", "mala", "--chains", "8", "--steps", "400", "--warmup", "40",
+                    "--batch", "20", "--bootstrap", "3"], r"^\| banana \| mala \| [\d.]+ ± [\d.]+ \| .+ \|$"),
     "bias_vs_chains.py": (["--chains", "8", "--steps", "32", "--warmup", "20"], r"^measured: score tilt, alpha=1 .*"),
     "warmup_cost.py": (["--target", "iid_gaussian", "--warmup", "40", "--steps", "20", "--chains", "4", "--repeats",
                         "1"], r"^ratio warm-up / plain: [\d.]+$"),

@@ -11,6 +11,7 @@ import numpy as np
 
 from srmc.engine.batch_means import chain_mcse, pooled_mcse
 from srmc.engine.metadata import run_metadata
+from srmc.method import prediction
 from srmc.targets.base import spread_stderr
 
 
@@ -260,7 +261,9 @@ class SampleResult:
             f"(compile {self.compile_time:.2f} s, sampling {self.sampling_time:.2f} s)"
         )
         if self.adapted_params:
-            footer += "\nadapted: " + ", ".join(f"{name} {_short(value)}" for name, value in self.adapted_params.items())
+            adapted = self.adapted_params.items()
+            footer += "\nadapted: " + ", ".join(f"{name} {_short(value)}" for name, value in adapted)
+        footer += _prediction_line(self.warmup_stats)
         trusted = ("mcse: spread of the independent chains (trusted: it assumes nothing about autocorrelation); "
                    "mcse_bm: batch means within each chain" if self.num_chains > 1 else
                    "mcse_bm: batch means within the one chain (mcse needs two chains or more)")
@@ -458,3 +461,19 @@ def _table(labels: Mapping[str, int], columns: Mapping[str, np.ndarray], max_row
     if len(labels) > max_rows:
         rows.append(f"... {len(labels) - max_rows} more {what}")
     return rows
+
+
+def _prediction_line(stats: Any) -> str:
+    """The warm-up's prediction of what alpha buys (`srmc.method.prediction`) as a summary line; '' without one."""
+    curve = getattr(stats, "predicted_variance", None)
+    floor = getattr(stats, "variance_floor", None)
+    if curve is None or not np.all(np.isfinite(curve)):
+        return ""
+    best = int(np.argmin(curve))
+    line = (f"\nwarm-up prediction (mean over coordinates of Var_base / Var_SRMC): best {1 / curve[best]:.3g}x at "
+            f"alpha {prediction.ALPHA_GRID[best]:g}")
+    if floor is not None and np.all(np.isfinite(floor)):
+        ceiling = float(prediction.gain_ceiling(floor))
+        line += (f"; no alpha or tilt buys more than {ceiling:.3g}x (first order)" if ceiling < 1e4 else
+                 "; the score predicts x almost exactly (no first-order ceiling)")
+    return line

@@ -202,6 +202,9 @@ class WarmupStats(NamedTuple):
     mean, variance: of x; covariance: dense, with ``Warmup(dense_statistics=True)``, else None.
     score_mean, fisher: mean and second moment E[s s^T] of the score (diagonal; `fisher_matrix` dense or None);
     acceptance: mean acceptance over the window; num_draws: chains x steps averaged.
+    predicted_variance, variance_floor: SRMC's predicted relative variance over `prediction.ALPHA_GRID` and the
+    per-coordinate floor no alpha goes below (`srmc.method.prediction`); None where nothing was predicted, NaN
+    where the chains were not in equilibrium.
     """
 
     mean: Any
@@ -213,6 +216,7 @@ class WarmupStats(NamedTuple):
     covariance: Any = None
     fisher_matrix: Any = None
     predicted_variance: Any = None
+    variance_floor: Any = None
 
 
 class PredictionBuffers(NamedTuple):
@@ -250,20 +254,24 @@ def _update_buffers(buffers: PredictionBuffers, layout: tuple[int, int, int], of
     return PredictionBuffers(sums, draws)
 
 
-def predicted_variance(plan: "WarmupPlan", buffers: PredictionBuffers, stats: "WarmupStats") -> Array | None:
-    """SRMC's predicted relative variance over `prediction.ALPHA_GRID` from the buffers (None: nothing collected;
-    NaN: the chains were not in equilibrium, `prediction.in_equilibrium`)."""
+def predicted_variance(plan: "WarmupPlan", buffers: PredictionBuffers, stats: "WarmupStats"
+                       ) -> tuple[Array, Array] | tuple[None, None]:
+    """SRMC's predicted relative variance over `prediction.ALPHA_GRID` and the per-coordinate floor no alpha goes
+    below (`prediction.variance_floor`), from the buffers; (None, None): nothing collected; NaN: the chains were
+    not in equilibrium (`prediction.in_equilibrium`)."""
     dim = buffers.draws.shape[2] // 2
     batch = prediction_layout(plan, dim)[0]
     if not batch:
-        return None
+        return None, None
     location, scale = bounded_reference(stats.mean, stats.variance)
     batch_means = (buffers.batch_sums / batch).reshape(-1, 2 * dim)
+    batch_x, batch_s = batch_means[:, :dim], batch_means[:, dim:]
     draws = buffers.draws.reshape(-1, 2 * dim)
-    curve = prediction.predicted_relative_variance(
-        batch_means[:, :dim], batch_means[:, dim:], batch, draws[:, :dim], location, scale, prediction.ALPHA_GRID)
-    usable = prediction.in_equilibrium(batch_means[:, dim:], draws[:, :dim], draws[:, dim:], buffers.draws.shape[0])
-    return jnp.where(usable, curve, jnp.nan)  # NaN: not predicted, alpha as given
+    curve = prediction.predicted_relative_variance(batch_x, batch_s, batch, draws[:, :dim], location, scale,
+                                                   prediction.ALPHA_GRID)
+    floor = prediction.variance_floor(batch_x, batch_s)
+    usable = prediction.in_equilibrium(batch_s, draws[:, :dim], draws[:, dim:], buffers.draws.shape[0])
+    return jnp.where(usable, curve, jnp.nan), jnp.where(usable, floor, jnp.nan)  # NaN: not predicted
 
 
 def stats_from_moments(position: Moments, score: Moments, acceptance: Array) -> WarmupStats:
@@ -438,7 +446,8 @@ def finish(plan: WarmupPlan, carry: WarmupCarry) -> WarmupResult:
     window_steps = jnp.maximum(carry.positions.count, 1)
     acceptance = jnp.sum(carry.acceptance_sum) / jnp.sum(window_steps)
     stats = stats_from_moments(carry.positions, carry.scores, acceptance)
-    stats = stats._replace(predicted_variance=predicted_variance(plan, carry.prediction, stats))
+    curve, floor = predicted_variance(plan, carry.prediction, stats)
+    stats = stats._replace(predicted_variance=curve, variance_floor=floor)
     return WarmupResult(params, stats, carry.num_nonfinite, jnp.ones((), bool))
 
 

@@ -26,6 +26,15 @@ draws, the integral by a trapezoid rule in log(-log u). `predicted_relative_vari
 mean score is not 0 within its error (Stein: E_pi[s] = 0; `in_equilibrium`), as in chains still travelling to the
 mode, nothing is predicted and alpha runs as given. Cost: once, O(grid x nodes x batches x d^2), skipped above
 `MAX_PREDICTION_DIM` coordinates.
+
+What no alpha can buy. Every node of the integral is the long-run variance of x_i + (K diag(1 - u^a))_i s: x
+corrected by the score with *some* coefficient. So, to first order, Var_SRMC(xbar_i) / Var_base(xbar_i) is at least
+the share of lambda[x_i] that no linear combination of s removes, the residual of the long-run regression of x_i on
+s (`variance_floor`): for every alpha and every tilt log pi + alpha <theta, phi> whose history is the running mean
+of the score (K = Cov(x, phi) E[J_phi]^{-1}; the score tilt is phi = -s), whatever G's gains. On a Gaussian the
+floor is 0 (x is linear in s); on a banana x_2 = b x_1^2 + noise carries x_1^2, which no combination of s holds,
+and the floor is about 0.5. The bound is a large-n, first-order one: chains that the repellence pushes between
+modes (a nonlinear effect) can do better.
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ def _quadrature() -> tuple[np.ndarray, np.ndarray]:
     weights[[0, -1]] /= 2
     y = np.exp(log_y)
     return y, weights * y * np.exp(-y)
+MIN_BATCHES_PER_REGRESSOR = 4  # variance_floor needs >= 4 (d + 1) batch means, else NaN
 PAYS = 0.95  # a smaller alpha is chosen only where it is predicted to beat the given one's variance by 5%
 
 
@@ -130,3 +140,29 @@ def alpha_factor(alphas: Array, predicted: Array, alpha: Array) -> Array:
     smaller = best_value < PAYS * own
     valid = jnp.all(jnp.isfinite(predicted)) & (alpha > 0)
     return jnp.where(valid & smaller, best_alpha / jnp.where(alpha > 0, alpha, 1.0), 1.0)
+
+
+@jax.jit
+def variance_floor(batch_x: Array, batch_s: Array) -> Array:
+    """Per coordinate, the least Var_SRMC(xbar_i) / Var_base(xbar_i) any alpha and any score-history tilt reaches
+    to first order (module doc): the residual variance of the batch means of x_i regressed on those of s
+    (least squares, its unbiased estimate with ``batches - 1 - d`` degrees of freedom) over their variance.
+
+    Args:
+      batch_x, batch_s: ``(batches, d)`` batch means of x and s over the base chains (all chains' batches).
+    Returns ``(d,)`` in [0, 1]; NaN where there are fewer than `MIN_BATCHES_PER_REGRESSOR` (d + 1) batches or
+    x_i does not vary.
+    """
+    batches, dim = batch_s.shape
+    bx, bs = batch_x - batch_x.mean(0), batch_s - batch_s.mean(0)
+    residual = bx - bs @ jnp.linalg.lstsq(bs, bx)[0]
+    base = jnp.sum(bx**2, axis=0) / (batches - 1)
+    floor = jnp.sum(residual**2, axis=0) / max(batches - 1 - dim, 1) / jnp.where(base > 0, base, 1.0)
+    enough = batches >= MIN_BATCHES_PER_REGRESSOR * (dim + 1)
+    return jnp.where(enough & (base > 0), jnp.clip(floor, 0.0, 1.0), jnp.nan)
+
+
+def gain_ceiling(floor: Array) -> Array:
+    """The most any alpha can buy, on the scale of `predicted_relative_variance` (the mean over coordinates of
+    the relative variance): 1 / mean_i `variance_floor`_i."""
+    return 1.0 / jnp.mean(jnp.asarray(floor))

@@ -71,6 +71,47 @@ def test_a_banana_is_predicted_to_lose_at_large_alpha():
     assert 0 < np.argmin(curve) < len(curve) - 1
 
 
+def unit_banana(key: jax.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n independent draws of the registry's banana (x1 ~ N(0, 1), x2 = y + (x1^2 - 1) / 2) and their scores."""
+    keys = jax.random.split(key)
+    x1, y = jax.random.normal(keys[0], (n,)), jax.random.normal(keys[1], (n,))
+    x = jnp.stack([x1, y + 0.5 * (x1**2 - 1.0)], axis=-1)
+    return np.asarray(x), np.asarray(jnp.stack([-x1 + x1 * y, -y], axis=-1))
+
+
+def test_variance_floor_of_a_banana_is_what_the_score_cannot_predict():
+    """Independent banana draws: regressing x1 on s = (-x1 + x1 y, -y) leaves Var = 1 - 1/2 (Cov(x1, s1) = -1,
+    Var(s1) = 2), x2 leaves its x1^2 / 2 part, Var 1/2 of 3/2: floor (1/2, 1/3), ceiling 1 / mean = 2.4. The SE
+    of each floor is measured from 16 independent groups of draws; tolerance 4 SE (about 0.02). A regression that
+    ignored s gives 1; x in place of s gives 0; a biased score (s1 without its x1 y part) gives x1 the floor 0."""
+    groups = [unit_banana(key, 20_000) for key in jax.random.split(jax.random.key(3), 16)]
+    floors = np.array([prediction.variance_floor(jnp.asarray(x), jnp.asarray(s)) for x, s in groups])
+    stderr = floors.std(0, ddof=1) / np.sqrt(len(floors))
+    np.testing.assert_array_less(np.abs(floors.mean(0) - [0.5, 1 / 3]), 4 * stderr)
+    assert float(prediction.gain_ceiling(floors.mean(0))) == pytest.approx(2.4, rel=0.05)
+
+
+def test_variance_floor_is_zero_on_a_gaussian_and_bounds_the_curve():
+    """On a Gaussian x is linear in s (floor 0, whatever the autocorrelation). On a banana's chains the curve at
+    every alpha is at least the floor (up to the floor's degrees-of-freedom correction): each node is x corrected
+    by s with some coefficient, the floor by the least-squares one."""
+    x = ar1_gaussian(jax.random.key(11), -0.8)
+    batch = [v.reshape(CHAINS, BATCHES, BATCH, 3).mean(2).reshape(-1, 3) for v in (x, -x @ np.linalg.inv(COVARIANCE))]
+    np.testing.assert_allclose(prediction.variance_floor(*map(jnp.asarray, batch)), 0.0, atol=1e-5)
+    banana_x, banana_s = unit_banana(jax.random.key(4), CHAINS * BATCHES * BATCH)
+    shape = (CHAINS, BATCHES * BATCH, 2)
+    curve, _ = curve_of(banana_x.reshape(shape), banana_s.reshape(shape))
+    means = [v.reshape(CHAINS, BATCHES, BATCH, 2).mean(2).reshape(-1, 2) for v in (banana_x, banana_s)]
+    floor = np.asarray(prediction.variance_floor(*map(jnp.asarray, means)))
+    batches = CHAINS * BATCHES
+    assert np.all(curve >= floor.mean() * (batches - 3) / (batches - 1) * (1 - 1e-3))  # trapezoid's 0.1%
+
+
+def test_variance_floor_needs_enough_batches():
+    x = np.random.default_rng(0).normal(size=(30, 8))
+    assert np.all(np.isnan(prediction.variance_floor(jnp.asarray(x), jnp.asarray(-x))))  # 30 < 4 x 9
+
+
 def test_alpha_factor_keeps_alpha_unless_a_smaller_one_pays():
     grid = prediction.ALPHA_GRID
     decreasing = 1.0 / (1.0 + grid)
@@ -111,6 +152,8 @@ def test_default_lowers_alpha_where_predicted_and_says_so():
     factor = result.counters["alpha_factor"]
     assert np.all(factor == factor[0]) and factor[0] < 1.0
     assert result.warmup_stats.predicted_variance.shape == prediction.ALPHA_GRID.shape
+    assert result.warmup_stats.variance_floor.shape == (2,)
+    assert "no alpha or tilt buys more than" in result.summary()
     warning = next(w for w in result.warnings if w.code == "alpha_reduced")
     assert warning.data["alpha_factor"] == pytest.approx(float(factor[0]))
     forced = srmc.sample(jax.random.key(0), srmc.wrap(samplers.hmc, alpha=10.0, alpha_search=False, **HMC), target,

@@ -1,0 +1,103 @@
+"""What no alpha can buy: the first-order ceiling on SRMC's gain, from long runs of the base kernel alone.
+
+    python benchmarks/ceiling.py                                # the issue's >= 3x targets + held-out, mala and hmc
+    python benchmarks/ceiling.py --targets banana --kernels hmc --steps 16000
+
+SRMC's history is the running mean of the score, so to first order its estimate of E[x] is the base chain's,
+corrected by the score with some coefficient K (`srmc.method.prediction`, module doc): whatever the tilt and alpha,
+its variance is at least what is left of the base kernel's long-run variance of x after regressing x on s. This
+script measures that residual from batch means of x and s along long base runs (`prediction.variance_floor`, the
+same function the warm-up uses on its shorter window) and prints the ceiling on the efficacy table's scale:
+sum_i Var_base(xbar_i) / sum_i floor_i Var_base(xbar_i) (MSE averaged over coordinates), with a bootstrap SE over
+chains; next to it the default's measured ratio at alpha = 10 from ``docs/benchmarks/efficacy.json`` (registry
+targets). A ceiling below 3 means no score-history SRMC reaches 3x there in the large-n
+limit; a measured ratio above its ceiling is a nonlinear effect (repellence moving chains between modes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from efficacy import KERNELS
+from held_out import HELD_OUT
+
+import srmc
+from srmc import targets
+from srmc.method import prediction
+
+DEFAULT_TARGETS = ("banana", "correlated_gaussian", "eight_schools", "ill_conditioned_gaussian", "three_mode_mixture",
+                   "funnel", "banana_6d", "student_t", "gumbel")
+DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
+
+
+def batch_means(values: np.ndarray, batch: int) -> np.ndarray:
+    """``(chains, steps, d)`` -> ``(chains, steps // batch, d)`` means of consecutive batches."""
+    chains, steps, dim = values.shape
+    count = steps // batch
+    return values[:, : count * batch].reshape(chains, count, batch, dim).mean(2)
+
+
+def ceiling(batch_x: np.ndarray, batch_s: np.ndarray) -> float:
+    """sum_i Var(xbar_i) / sum_i floor_i Var(xbar_i) from ``(chains, batches, d)`` batch means."""
+    flat_x, flat_s = (np.asarray(v, np.float64).reshape(-1, v.shape[-1]) for v in (batch_x, batch_s))
+    floor = np.asarray(prediction.variance_floor(jnp.asarray(flat_x), jnp.asarray(flat_s)))
+    base = flat_x.var(axis=0, ddof=1)
+    return float(np.sum(base) / np.sum(floor * base))
+
+
+def measured_ratios() -> dict[tuple[str, str], tuple[float, float]]:
+    """(target, kernel) -> the default's (ratio, SE) at alpha = 10 from the efficacy table, if it was written."""
+    path = DOCS / "efficacy.json"
+    rows = json.loads(path.read_text())["rows"] if path.exists() else []
+    return {(row["target"], row["kernel"]): (row["ratio"], row["ratio_se"]) for row in rows
+            if row["config"] == "default" and float(row["alpha"]) == 10}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", nargs="*", default=list(DEFAULT_TARGETS))
+    parser.add_argument("--kernels", nargs="*", default=list(KERNELS), choices=list(KERNELS))
+    parser.add_argument("--chains", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=8000)
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=200, help="steps per batch mean")
+    parser.add_argument("--bootstrap", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    measured = measured_ratios()
+    print("| target | kernel | ceiling ± SE (any alpha, any tilt) | default at alpha 10 (measured) | per-coordinate "
+          "floor (min .. max) |")
+    print("|---|---|---|---|---|")
+    for name in args.targets:
+        target = HELD_OUT[name]() if name in HELD_OUT else targets.get(name)
+        starts = (target.sample(jax.random.key(args.seed + 1), args.chains) if target.sample is not None
+                  else target.initial_position(jax.random.key(args.seed + 1), args.chains))
+        for kernel in args.kernels:
+            module, params = KERNELS[kernel]
+            result = srmc.sample(jax.random.key(args.seed), srmc.base(module, **params), target, args.steps,
+                                 args.chains, initial_position=starts, warmup=args.warmup, thin=1, progress=False)
+            draws = jnp.asarray(result.draws)
+            scores = np.asarray(jax.vmap(jax.vmap(target.score))(draws), np.float64)
+            bx, bs = batch_means(np.asarray(draws, np.float64), args.batch), batch_means(scores, args.batch)
+            value = ceiling(bx, bs)
+            rng = np.random.default_rng(args.seed)
+            boots = [ceiling(bx[pick], bs[pick]) for pick in
+                     (rng.integers(0, args.chains, args.chains) for _ in range(args.bootstrap))]
+            flat = [v.reshape(-1, v.shape[-1]) for v in (bx, bs)]
+            floor = np.asarray(prediction.variance_floor(*(jnp.asarray(v) for v in flat)))
+            ratio = measured.get((name, kernel))
+            shown = "-" if ratio is None else f"{ratio[0]:.3g} ± {ratio[1]:.2g}"
+            ceiling_text = f"{value:.3g} ± {np.std(boots, ddof=1):.2g}" if value < 1e4 else "> 1e4 (x linear in s)"
+            print(f"| {name} | {kernel} | {ceiling_text} | {shown} | {floor.min():.2g} .. {floor.max():.2g} |",
+                  flush=True)
+            jax.clear_caches()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
