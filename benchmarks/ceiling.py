@@ -12,6 +12,11 @@ sum_i Var_base(xbar_i) / sum_i floor_i Var_base(xbar_i) (MSE averaged over coord
 chains; next to it the default's measured ratio at alpha = 10 from ``docs/benchmarks/efficacy.json`` (registry
 targets). A ceiling below 3 means no score-history SRMC reaches 3x there in the large-n
 limit; a measured ratio above its ceiling is a nonlinear effect (repellence moving chains between modes).
+
+The last two columns do without SRMC: the base kernel's own draws corrected after the fact by the score
+(`srmc.tools.control_variates`, features "score"), and by the score and 1 + (x_i - m_i) s_i ("score+diagonal"),
+measured like the efficacy table (MSE of the mean of x against the truth, base / corrected, +- SE) on the first
+`--short-chains` chains and `--short-steps` steps of the same runs.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from held_out import HELD_OUT
 import srmc
 from srmc import targets
 from srmc.method import prediction
+from srmc.tools import control_variates
+from srmc.tools.benchmark import mse_ratio_with_stderr
 
 DEFAULT_TARGETS = ("banana", "correlated_gaussian", "eight_schools", "ill_conditioned_gaussian", "three_mode_mixture",
                    "funnel", "banana_6d", "student_t", "gumbel")
@@ -58,6 +65,18 @@ def measured_ratios() -> dict[tuple[str, str], tuple[float, float]]:
             if row["config"] == "default" and float(row["alpha"]) == 10}
 
 
+def post_hoc_ratio(draws: np.ndarray, scores: np.ndarray, target: targets.Target, features: str,
+                   args: argparse.Namespace) -> str:
+    """MSE(base) / MSE(base + control variates) of the mean of x on the short run, as text ("-" without truth)."""
+    if target.ground_truth is None:
+        return "-"
+    short = np.s_[: args.short_chains, : args.short_steps]
+    corrected = control_variates.control_variate_mean(draws[short], scores[short], features)
+    truth = np.asarray(target.ground_truth.mean, np.float64)
+    ratio, se = mse_ratio_with_stderr(np.asarray(draws[short], np.float64).mean(1), corrected.chain_estimates, truth)
+    return f"{ratio:.3g} ± {se:.2g}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", nargs="*", default=list(DEFAULT_TARGETS))
@@ -67,12 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=200, help="steps per batch mean")
     parser.add_argument("--bootstrap", type=int, default=50)
+    parser.add_argument("--short-chains", type=int, default=32, help="chains of the post-hoc comparison")
+    parser.add_argument("--short-steps", type=int, default=2000, help="steps of the post-hoc comparison")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     measured = measured_ratios()
     print("| target | kernel | ceiling ± SE (any alpha, any tilt) | default at alpha 10 (measured) | per-coordinate "
-          "floor (min .. max) |")
-    print("|---|---|---|---|---|")
+          "floor (min .. max) | base + score CV | base + score+diagonal CV |")
+    print("|---|---|---|---|---|---|---|")
     for name in args.targets:
         target = HELD_OUT[name]() if name in HELD_OUT else targets.get(name)
         starts = (target.sample(jax.random.key(args.seed + 1), args.chains) if target.sample is not None
@@ -93,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             ratio = measured.get((name, kernel))
             shown = "-" if ratio is None else f"{ratio[0]:.3g} ± {ratio[1]:.2g}"
             ceiling_text = f"{value:.3g} ± {np.std(boots, ddof=1):.2g}" if value < 1e4 else "> 1e4 (x linear in s)"
-            print(f"| {name} | {kernel} | {ceiling_text} | {shown} | {floor.min():.2g} .. {floor.max():.2g} |",
-                  flush=True)
+            post_hoc = [post_hoc_ratio(np.asarray(draws), scores, target, features, args)
+                        for features in control_variates.FEATURES]
+            print(f"| {name} | {kernel} | {ceiling_text} | {shown} | {floor.min():.2g} .. {floor.max():.2g} | "
+                  + " | ".join(post_hoc) + " |", flush=True)
             jax.clear_caches()
     return 0
 

@@ -1,1 +1,2 @@
-"""Measuring tools: variance benchmarks, evaluation counts, mode coverage, plots and the `srmc` command line."""
+"""Measuring tools: variance benchmarks, evaluation counts, mode coverage, post-hoc control variates, plots and the
+`srmc` command line."""

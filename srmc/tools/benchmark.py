@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import pathlib
 import platform
+import time
 from typing import Any, NamedTuple, Sequence
 
 import jax
@@ -24,8 +25,9 @@ from srmc.engine.runner import resolve_warmup, sample
 from srmc.method import schedules
 from srmc.method.algorithm import Algorithm, base
 from srmc.method.wrapper import TILT_DEFAULTS, wrap
-from srmc.targets import Target
+from srmc.targets import Continuous, Target
 from srmc.targets.base import spread_stderr
+from srmc.tools.control_variates import control_variate_mean
 from srmc.tools.coverage import CoverageSummary, mixture_modes, summarize_coverage
 from srmc.tools.evaluations import EvaluationCounts, count_evaluations
 
@@ -261,6 +263,7 @@ def variance_benchmark(
     chunk_size: int | None = None,
     progress: bool | None = False,
     independent_keys: bool = False,
+    control_variates: bool = False,
 ) -> BenchmarkReport:
     """MSE (with ground truth) and variance across replicates of the running means of x and x^2 for each tilt and
     alpha (alpha = 0: the base kernel, run once), with variance ratios and bias z against the base kernel.
@@ -292,6 +295,9 @@ def variance_benchmark(
       coverage_draws: for Gaussian-mixture targets, about this many stored draws per chain for mode coverage.
       count_steps: eager steps of one chain used to count evaluations per step (0: do not count).
       independent_keys: fresh keys and starts per configuration (see Keys above).
+      control_variates: also a row ``base+cv``: the base kernel's own run (every draw stored) with its means of x
+        and x^2 corrected after the fact by the score (`srmc.tools.control_variates`; curve: refitted at every
+        snapshot step), SRMC's first-order limit reached without SRMC. Needs alpha 0 among `alphas`.
     """
     if num_replicates < 2:
         raise ValueError(f"num_replicates must be >= 2 (the MSE's standard error needs a spread), "
@@ -308,6 +314,9 @@ def variance_benchmark(
     modes = mixture_modes(target)
     thin = max(1, num_steps // coverage_draws) if modes is not None else None
     chunk = chunk_size or max(1, (num_steps + burn_in) // 10)
+    if control_variates and (0 not in alphas or not isinstance(target.space, Continuous)):
+        raise ValueError("control_variates=True corrects the base kernel's run by the score (Stein's identity, "
+                         "continuous targets): add 0 to the alphas, on a continuous target.")
     runs = []
     configs = configurations(kernel, kernel_params, alphas, tilts, gradient, gamma, alpha_warmup)
     if warmup is None:  # every configuration gets the same warm-up: the longest any of them needs by default
@@ -317,20 +326,26 @@ def variance_benchmark(
         if independent_keys:
             key = jax.random.fold_in(run_key, index)
             config_starts = sampler(jax.random.fold_in(init_key, index), num_replicates)
+        corrected = control_variates and tilt is None
         result, seconds = timed_sample(
             key, algorithm, target, num_steps, num_replicates, initial_position=config_starts, burn_in=burn_in,
-            thin=thin, chunk_size=chunk, progress=progress, snapshot_steps=snapshot_steps, warmup=warmup,
+            thin=1 if corrected else thin, chunk_size=chunk, progress=progress,
+            snapshot_steps=snapshot_steps, warmup=warmup,
         )
         counts = (count_evaluations(algorithm, target, config_starts[0], num_steps=count_steps) if count_steps
                   else EvaluationCounts(float("nan"), float("nan"), float("nan")))
+        estimates = [np.asarray(result.chain_estimates[name], np.float64) for name in ("x", "x^2")]
         runs.append(_benchmark_run(label, tilt, alpha, result, seconds / (num_steps + burn_in), counts,
-                                   truth_mean, truth_second, modes))
+                                   truth_mean, truth_second, modes, *estimates, result.snapshots["x"]))
+        if corrected:
+            runs.append(_control_variate_run(result, target, runs[-1].row, truth_mean, truth_second))
     runs = compare_with_base(runs)
     settings = {
         "target": target.name, "kernel": configs[0][3].kernel.name,
         "kernel_params": dict(kernel_params), "alphas": [float(a) for a in alphas], "tilts": list(tilts),
         "gradient": gradient, "gamma": "default" if gamma is None else repr(gamma), "alpha_warmup": alpha_warmup,
         "warmup": warmup, "num_steps": num_steps, "num_replicates": num_replicates, "burn_in": burn_in, "thin": thin,
+        "control_variates": control_variates,
         "ground_truth": "none" if truth is None else ("exact" if truth.exact else "reference run"),
         "count_steps": count_steps, "jax": jax.__version__, "device": str(jax.devices()[0]),
         "machine": platform.machine(),
@@ -340,19 +355,44 @@ def variance_benchmark(
     return BenchmarkReport(settings, truth_mean, truth_second, runs)
 
 
+def _control_variate_run(result: Any, target: Target, base_row: BenchmarkRow, truth_mean: np.ndarray | None,
+                         truth_second: np.ndarray | None) -> BenchmarkRun:
+    """The ``base+cv`` row: the base run's means of x and x^2 corrected by the score after the fact."""
+    draws = np.asarray(result.draws, np.float64)
+    score_all = jax.jit(jax.vmap(jax.vmap(target.score))).lower(result.draws).compile()  # compilation excluded
+    start = time.perf_counter()  # the correction's cost (scores at every draw, the fits) joins the base's time
+    scores = np.asarray(score_all(result.draws), np.float64)
+
+    def corrected(values: np.ndarray, steps: int) -> np.ndarray:
+        try:
+            return control_variate_mean(draws[:, :steps], scores[:, :steps], values=values[:, :steps]).chain_estimates
+        except ValueError:  # too few draws for the fit this early: no point on the curve
+            return np.full(values.shape[::2], np.nan)
+
+    estimates, second_moments = corrected(draws, draws.shape[1]), corrected(draws**2, draws.shape[1])
+    fit_seconds = time.perf_counter() - start
+    snapshots = np.stack([corrected(draws, int(step)) for step in result.snapshot_steps])
+    counts = EvaluationCounts(base_row.logdensity_per_step, base_row.gradient_per_step,
+                              base_row.hessian_vector_per_step)
+    seconds_per_step = base_row.seconds_per_step + fit_seconds / (result.num_steps + result.burn_in)
+    run = _benchmark_run("base+cv", None, 0.0, result, seconds_per_step, counts, truth_mean, truth_second, None,
+                         estimates, second_moments, snapshots)
+    return run._replace(warnings=())  # the base row's run: its health report is printed there
+
+
 def _benchmark_run(label: str, tilt: str | None, alpha: float, result: Any, seconds_per_step: float,
                    counts: EvaluationCounts, truth_mean: np.ndarray | None, truth_second: np.ndarray | None,
-                   modes: tuple | None) -> BenchmarkRun:
-    estimates = np.asarray(result.chain_estimates["x"], np.float64)
-    second_moments = np.asarray(result.chain_estimates["x^2"], np.float64)
+                   modes: tuple | None, estimates: np.ndarray, second_moments: np.ndarray,
+                   snapshots: np.ndarray) -> BenchmarkRun:
+    """A row from a run's final estimates of x and x^2 per replicate and its snapshots of x."""
     nan = float("nan")
     if truth_mean is None:
         (mse, stderr), (mse2, stderr2) = (nan, nan), (nan, nan)
-        curve_mse, curve_stderr = variance_with_stderr(result.snapshots["x"])
+        curve_mse, curve_stderr = variance_with_stderr(snapshots)
     else:
         mse, stderr = mse_with_stderr(estimates, truth_mean)
         mse2, stderr2 = mse_with_stderr(second_moments, truth_second)
-        curve_mse, curve_stderr = mse_with_stderr(result.snapshots["x"], truth_mean)
+        curve_mse, curve_stderr = mse_with_stderr(snapshots, truth_mean)
     variance, variance_stderr = variance_with_stderr(estimates)
     variance2, variance2_stderr = variance_with_stderr(second_moments)
     row = BenchmarkRow(

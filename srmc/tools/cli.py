@@ -399,7 +399,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         jax.random.key(args.seed), target, kernel, params, alphas, num_steps=args.steps,
         num_replicates=args.replicates, tilts=tilts, gradient=args.gradient, alpha_warmup=args.alpha_warmup,
         burn_in=args.burn_in, progress=not args.quiet and None, warmup=args.warmup,
-        independent_keys=args.independent_keys,
+        independent_keys=args.independent_keys, control_variates=args.control_variates,
     )
     report.settings.update(seed=args.seed, target_params=parse_pairs(args.param, "--param"),
                            command="srmc " + " ".join(args.argv))
@@ -568,6 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--independent-keys", action="store_true", dest="independent_keys",
                        help="fresh keys and starts per configuration (default: all share them, which makes the "
                             "variance ratio's and bias z's standard errors conservative when runs correlate)")
+    bench.add_argument("--control-variates", action="store_true", dest="control_variates",
+                       help="add a row base+cv: the base kernel's run corrected after the fact by its scores "
+                            "(srmc.tools.control_variates), SRMC's first-order limit without SRMC")
     bench.set_defaults(func=cmd_bench, burn_in=0)
     from srmc.tools.reproduce.cli import add_parser as add_reproduce_parser  # `srmc reproduce ...` lives there
 

@@ -122,3 +122,32 @@ def test_rerunning_srmc_sample_reproduces_the_benchmark(bench):
     printed = bench[1][8].split()
     assert float(printed[2]) == pytest.approx(coverage.fraction_visited.mean(), abs=1e-3)
     assert float(printed[-2]) == pytest.approx(coverage.total_variation.mean(), abs=1e-3)
+
+
+def test_control_variate_row_corrects_the_base_run(tmp_path):
+    """`srmc bench --control-variates` on a Gaussian: the base+cv row is the base run corrected by its scores, exact
+    where x is linear in s (MSE ratio > 1e3; the base row's MSE itself is unchanged by asking for it), and it
+    survives the JSON round trip. A wrong sign in the correction doubles the base's error instead."""
+    argv = ["bench", "correlated_gaussian", "--param", "dim=4", "--kernel", "mala", "--alpha", "0,1", "--steps", "200",
+            "--replicates", "4", "--seed", "1", "--warmup", "100", "--quiet", "--out", str(tmp_path)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(argv) == 0
+        plain = load_report(tmp_path / "bench.json")
+        assert main(argv + ["--control-variates"]) == 0
+    report = load_report(tmp_path / "bench.json")
+    labels = [row.label for row in report.rows]
+    assert labels[:2] == ["base", "base+cv"] and report.settings["control_variates"] is True
+    base, corrected = report.rows[0], report.rows[1]
+    assert base.mse == plain.rows[0].mse and corrected.mse < 1e-3 * base.mse
+    assert corrected.variance_ratio > 1e3
+
+
+def test_control_variates_need_the_base_kernel_and_a_continuous_target():
+    from srmc.tools.benchmark import variance_benchmark
+
+    with pytest.raises(ValueError, match="add 0 to the alphas"):
+        variance_benchmark(jax.random.key(0), targets.get("banana"), samplers.mala, {}, [1.0], num_steps=10,
+                           num_replicates=2, control_variates=True)
+    with pytest.raises(ValueError, match="continuous"):
+        variance_benchmark(jax.random.key(0), targets.get("ising", side=3), samplers.gibbs, {}, [0.0], num_steps=10,
+                           num_replicates=2, control_variates=True)
