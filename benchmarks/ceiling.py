@@ -13,10 +13,11 @@ chains; next to it the default's measured ratio at alpha = 10 from ``docs/benchm
 targets). A ceiling below 3 means no score-history SRMC reaches 3x there in the large-n
 limit; a measured ratio above its ceiling is a nonlinear effect (repellence moving chains between modes).
 
-The last two columns do without SRMC: the base kernel's own draws corrected after the fact by the score
-(`srmc.tools.control_variates`, features "score"), and by the score and 1 + (x_i - m_i) s_i ("score+diagonal"),
-measured like the efficacy table (MSE of the mean of x against the truth, base / corrected, +- SE) on the first
-`--short-chains` chains and `--short-steps` steps of the same runs.
+"ceiling, score+diagonal features": the same regression with 1 + (x_i - m_i) s_i added to the score (Stein features
+no SRMC tilt uses: what a richer history could reach). The last two columns do without SRMC: the base kernel's own
+draws corrected after the fact by the score (`srmc.tools.control_variates`, features "score"), and by the score and
+1 + (x_i - m_i) s_i ("score+diagonal"), measured like the efficacy table (MSE of the mean of x against the truth,
+base / corrected, +- SE) on the first `--short-chains` chains and `--short-steps` steps of the same runs.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def batch_means(values: np.ndarray, batch: int) -> np.ndarray:
 
 
 def ceiling(batch_x: np.ndarray, batch_s: np.ndarray) -> float:
-    """sum_i Var(xbar_i) / sum_i floor_i Var(xbar_i) from ``(chains, batches, d)`` batch means."""
+    """sum_i Var(xbar_i) / sum_i floor_i Var(xbar_i) from ``(chains, batches, d)`` batch means of x and of the
+    regressors (the score, or any Stein features ``(chains, batches, p)``)."""
     flat_x, flat_s = (np.asarray(v, np.float64).reshape(-1, v.shape[-1]) for v in (batch_x, batch_s))
     floor = np.asarray(prediction.variance_floor(jnp.asarray(flat_x), jnp.asarray(flat_s)))
     base = flat_x.var(axis=0, ddof=1)
@@ -92,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     measured = measured_ratios()
     print("| target | kernel | ceiling ± SE (any alpha, any tilt) | default at alpha 10 (measured) | per-coordinate "
-          "floor (min .. max) | base + score CV | base + score+diagonal CV |")
-    print("|---|---|---|---|---|---|---|")
+          "floor (min .. max) | ceiling, score+diagonal features | base + score CV | base + score+diagonal CV |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in args.targets:
         target = HELD_OUT[name]() if name in HELD_OUT else targets.get(name)
         starts = (target.sample(jax.random.key(args.seed + 1), args.chains) if target.sample is not None
@@ -106,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             scores = np.asarray(jax.vmap(jax.vmap(target.score))(draws), np.float64)
             bx, bs = batch_means(np.asarray(draws, np.float64), args.batch), batch_means(scores, args.batch)
             value = ceiling(bx, bs)
+            diagonal = ceiling(bx, batch_means(control_variates.stein_features(
+                np.asarray(draws, np.float64), scores, "score+diagonal"), args.batch))
             rng = np.random.default_rng(args.seed)
             boots = [ceiling(bx[pick], bs[pick]) for pick in
                      (rng.integers(0, args.chains, args.chains) for _ in range(args.bootstrap))]
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             post_hoc = [post_hoc_ratio(np.asarray(draws), scores, target, features, args)
                         for features in control_variates.FEATURES]
             print(f"| {name} | {kernel} | {ceiling_text} | {shown} | {floor.min():.2g} .. {floor.max():.2g} | "
-                  + " | ".join(post_hoc) + " |", flush=True)
+                  f"{diagonal:.3g} | " + " | ".join(post_hoc) + " |", flush=True)
             jax.clear_caches()
     return 0
 

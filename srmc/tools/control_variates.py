@@ -8,7 +8,10 @@ is a control variate for E_pi[g]. With constant f (the score itself) the correct
 is the first-order limit of SRMC at large alpha (`srmc.method.prediction.variance_floor`, with the ordinary in
 place of the long-run regression), and it needs only the base kernel's draws and their scores. ``features="score
 +diagonal"`` adds 1 + (x_i - m_i) s_i (f = (x_i - m_i) e_i, m the pooled mean): d more features, which no SRMC tilt
-uses, and which about double the ceiling on a banana or on eight schools (`benchmarks/ceiling.py`).
+uses, and which raise the first-order ceiling on a banana and on eight schools (`benchmarks/ceiling.py`).
+
+From stored draws: `control_variate_mean`. Without them: run `srmc.sample` with ``functions=streaming_functions
+(target)`` (running means of x, z, x z^T and z z^T) and fit with `from_running_means`, the same estimate.
 
 The coefficient is fitted once on all chains' draws; each chain's corrected mean is then an estimate whose spread
 over chains is its standard error (the fit's own error adds O(p / draws), p the number of features). It assumes
@@ -72,6 +75,45 @@ def control_variate_mean(draws: np.ndarray, scores: np.ndarray, features: str = 
     coefficient = -np.linalg.lstsq(centred_z, flat_x - flat_x.mean(0), rcond=None)[0]
     chains = values.mean(1) + z.mean(1) @ coefficient
     return ControlVariateEstimate(chains.mean(0), spread_stderr(chains), chains, coefficient)
+
+
+STREAMING_PREFIX = "cv:"  # names of the running means `streaming_functions` adds
+
+
+def streaming_functions(target, features: str = "score") -> dict:
+    """``functions=`` for `srmc.sample` whose running means let `from_running_means` correct the mean of x without
+    storing draws: x, the Stein features z, x z^T and z z^T (O(chains x d p) memory, one more score evaluation
+    per step). With features "score+diagonal" z = [s, 1 + x s]: the same span as [s, 1 + (x - m) s]."""
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {FEATURES}, got {features!r}.")
+
+    def z(x):
+        s = target.score(x)
+        return s if features == "score" else jnp.concatenate([s, 1.0 + x * s])
+
+    return {"x": lambda x: x, STREAMING_PREFIX + "z": z,
+            STREAMING_PREFIX + "xz": lambda x: jnp.outer(x, z(x)).ravel(),
+            STREAMING_PREFIX + "zz": lambda x: jnp.outer(z(x), z(x)).ravel()}
+
+
+def from_running_means(result) -> ControlVariateEstimate:
+    """The corrected mean of x from a run with ``functions=streaming_functions(...)``: the same fit as
+    `control_variate_mean` (pooled least squares, each chain corrected), from per-chain running means."""
+    means = result.chain_estimates
+    if STREAMING_PREFIX + "z" not in means:
+        raise ValueError("the run has no control-variate running means: pass "
+                         "functions=control_variates.streaming_functions(target) to srmc.sample.")
+    x, z = (np.asarray(means[name], np.float64) for name in ("x", STREAMING_PREFIX + "z"))
+    chains, dim, p = x.shape[0], x.shape[1], z.shape[1]
+    xz = np.asarray(means[STREAMING_PREFIX + "xz"], np.float64).reshape(chains, dim, p).mean(0)
+    zz = np.asarray(means[STREAMING_PREFIX + "zz"], np.float64).reshape(chains, p, p).mean(0)
+    if not (np.all(np.isfinite(xz)) and np.all(np.isfinite(zz))):
+        raise ValueError("the control-variate running means are not finite: check the run's health report.")
+    mx, mz = x.mean(0), z.mean(0)
+    covariance_zz, covariance_zx = zz - np.outer(mz, mz), xz.T - np.outer(mz, mx)
+    coefficient = -np.linalg.lstsq(covariance_zz, covariance_zx, rcond=None)[0]
+    corrected = x + z @ coefficient
+    return ControlVariateEstimate(corrected.mean(0), spread_stderr(corrected), corrected, coefficient)
 
 
 def scores_of(target, draws: np.ndarray) -> np.ndarray:

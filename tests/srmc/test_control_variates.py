@@ -71,3 +71,20 @@ def test_bad_input_is_named():
     broken[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         control_variates.control_variate_mean(broken, scores)
+
+
+@pytest.mark.parametrize("features", control_variates.FEATURES)
+def test_streaming_matches_the_stored_draws_fit(features):
+    """From running means alone (no stored draws) the corrected means are those of the fit on every stored draw
+    (same chains, same pooled least squares; "score+diagonal" with 1 + x s spans what 1 + (x - m) s does)."""
+    target = targets.get("banana")
+    result = srmc.sample(jax.random.key(4), srmc.base(samplers.mala, step_size=0.5), target, 300, 6, thin=1,
+                         warmup=100, functions=control_variates.streaming_functions(target, features),
+                         progress=False)
+    draws = np.asarray(result.draws)
+    stored = control_variates.control_variate_mean(draws, control_variates.scores_of(target, draws), features)
+    streamed = control_variates.from_running_means(result)
+    np.testing.assert_allclose(streamed.chain_estimates, stored.chain_estimates, atol=2e-4)
+    with pytest.raises(ValueError, match="streaming_functions"):
+        control_variates.from_running_means(srmc.sample(jax.random.key(4), srmc.base(samplers.mala, step_size=0.5),
+                                                        target, 10, 2, progress=False))
