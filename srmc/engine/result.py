@@ -476,4 +476,6 @@ def _prediction_line(stats: Any) -> str:
         ceiling = float(prediction.gain_ceiling(floor))
         line += (f"; no alpha or tilt buys more than {ceiling:.3g}x (first order)" if ceiling < 1e4 else
                  "; the score predicts x almost exactly (no first-order ceiling)")
+        line += ("\n(post hoc, score control variates on the base kernel's draws reach that first-order limit "
+                 "without SRMC: srmc.tools.control_variates)")
     return line

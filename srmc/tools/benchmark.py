@@ -16,6 +16,7 @@ import json
 import pathlib
 import platform
 import time
+import warnings
 from typing import Any, NamedTuple, Sequence
 
 import jax
@@ -27,7 +28,7 @@ from srmc.method.algorithm import Algorithm, base
 from srmc.method.wrapper import TILT_DEFAULTS, wrap
 from srmc.targets import Continuous, Target
 from srmc.targets.base import spread_stderr
-from srmc.tools.control_variates import control_variate_mean
+from srmc.tools.control_variates import NOT_IN_EQUILIBRIUM, control_variate_mean, stein_check
 from srmc.tools.coverage import CoverageSummary, mixture_modes, summarize_coverage
 from srmc.tools.evaluations import EvaluationCounts, count_evaluations
 
@@ -365,19 +366,23 @@ def _control_variate_run(result: Any, target: Target, base_row: BenchmarkRow, tr
 
     def corrected(values: np.ndarray, steps: int) -> np.ndarray:
         try:
-            return control_variate_mean(draws[:, :steps], scores[:, :steps], values=values[:, :steps]).chain_estimates
+            with warnings.catch_warnings():  # the final fit's Stein check is reported on the row instead
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return control_variate_mean(draws[:, :steps], scores[:, :steps],
+                                            values=values[:, :steps]).chain_estimates
         except ValueError:  # too few draws for the fit this early: no point on the curve
             return np.full(values.shape[::2], np.nan)
 
     estimates, second_moments = corrected(draws, draws.shape[1]), corrected(draws**2, draws.shape[1])
     fit_seconds = time.perf_counter() - start
+    stein = ["WARNING [stein_identity]: " + NOT_IN_EQUILIBRIUM] if stein_check(draws, scores) is False else []
     snapshots = np.stack([corrected(draws, int(step)) for step in result.snapshot_steps])
     counts = EvaluationCounts(base_row.logdensity_per_step, base_row.gradient_per_step,
                               base_row.hessian_vector_per_step)
     seconds_per_step = base_row.seconds_per_step + fit_seconds / (result.num_steps + result.burn_in)
     run = _benchmark_run("base+cv", None, 0.0, result, seconds_per_step, counts, truth_mean, truth_second, None,
                          estimates, second_moments, snapshots)
-    return run._replace(warnings=())  # the base row's run: its health report is printed there
+    return run._replace(warnings=tuple(stein) + run.warnings)  # the base run's health report applies here too
 
 
 def _benchmark_run(label: str, tilt: str | None, alpha: float, result: Any, seconds_per_step: float,

@@ -21,25 +21,50 @@ tails are fine for the score, not always for x s).
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from srmc.method import prediction
 from srmc.targets.base import spread_stderr
 
 FEATURES = ("score", "score+diagonal")
 
 
 class ControlVariateEstimate(NamedTuple):
-    """The corrected mean of x: pooled over chains, its SE (spread of the chains'), per chain, and the coefficient
-    ``(p, d)`` applied to the p Stein features."""
+    """The corrected mean of x: pooled over chains, its SE (spread of the chains'), per chain, the coefficient
+    ``(p, d)`` applied to the p Stein features, and whether the draws pass Stein's identity within its error
+    (`srmc.method.prediction.in_equilibrium`; None where it could not be checked: running means only)."""
 
     mean: np.ndarray
     stderr: np.ndarray
     chain_estimates: np.ndarray
     coefficient: np.ndarray
+    in_equilibrium: bool | None = None
+
+
+NOT_IN_EQUILIBRIUM = ("the draws fail Stein's identity (their mean score is not 0, or E[(x_i - m_i) s_i] is not -1, "
+                      "within the chains' spread): they are not from pi yet (frozen, diverging or still travelling "
+                      "chains), and a score correction can make such chains agree on a wrong value. Fix the run "
+                      "first (its health report says how).")
+
+
+MIN_CHECKED_CHAINS = 8  # below: the chains' spread is too rough an error for the check (None: not checked)
+
+
+def stein_check(draws: np.ndarray, scores: np.ndarray) -> bool | None:
+    """Whether ``(chains, n, d)`` draws and scores pass `srmc.method.prediction.in_equilibrium` (10 batches per
+    chain for the mean score); None with fewer than `MIN_CHECKED_CHAINS` chains."""
+    chains, n, dim = draws.shape
+    if chains < MIN_CHECKED_CHAINS:
+        return None
+    batches = min(10, n)
+    batch_s = scores[:, : n // batches * batches].reshape(chains, batches, -1, dim).mean(2).reshape(-1, dim)
+    flat = [jnp.asarray(v.reshape(-1, dim)) for v in (draws, scores)]
+    return bool(prediction.in_equilibrium(jnp.asarray(batch_s), *flat, chains))
 
 
 def stein_features(draws: np.ndarray, scores: np.ndarray, features: str = "score") -> np.ndarray:
@@ -74,7 +99,10 @@ def control_variate_mean(draws: np.ndarray, scores: np.ndarray, features: str = 
     centred_z = flat_z - flat_z.mean(0)
     coefficient = -np.linalg.lstsq(centred_z, flat_x - flat_x.mean(0), rcond=None)[0]
     chains = values.mean(1) + z.mean(1) @ coefficient
-    return ControlVariateEstimate(chains.mean(0), spread_stderr(chains), chains, coefficient)
+    passed = stein_check(draws, scores)
+    if passed is False:
+        warnings.warn(NOT_IN_EQUILIBRIUM, RuntimeWarning, stacklevel=2)
+    return ControlVariateEstimate(chains.mean(0), spread_stderr(chains), chains, coefficient, passed)
 
 
 STREAMING_PREFIX = "cv:"  # names of the running means `streaming_functions` adds

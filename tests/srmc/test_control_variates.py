@@ -88,3 +88,18 @@ def test_streaming_matches_the_stored_draws_fit(features):
     with pytest.raises(ValueError, match="streaming_functions"):
         control_variates.from_running_means(srmc.sample(jax.random.key(4), srmc.base(samplers.mala, step_size=0.5),
                                                         target, 10, 2, progress=False))
+
+
+def test_draws_that_are_not_from_pi_are_flagged():
+    """Exact draws pass Stein's identity; the same draws shifted by one sd (chains that have not reached pi) fail
+    it: the estimate says so (in_equilibrium False) and a RuntimeWarning names the problem. With fewer than 8
+    chains nothing is checked (None)."""
+    target = targets.get("correlated_gaussian")
+    draws = np.asarray(target.sample(jax.random.key(5), 8 * 200), np.float64).reshape(8, 200, -1)
+    assert control_variates.control_variate_mean(draws, control_variates.scores_of(target, draws)).in_equilibrium
+    shifted = draws + np.sqrt(target.ground_truth.variance)
+    with pytest.warns(RuntimeWarning, match="Stein's identity"):
+        estimate = control_variates.control_variate_mean(shifted, control_variates.scores_of(target, shifted))
+    assert estimate.in_equilibrium is False
+    few = control_variates.control_variate_mean(shifted[:4], control_variates.scores_of(target, shifted[:4]))
+    assert few.in_equilibrium is None
