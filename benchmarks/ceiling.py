@@ -50,13 +50,13 @@ def batch_means(values: np.ndarray, batch: int) -> np.ndarray:
     return values[:, : count * batch].reshape(chains, count, batch, dim).mean(2)
 
 
-def ceiling(batch_x: np.ndarray, batch_s: np.ndarray) -> float:
-    """sum_i Var(xbar_i) / sum_i floor_i Var(xbar_i) from ``(chains, batches, d)`` batch means of x and of the
-    regressors (the score, or any Stein features ``(chains, batches, p)``)."""
+def ceiling(batch_x: np.ndarray, batch_s: np.ndarray) -> tuple[float, np.ndarray]:
+    """sum_i Var(xbar_i) / sum_i floor_i Var(xbar_i) and the per-coordinate floor, from ``(chains, batches, d)``
+    batch means of x and of the regressors (the score, or any Stein features ``(chains, batches, p)``)."""
     flat_x, flat_s = (np.asarray(v, np.float64).reshape(-1, v.shape[-1]) for v in (batch_x, batch_s))
     floor = np.asarray(prediction.variance_floor(jnp.asarray(flat_x), jnp.asarray(flat_s)))
     base = flat_x.var(axis=0, ddof=1)
-    return float(np.sum(base) / np.sum(floor * base))
+    return float(np.sum(base) / np.sum(floor * base)), floor
 
 
 def measured_ratios() -> dict[tuple[str, str], tuple[float, float]]:
@@ -75,7 +75,7 @@ def post_hoc_ratio(draws: np.ndarray, scores: np.ndarray, target: targets.Target
     short = np.s_[: args.short_chains, : args.short_steps]
     corrected = control_variates.control_variate_mean(draws[short], scores[short], features)
     truth = np.asarray(target.ground_truth.mean, np.float64)
-    ratio, se = mse_ratio_with_stderr(np.asarray(draws[short], np.float64).mean(1), corrected.chain_estimates, truth)
+    ratio, se = mse_ratio_with_stderr(draws[short].mean(1), corrected.chain_estimates, truth)
     return f"{ratio:.3g} ± {se:.2g}"
 
 
@@ -104,21 +104,19 @@ def main(argv: list[str] | None = None) -> int:
             module, params = KERNELS[kernel]
             result = srmc.sample(jax.random.key(args.seed), srmc.base(module, **params), target, args.steps,
                                  args.chains, initial_position=starts, warmup=args.warmup, thin=1, progress=False)
-            draws = jnp.asarray(result.draws)
-            scores = np.asarray(jax.vmap(jax.vmap(target.score))(draws), np.float64)
-            bx, bs = batch_means(np.asarray(draws, np.float64), args.batch), batch_means(scores, args.batch)
-            value = ceiling(bx, bs)
-            diagonal = ceiling(bx, batch_means(control_variates.stein_features(
-                np.asarray(draws, np.float64), scores, "score+diagonal"), args.batch))
+            draws = np.asarray(result.draws, np.float64)
+            scores = np.asarray(control_variates.scores_of(target, draws), np.float64)
+            bx, bs = batch_means(draws, args.batch), batch_means(scores, args.batch)
+            value, floor = ceiling(bx, bs)
+            diagonal, _ = ceiling(bx, batch_means(control_variates.stein_features(draws, scores, "score+diagonal"),
+                                                  args.batch))
             rng = np.random.default_rng(args.seed)
-            boots = [ceiling(bx[pick], bs[pick]) for pick in
+            boots = [ceiling(bx[pick], bs[pick])[0] for pick in
                      (rng.integers(0, args.chains, args.chains) for _ in range(args.bootstrap))]
-            flat = [v.reshape(-1, v.shape[-1]) for v in (bx, bs)]
-            floor = np.asarray(prediction.variance_floor(*(jnp.asarray(v) for v in flat)))
             ratio = measured.get((name, kernel))
             shown = "-" if ratio is None else f"{ratio[0]:.3g} ± {ratio[1]:.2g}"
             ceiling_text = f"{value:.3g} ± {np.std(boots, ddof=1):.2g}" if value < 1e4 else "> 1e4 (x linear in s)"
-            post_hoc = [post_hoc_ratio(np.asarray(draws), scores, target, features, args)
+            post_hoc = [post_hoc_ratio(draws, scores, target, features, args)
                         for features in control_variates.FEATURES]
             print(f"| {name} | {kernel} | {ceiling_text} | {shown} | {floor.min():.2g} .. {floor.max():.2g} | "
                   f"{diagonal:.3g} | " + " | ".join(post_hoc) + " |", flush=True)

@@ -16,7 +16,6 @@ import json
 import pathlib
 import platform
 import time
-import warnings
 from typing import Any, NamedTuple, Sequence
 
 import jax
@@ -364,12 +363,10 @@ def _control_variate_run(result: Any, target: Target, base_row: BenchmarkRow, tr
     start = time.perf_counter()  # the correction's cost (scores at every draw, the fits) joins the base's time
     scores = np.asarray(score_all(result.draws), np.float64)
 
-    def corrected(values: np.ndarray, steps: int) -> np.ndarray:
+    def corrected(values: np.ndarray, steps: int) -> np.ndarray:  # the Stein check runs once, on all draws
         try:
-            with warnings.catch_warnings():  # the final fit's Stein check is reported on the row instead
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return control_variate_mean(draws[:, :steps], scores[:, :steps],
-                                            values=values[:, :steps]).chain_estimates
+            return control_variate_mean(draws[:, :steps], scores[:, :steps], values=values[:, :steps],
+                                        check_equilibrium=False).chain_estimates
         except ValueError:  # too few draws for the fit this early: no point on the curve
             return np.full(values.shape[::2], np.nan)
 

@@ -79,9 +79,10 @@ def stein_features(draws: np.ndarray, scores: np.ndarray, features: str = "score
 
 
 def control_variate_mean(draws: np.ndarray, scores: np.ndarray, features: str = "score",
-                         values: np.ndarray | None = None) -> ControlVariateEstimate:
+                         values: np.ndarray | None = None, check_equilibrium: bool = True) -> ControlVariateEstimate:
     """E_pi[x] (or E_pi[f] with `values` = f at the draws, ``(chains, n, k)``) from `draws` and `scores`
-    ``(chains, n, d)``, corrected by the Stein features (module doc)."""
+    ``(chains, n, d)``, corrected by the Stein features (module doc). With `check_equilibrium` the draws go
+    through `stein_check` (a RuntimeWarning when they fail it); without, ``in_equilibrium`` is None."""
     draws, scores = (np.asarray(v, np.float64) for v in (draws, scores))
     if draws.ndim != 3 or draws.shape != scores.shape:
         raise ValueError(f"draws and scores must both be (chains, n, d), got {draws.shape} and {scores.shape}.")
@@ -99,7 +100,7 @@ def control_variate_mean(draws: np.ndarray, scores: np.ndarray, features: str = 
     centred_z = flat_z - flat_z.mean(0)
     coefficient = -np.linalg.lstsq(centred_z, flat_x - flat_x.mean(0), rcond=None)[0]
     chains = values.mean(1) + z.mean(1) @ coefficient
-    passed = stein_check(draws, scores)
+    passed = stein_check(draws, scores) if check_equilibrium else None
     if passed is False:
         warnings.warn(NOT_IN_EQUILIBRIUM, RuntimeWarning, stacklevel=2)
     return ControlVariateEstimate(chains.mean(0), spread_stderr(chains), chains, coefficient, passed)

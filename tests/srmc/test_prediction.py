@@ -72,11 +72,10 @@ def test_a_banana_is_predicted_to_lose_at_large_alpha():
 
 
 def unit_banana(key: jax.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """n independent draws of the registry's banana (x1 ~ N(0, 1), x2 = y + (x1^2 - 1) / 2) and their scores."""
-    keys = jax.random.split(key)
-    x1, y = jax.random.normal(keys[0], (n,)), jax.random.normal(keys[1], (n,))
-    x = jnp.stack([x1, y + 0.5 * (x1**2 - 1.0)], axis=-1)
-    return np.asarray(x), np.asarray(jnp.stack([-x1 + x1 * y, -y], axis=-1))
+    """n exact draws of the registry's banana (x1 ~ N(0, 1), x2 = y + (x1^2 - 1) / 2) and their scores."""
+    target = targets.get("banana")
+    draws = target.sample(key, n)
+    return np.asarray(draws), np.asarray(jax.vmap(target.score)(draws))
 
 
 def test_variance_floor_of_a_banana_is_what_the_score_cannot_predict():
