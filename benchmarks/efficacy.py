@@ -6,9 +6,11 @@
 For every continuous registry target x {mala, hmc} (both warmed up on pi for `--warmup` steps: step size and
 diagonal mass; HMC with 10 leapfrog steps and its default step jitter) x {the paper's score tilt (constant alpha),
 the linear tilt (constant alpha), the default (``srmc.wrap(kernel, alpha=a)``: bounded tilt, rational ramp, trust
-region, guard)} x alpha in {1, 10}, against the base kernel with the same keys, starts and warm-up:
+region, guard), the second-order tilt (``tilt="second_order"``, its defaults)} x alpha in {1, 10}, against the base
+kernel with the same keys, starts and warm-up:
 
 - ratio: MSE(base) / MSE(SRMC) of the mean of x (averaged over coordinates), +- its delta-method SE;
+- ratio x^2, max |z| x^2: the same for the mean of x^2 and its bias z (second moments; not in the pass rule);
 - max |z|: the largest bias z over coordinates, |mean over chains - truth| / sqrt(SE^2 + SE(truth)^2);
 - non-finite: share of steps with a non-finite proposal; frozen: chains with acceptance < 1% beyond the base's;
 - alpha (used): the alpha asked and, in brackets, the one run where the warm-up's prediction lowered it;
@@ -36,7 +38,7 @@ from srmc.tools.benchmark import mse_ratio_with_stderr
 
 KERNELS = {"mala": (samplers.mala, {"step_size": 0.1}),
            "hmc": (samplers.hmc, {"step_size": 0.1, "num_integration_steps": 10})}
-CONFIGS = ("score", "linear", "default")
+CONFIGS = ("score", "linear", "default", "second_order")
 PASS_RATIO, PASS_Z = 0.8, 4.0
 
 
@@ -66,6 +68,7 @@ def measure(target: targets.Target, kernel: str, config: str, alpha: float, star
     result = srmc.sample(jax.random.key(args.seed), algorithm(kernel, config, alpha), target, args.steps,
                          args.chains, initial_position=starts, warmup=args.warmup, progress=False)
     return {"estimates": np.asarray(result.chain_estimates["x"], np.float64).reshape(args.chains, -1),
+            "estimates_x2": np.asarray(result.chain_estimates["x^2"], np.float64).reshape(args.chains, -1),
             "acceptance": np.asarray(result.acceptance_rate),
             "nonfinite_share": float(np.sum(result.num_nonfinite)) / (args.chains * args.steps),
             "nonfinite_estimate": bool(result.nonfinite_estimates),
@@ -77,8 +80,21 @@ def measure(target: targets.Target, kernel: str, config: str, alpha: float, star
 
 def max_bias_z(estimates: np.ndarray, truth: targets.GroundTruth) -> float:
     """Largest |z| over coordinates of the mean over chains against the truth (with the truth's own SE)."""
+    return _max_z(estimates, np.asarray(truth.mean), np.asarray(truth.mean_stderr))
+
+
+def max_second_moment_z(estimates_x2: np.ndarray, truth: targets.GroundTruth) -> float:
+    """Largest |z| over coordinates of the mean of x^2 over chains against var + mean^2 of the truth (its SE from
+    the truth's SEs of the variance and mean, zero where it has none)."""
+    mean, variance = np.asarray(truth.mean), np.asarray(truth.variance)
+    variance_se = np.zeros_like(variance) if truth.variance_stderr is None else np.asarray(truth.variance_stderr)
+    truth_se = np.sqrt(variance_se**2 + (2 * mean * np.asarray(truth.mean_stderr)) ** 2)
+    return _max_z(estimates_x2, variance + mean**2, truth_se)
+
+
+def _max_z(estimates: np.ndarray, truth: np.ndarray, truth_se: np.ndarray) -> float:
     se = estimates.std(axis=0, ddof=1) / np.sqrt(estimates.shape[0])
-    z = np.abs(estimates.mean(axis=0) - truth.mean) / np.sqrt(se**2 + np.asarray(truth.mean_stderr) ** 2)
+    z = np.abs(estimates.mean(axis=0) - truth.reshape(-1)) / np.sqrt(se**2 + truth_se.reshape(-1) ** 2)
     return float(np.max(np.where(np.isfinite(z), z, np.inf)))
 
 
@@ -86,16 +102,20 @@ def row(target_name: str, kernel: str, config: str, alpha: float, run: dict, bas
         truth: targets.GroundTruth) -> dict:
     """One line of the table (see the module doc)."""
     ratio, ratio_se = mse_ratio_with_stderr(base["estimates"], run["estimates"], truth.mean)
+    second_moment = np.asarray(truth.variance) + np.asarray(truth.mean) ** 2
+    ratio_x2, ratio_x2_se = mse_ratio_with_stderr(base["estimates_x2"], run["estimates_x2"], second_moment)
     frozen = int(np.sum(run["acceptance"] < 0.01)) - int(np.sum(base["acceptance"] < 0.01))
     z = max_bias_z(run["estimates"], truth)
     passed = (np.isfinite(ratio) and ratio >= PASS_RATIO and z < PASS_Z and frozen <= 0
               and not run["nonfinite_estimate"])
     return {"target": target_name, "kernel": kernel, "config": config, "alpha": alpha, "ratio": float(ratio),
-            "ratio_se": float(ratio_se), "max_z": z, "nonfinite_share": run["nonfinite_share"],
+            "ratio_se": float(ratio_se), "ratio_x2": float(ratio_x2), "ratio_x2_se": float(ratio_x2_se), "max_z": z,
+            "max_z_x2": max_second_moment_z(run["estimates_x2"], truth), "nonfinite_share": run["nonfinite_share"],
             "frozen_beyond_base": max(frozen, 0), "guard_events": run["guard_events"], "alpha_used": run["alpha_used"],
             "time_ratio": run["sampling_time"] / max(base["sampling_time"], 1e-9), "passed": bool(passed),
             "worse": bool(np.isfinite(ratio) and ratio + 2 * ratio_se < 1.0) or not np.isfinite(ratio),
-            "base_max_z": max_bias_z(base["estimates"], truth), "warnings": run["warnings"]}
+            "base_max_z": max_bias_z(base["estimates"], truth),
+            "base_max_z_x2": max_second_moment_z(base["estimates_x2"], truth), "warnings": run["warnings"]}
 
 
 def _used(row: dict) -> str:
@@ -106,12 +126,14 @@ def _used(row: dict) -> str:
 
 def format_rows(rows: list[dict]) -> str:
     """A markdown table of `rows`, then pass / worse counts per configuration."""
-    lines = ["| target | kernel | config | alpha (used) | ratio ± SE | max abs z (base) | non-finite | frozen+ | guard "
-             "| time |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| target | kernel | config | alpha (used) | ratio ± SE | ratio x^2 ± SE | max abs z (base) "
+             "| max abs z x^2 (base) | non-finite | frozen+ | guard | time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['target']} | {r['kernel']} | {r['config']} | {r['alpha']:g}{_used(r)} | {r['ratio']:.3g} ± "
-                     f"{r['ratio_se']:.2g} | {r['max_z']:.1f} ({r['base_max_z']:.1f}) | {r['nonfinite_share']:.1%} | "
+                     f"{r['ratio_se']:.2g} | {r['ratio_x2']:.3g} ± {r['ratio_x2_se']:.2g} | "
+                     f"{r['max_z']:.1f} ({r['base_max_z']:.1f}) | {r['max_z_x2']:.1f} ({r['base_max_z_x2']:.1f}) | "
+                     f"{r['nonfinite_share']:.1%} | "
                      f"{r['frozen_beyond_base']} | {r['guard_events']} | {r['time_ratio']:.2f} |"
                      + ("" if r["passed"] else " **fail**"))
     lines.append("")
@@ -119,8 +141,11 @@ def format_rows(rows: list[dict]) -> str:
         for alpha in sorted({r["alpha"] for r in rows}):
             chosen = [r for r in rows if r["config"] == config and r["alpha"] == alpha]
             if chosen:
+                worse_x2 = sum(r["ratio_x2"] + 2 * r["ratio_x2_se"] < 1 or not np.isfinite(r["ratio_x2"])
+                               for r in chosen)
                 lines.append(f"{config} alpha={alpha:g}: passed {sum(r['passed'] for r in chosen)}/{len(chosen)}, "
-                             f"worse than base (ratio + 2 SE < 1) {sum(r['worse'] for r in chosen)}/{len(chosen)}")
+                             f"worse than base (ratio + 2 SE < 1) {sum(r['worse'] for r in chosen)}/{len(chosen)}, "
+                             f"on x^2 {worse_x2}/{len(chosen)}")
     worse = [r for r in rows if r["worse"]]
     lines.append(f"configurations worse than their base kernel: {len(worse)} of {len(rows)} "
                  f"(default: {sum(r['worse'] for r in worse if r['config'] == 'default')} of "

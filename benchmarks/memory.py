@@ -66,7 +66,8 @@ def main() -> None:
     lengths = sorted({BASELINE_STEPS, *args.steps})
     print(f"srmc[mala] score tilt on {args.target}, {args.chains} chain(s), chunks of {CHUNK} steps, "
           "x and x^2 with 64 batch means, no stored draws; one fresh process per length")
-    print(f"{'steps':>10}{'peak RSS MiB':>14}{'process s':>11}{'sampling s':>12}{'max |mean err|':>16}{'max bm mcse':>13}")
+    print(f"{'steps':>10}{'peak RSS MiB':>14}{'process s':>11}{'sampling s':>12}{'max |mean err|':>16}"
+          f"{'max bm mcse':>13}")
     peaks = {}
     for num_steps in lengths:
         peak, wall, line = measure(num_steps, args.chains, args.target)

@@ -139,7 +139,8 @@ def load(path: str) -> Checkpoint:
             draws = (arrays["draws_positions"], {name: arrays[f"draws_stat_{name}"] for name in metadata["draw_stats"]})
         metadata["progress"]["step"]  # noqa: B018 (must exist)
     except (KeyError, ValueError, TypeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path!r} is not a complete srmc checkpoint ({type(error).__name__}: {error}).") from error
+        problem = f"{type(error).__name__}: {error}"
+        raise CheckpointError(f"{path!r} is not a complete srmc checkpoint ({problem}).") from error
     return Checkpoint(metadata, leaves, draws)
 
 

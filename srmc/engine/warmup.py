@@ -32,7 +32,7 @@ import numpy as np
 
 from srmc.method import prediction
 from srmc.method.kernels import jittered, target_params
-from srmc.method.tilt import bounded_reference
+from srmc.method.tilt import MAX_WHITENED_DIM, bounded_reference
 from srmc.targets.space import Continuous, check_int
 
 Array = jax.Array
@@ -471,7 +471,9 @@ def warmup_plan(algorithm: Any, target: Any, warmup: Warmup) -> WarmupPlan:
                        and spec.cache.gradient is not None)
     acceptance = warmup.target_acceptance or (tuning.target_acceptance if tuning is not None else 0.5)
     return WarmupPlan(spec, target, static, step_parameter, mass_parameter, float(acceptance), warmup.pooled,
-                      warmup.mass == "dense", warmup.dense_statistics, warmup.num_steps,
+                      warmup.mass == "dense",
+                      warmup.dense_statistics or (algorithm.dense_reference and target.dim <= MAX_WHITENED_DIM),
+                      warmup.num_steps,
                       spec.cache.gradient if gradient_cached else None,
                       algorithm.step_jitter if step_parameter is not None else 0.0,
                       algorithm.predicts_alpha and isinstance(target.space, Continuous))

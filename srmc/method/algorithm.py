@@ -70,6 +70,8 @@ class Algorithm:
       needs_reference: True when the algorithm cannot run without a warm-up's measurements (the bounded tilt on a
         continuous target without ``tilt_reference``): `srmc.sample` then warms up by default and refuses
         ``warmup=0``.
+      dense_reference: True when the warm-up should record pi's dense covariance for the algorithm's reference
+        (SRMC's second-order tilt whitens by it; `srmc.method.tilt.MAX_WHITENED_DIM` bounds d).
       predicts_alpha: True when the warm-up should collect what `srmc.method.prediction` needs to predict the
         algorithm's variance over alpha (SRMC's bounded tilt with ``alpha_search``).
       unset_params: base-kernel parameters left to the warm-up (a step size not given); `srmc.sample` then warms
@@ -98,6 +100,7 @@ class Algorithm:
     statistics: Callable[[Any], dict[str, Array]] = _no_statistics
     with_reference: Callable[[Any, Any, Any], Any] = _no_reference
     needs_reference: bool = False
+    dense_reference: bool = False
     predicts_alpha: bool = False
     unset_params: tuple = ()
     counters: Callable[[Any], dict[str, Array]] = _no_statistics

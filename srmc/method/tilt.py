@@ -33,9 +33,32 @@ stable for every alpha >= 0 and the gain per direction is 1 + alpha g_i (on a Ga
 the linear tilt: g = 1; the score tilt: the Fisher information's eigenvalues, which is why it runs away on stiff
 targets). Cost: one tanh per coordinate; the kernel's cache gives log pi and s back for free.
 
+    second-order tilt: log pi_theta(x) = log pi(x) + alpha <theta, phi(x)>, theta = (theta_1, theta_2) the running
+                       mean of g(x) = (S, 1 + z * S), phi(x) = (tanh(z), tanh(z)^2 / 2), where z = L^-1 (x - m) and
+                       S = L^T s(x) (continuous targets only; theta has shape (2, d))
+
+L is the lower Cholesky factor of pi's covariance from the warm-up (`MAX_WHITENED_DIM`; above it, and with a
+given ``tilt_reference``, L = diag(c)). Both halves of g have mean zero under pi (Stein's identity for the fields
+L e_i and z_i L e_i, whose divergences are 0 and 1), for any m and L, so theta = 0 is still the history's fixed
+point, and |phi| <= (1, 1/2) keeps the surrogate proper for every theta. What it buys: to first order SRMC corrects
+the plain average by its history's features with a fixed coefficient (`srmc.method.prediction`); a score history
+removes the part of f linear in s, this one also the part linear in z_i S_i (the banana's x_2 = b x_1^2 + noise:
+ceiling 1.9x for a score history, 3.1x with these features, `benchmarks/ceiling.py`; a Gaussian's second moments,
+which no score history touches). Why whiten: per-coordinate quadratic features sum to a quadratic tilt along every
+direction, and along a wide direction of a correlated pi (equicorrelated rho = 0.9, d = 20: variance 18 against
+the coordinates' 1) the history's noise then changes the surrogate's spread by its whole size; without L, HMC's
+estimates of E[x_i^2] there were 15% low (12 SE over 64 chains); with L, as the base kernel's. Mean-field
+stability: by Stein, E_pi[g_k phi_l] = -E_pi[f_k . grad phi_l], so d theta / dt = -(I + alpha M) theta with M
+block diagonal, per whitened coordinate [[E w, E[w t]], [E[w z], E[w z t]]] (t = tanh z, w = 1 - t^2 > 0): its
+trace is positive and its determinant E[w]^2 Cov_w(z, tanh z) >= 0 (z and tanh z both increase), so both
+eigenvalues have positive real part and theta = 0 is stable for every alpha >= 0. Cost: no evaluation of pi beyond
+the kernel's (log pi and s from its cache); two triangular solves and a product with L per gradient (O(d^2); O(d)
+without L); history 2 d numbers, the reference d^2 more.
+
 A trust region (``trust_region=kappa``) replaces theta inside the surrogate (not in the history) by
-clip(theta_i, +-kappa / (alpha c_i)), so that every coordinate's tilt term is at most kappa in absolute value for
-the bounded tilt: a single wild score (a heavy tail, a chain in a funnel's neck) cannot make the surrogate steep.
+clip(theta_i, +-kappa / (alpha sup |phi_i|)), so that every entry's tilt term is at most kappa in absolute value
+for the bounded and second-order tilts: a single wild score (a heavy tail, a chain in a funnel's neck) cannot make
+the surrogate steep.
 """
 
 from __future__ import annotations
@@ -50,8 +73,16 @@ from srmc.targets import Continuous, Target
 
 Array = jax.Array
 
-TILTS = ("score", "linear", "bounded")
-FEATURE_TILTS = ("linear", "bounded")  # log pi + alpha <theta, phi(x)>: the kernel's cache gives (log pi, s) back
+TILTS = ("score", "linear", "bounded", "second_order")
+FEATURE_TILTS = ("linear", "bounded", "second_order")  # log pi + alpha <theta, phi(x)>: the cache gives (log pi, s)
+REFERENCED_TILTS = ("bounded", "second_order")  # need pi's location and scale (a `TiltReference`) on R^d
+CONTINUOUS_TILTS = ("second_order",)  # defined on R^d only
+MAX_WHITENED_DIM = 512  # above, the second-order tilt whitens by pi's sd only (its L would cost d^2 per chain)
+
+
+def whitens(tilt: str, size: int) -> bool:
+    """Whether `tilt` carries a dense whitening L for a position of `size` numbers (second_order, d <= 512)."""
+    return tilt == "second_order" and size <= MAX_WHITENED_DIM
 
 
 class TiltReference(NamedTuple):
@@ -64,6 +95,7 @@ class TiltReference(NamedTuple):
     scale: Array
     acceptance: Array
     alpha_factor: Array
+    whitening: Array | None = None  # second_order: lower Cholesky factor L of pi's covariance; None: scale only
 
 
 BOUNDED_WIDTH = 1.0  # the bounded tilt's c, in standard deviations of pi (the efficacy table's choice)
@@ -77,19 +109,73 @@ def bounded_reference(mean: Array, variance: Array) -> tuple[Array, Array]:
 
 
 def tilt_features(target: Target, x: Array, tilt: str, reference: TiltReference | None) -> Array:
-    """phi(x) of a feature tilt: x (linear), c tanh((x - m) / c) (bounded, continuous); discrete: the space's
-    features, which are bounded already."""
+    """phi(x) of a feature tilt: x (linear), c tanh((x - m) / c) (bounded, continuous), the pair
+    (tanh(z), tanh(z)^2 / 2) of the whitened z = L^-1 (x - m) stacked on a leading axis (second_order, see
+    `whitened`); discrete: the space's features, which are bounded already."""
+    if tilt == "second_order":
+        squashed = jnp.tanh(whitened(x, reference))
+        return jnp.stack([squashed, squashed**2 / 2])
     if tilt == "bounded" and isinstance(target.space, Continuous):
         return reference.scale * jnp.tanh((x - reference.location) / reference.scale)
     return target.space.features(x)
 
 
-def effective_theta(theta: Array, alpha: Array, reference: TiltReference | None, trust_region: float | None
-                    ) -> Array:
-    """theta as the surrogate sees it: clipped to +-kappa / (alpha c_i) with a trust region kappa, else itself."""
+def whitened(x: Array, reference: TiltReference) -> Array:
+    """z = L^-1 (x - m) with the reference's Cholesky factor L (x flattened for the solve), or (x - m) / c
+    without one."""
+    centred = x - reference.location
+    if reference.whitening is None:
+        return centred / reference.scale
+    solved = jax.scipy.linalg.solve_triangular(reference.whitening, centred.reshape(-1), lower=True)
+    return solved.reshape(x.shape)
+
+
+def _whitened_score(score: Array, reference: TiltReference) -> Array:
+    """The score in the whitened coordinates: L^T s (c * s without L)."""
+    if reference.whitening is None:
+        return reference.scale * score
+    return (reference.whitening.T @ score.reshape(-1)).reshape(score.shape)
+
+
+def _gradient_from_whitened(gradient_z: Array, reference: TiltReference) -> Array:
+    """d/dx of a function of z from its gradient in z: L^-T g (g / c without L)."""
+    if reference.whitening is None:
+        return gradient_z / reference.scale
+    solved = jax.scipy.linalg.solve_triangular(reference.whitening.T, gradient_z.reshape(-1), lower=False)
+    return solved.reshape(gradient_z.shape)
+
+
+def history_statistic(tilt: str, x: Array, score: Array, reference: TiltReference) -> Array:
+    """What theta averages at a draw x: s(x); second_order: the pair (S, 1 + z * S) stacked on a leading axis,
+    z = `whitened` x and S = L^T s its score. Both have mean zero under pi (Stein's identity for the fields
+    L e_i and z_i L e_i, whose divergences are 0 and 1), for any m and L, so theta = 0 is the history's fixed
+    point."""
+    if tilt == "second_order":
+        score_z = _whitened_score(score, reference)
+        return jnp.stack([score_z, 1.0 + whitened(x, reference) * score_z])
+    return score
+
+
+def history_shape(tilt: str, score_shape: tuple) -> tuple:
+    """The shape of theta for a score of shape `score_shape`: the same; second_order: (2, *score_shape)."""
+    return (2, *score_shape) if tilt == "second_order" else tuple(score_shape)
+
+
+def feature_bound(tilt: str, reference: TiltReference) -> Array:
+    """sup |phi| per entry of theta of a referenced tilt: c (bounded), (1, 1 / 2) (second_order)."""
+    if tilt == "second_order":
+        return jnp.stack([jnp.ones_like(reference.scale), jnp.full_like(reference.scale, 0.5)])
+    return reference.scale
+
+
+def effective_theta(theta: Array, alpha: Array, reference: TiltReference | None, trust_region: float | None,
+                    tilt: str = "bounded") -> Array:
+    """theta as the surrogate sees it: clipped to +-kappa / (alpha sup|phi|) per entry with a trust region kappa
+    (`feature_bound`), else itself."""
     if trust_region is None or reference is None:
         return theta
-    bound = trust_region / (jnp.maximum(alpha, jnp.finfo(jnp.result_type(theta)).tiny) * reference.scale)
+    tiny = jnp.finfo(jnp.result_type(theta)).tiny
+    bound = trust_region / (jnp.maximum(alpha, tiny) * feature_bound(tilt, reference))
     return jnp.clip(theta, -bound, bound)
 GRADIENTS = ("exact", "shifted", "finite_difference")
 DEFAULT_FD_STEP = 1e-3  # the SRMC paper's c
@@ -111,6 +197,10 @@ def tilted_gradient(
         return score + alpha * theta
     if tilt == "bounded":
         return score + alpha * theta * bounded_slope(x, reference)
+    if tilt == "second_order":
+        squashed = jnp.tanh(whitened(x, reference))
+        gradient_z = (1.0 - squashed**2) * (theta[0] + theta[1] * squashed)
+        return score + alpha * _gradient_from_whitened(gradient_z, reference)
     if gradient == "shifted":
         return jnp.where(alpha == 0, score, target.score(x - alpha * theta))
     if gradient == "finite_difference":
@@ -151,8 +241,11 @@ def kernel_surrogate(
 
 
 def _check_surrogate(target: Target, tilt: str, gradient: str, reference: TiltReference | None) -> None:
-    if tilt == "bounded" and isinstance(target.space, Continuous) and reference is None:
-        raise ValueError("the bounded tilt needs a TiltReference (location and scale of pi): run a warm-up.")
+    if tilt in CONTINUOUS_TILTS and not isinstance(target.space, Continuous):
+        raise ValueError(f"the {tilt} tilt is for continuous targets; {target.name} is {target.kind}: use "
+                         f"tilt='bounded'.")
+    if tilt in REFERENCED_TILTS and isinstance(target.space, Continuous) and reference is None:
+        raise ValueError(f"the {tilt} tilt needs a TiltReference (location and scale of pi): run a warm-up.")
     if not isinstance(target.space, Continuous) and gradient != "exact":
         raise ValueError(f"gradient={gradient!r} is for continuous targets; {target.name} is {target.kind}.")
 

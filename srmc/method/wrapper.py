@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -39,15 +40,19 @@ from srmc.method.tilt import (
     DEFAULT_FD_STEP,
     FEATURE_TILTS,
     GRADIENTS,
+    REFERENCED_TILTS,
     TILTS,
     BaseValues,
     TiltReference,
     bounded_reference,
     effective_theta,
+    history_shape,
+    history_statistic,
     kernel_surrogate,
     tilt_features,
     tilted_gradient,
     tilted_value,
+    whitens,
 )
 from srmc.samplers.spec import CacheFields, KernelSpec
 from srmc.targets import Continuous, Target
@@ -67,7 +72,7 @@ class TiltDefaults(NamedTuple):
 # score and linear: the SRMC paper's tilts, run as it states them. bounded: the safe default, with the settings
 # that passed the efficacy table (benchmarks/efficacy.py; README "Is SRMC safe on my target?").
 TILT_DEFAULTS = {"score": TiltDefaults(0, None, False), "linear": TiltDefaults(0, None, False),
-                 "bounded": TiltDefaults(100, 0.5, True)}
+                 "bounded": TiltDefaults(100, 0.5, True), "second_order": TiltDefaults(100, 0.5, False)}
 
 
 class ScheduleNumbers(NamedTuple):
@@ -90,11 +95,12 @@ class SRMCState(NamedTuple):
     numbers: ScheduleNumbers
 
 
-def default_reference(spec: KernelSpec, theta: Array) -> TiltReference:
-    """Location 0, scale 1 and the kernel's declared target acceptance (0 without one: no acceptance guard)."""
+def default_reference(spec: KernelSpec, like: Array) -> TiltReference:
+    """Location 0, scale 1 (of the shape and dtype of `like`, a score) and the kernel's declared target acceptance
+    (0 without one: no acceptance guard)."""
     acceptance = spec.tuning.target_acceptance if spec.tuning is not None else 0.0
-    return TiltReference(jnp.zeros_like(theta), jnp.ones_like(theta), jnp.asarray(acceptance, theta.dtype),
-                         jnp.ones((), theta.dtype))
+    return TiltReference(jnp.zeros_like(like), jnp.ones_like(like), jnp.asarray(acceptance, like.dtype),
+                         jnp.ones((), like.dtype))
 
 
 def srmc_state(inner: Any, theta: Array, reference: TiltReference, numbers: tuple | ScheduleNumbers) -> SRMCState:
@@ -104,16 +110,29 @@ def srmc_state(inner: Any, theta: Array, reference: TiltReference, numbers: tupl
     return SRMCState(inner, theta, jnp.zeros((), jnp.int32), reference, initial_guard(reference), numbers)
 
 
-def reference_from_warmup(stats: Any, given: TiltReference | None, theta: Array, alpha_factor: Array
-                          ) -> TiltReference:
-    """The tilt's reference after a warm-up: its mean and `tilt.BOUNDED_WIDTH` sd (unless `given`: then its
-    location and scale, as for discrete targets, whose features need none), the warm-up's acceptance and alpha's
-    share `alpha_factor`."""
-    acceptance, alpha_factor = jnp.asarray(stats.acceptance, theta.dtype), jnp.asarray(alpha_factor, theta.dtype)
-    if given is not None:
-        return TiltReference(given.location, given.scale, acceptance, alpha_factor)
-    location, scale = bounded_reference(jnp.asarray(stats.mean, theta.dtype), jnp.asarray(stats.variance, theta.dtype))
-    return TiltReference(location.reshape(theta.shape), scale.reshape(theta.shape), acceptance, alpha_factor)
+def reference_from_warmup(stats: Any, given: TiltReference, alpha_factor: Array, keep: bool) -> TiltReference:
+    """The tilt's reference after a warm-up: its mean and `tilt.BOUNDED_WIDTH` sd (unless `keep`: then the location
+    and scale `given`, as for discrete targets, whose features need none), the warm-up's acceptance and alpha's
+    share `alpha_factor`; where `given` carries a whitening, the Cholesky factor of the warm-up's covariance (the
+    diagonal of sd's where it recorded none, or its covariance is not positive definite)."""
+    like = given.location
+    acceptance, alpha_factor = jnp.asarray(stats.acceptance, like.dtype), jnp.asarray(alpha_factor, like.dtype)
+    if keep:
+        return given._replace(acceptance=acceptance, alpha_factor=alpha_factor)
+    location, scale = bounded_reference(jnp.asarray(stats.mean, like.dtype), jnp.asarray(stats.variance, like.dtype))
+    location, scale = location.reshape(like.shape), scale.reshape(like.shape)
+    whitening = None if given.whitening is None else _cholesky_or_diagonal(stats.covariance, scale)
+    return TiltReference(location, scale, acceptance, alpha_factor, whitening)
+
+
+def _cholesky_or_diagonal(covariance: Any, scale: Array) -> Array:
+    """The lower Cholesky factor of `covariance`, or diag(scale) where there is none or it is not positive
+    definite (a NaN factor)."""
+    diagonal = jnp.diag(scale.reshape(-1))
+    if covariance is None:
+        return diagonal
+    factor = jnp.linalg.cholesky(jnp.asarray(covariance, scale.dtype))
+    return jnp.where(jnp.all(jnp.isfinite(factor)), factor, diagonal)
 
 
 def predicted_alpha_factor(stats: Any, alpha: Array) -> Array:
@@ -163,17 +182,20 @@ def wrap(
         chain bit for bit. A number > 0 (or a `srmc.schedules` schedule) is carried in the chain's state, so
         ``algorithm.with_numbers(alpha=a)`` runs another alpha on the same compiled program (as ``srmc bench``).
       tilt: ``"bounded"`` (log pi + alpha <theta, c tanh((x - m) / c)>: proper for every theta; the default),
-        ``"score"`` (the SRMC paper's: log pi - alpha <theta, s>) or ``"linear"`` (log pi + alpha <theta, x>).
-        See `srmc.method.tilt` for each one's stability argument and cost.
+        ``"score"`` (the SRMC paper's: log pi - alpha <theta, s>), ``"linear"`` (log pi + alpha <theta, x>) or
+        ``"second_order"`` (continuous only: the bounded tilt plus a history of 1 + (x - m) * s against the bounded
+        feature c^2 tanh((x - m) / c)^2 / 2, which also removes the part of f linear in x_i s_i, e.g. second
+        moments). See `srmc.method.tilt` for each one's stability argument and cost.
       gradient: for the score tilt, ``"exact"`` (Hessian-vector product), ``"shifted"`` (s(x - alpha theta)) or
         ``"finite_difference"`` (s(x) - alpha (s(x + c theta) - s(x)) / c, c = `fd_step`); used only inside
         proposals: Metropolis tests always use the exact surrogate density.
       gamma: history step size, a number > 0 or a schedule; default ``1 / (n + 1 + 2 alpha)``
         (see `schedules.default_gamma` for why, and when to choose another).
       alpha_ramp: C > 0 turns a number alpha into ``schedules.rational(alpha, C)``; 0 keeps it constant; "auto":
-        the tilt's default (`TILT_DEFAULTS`: 100 for bounded, 0 for the paper's score and linear tilts).
+        the tilt's default (`TILT_DEFAULTS`: 100 for bounded and second_order, 0 for the paper's score and linear
+        tilts).
       trust_region: kappa > 0 clips theta inside the surrogate to +-kappa / (alpha c_i) (`tilt.effective_theta`);
-        None: no clipping; "auto": the tilt's default (0.5 for bounded, None for score and linear).
+        None: no clipping; "auto": the tilt's default (0.5 for bounded and second_order, None for score and linear).
       alpha_search: let the warm-up's prediction lower alpha (bounded tilt only): from the base chains' batch means
         of x and s it predicts SRMC's variance of the mean of x at every alpha of a grid and runs with a smaller
         alpha, or 0 (the base kernel), where that is predicted to beat the given alpha's by 5%
@@ -181,7 +203,8 @@ def wrap(
         "auto": on for the bounded tilt; False: alpha as given.
       guard: watch every chain and halve its alpha when its acceptance collapses or its proposals turn non-finite
         (see the module doc); False: never.
-      tilt_reference: ``(location, scale)`` arrays for the bounded tilt's m and c instead of the warm-up's.
+      tilt_reference: ``(location, scale)`` arrays for the bounded (or second-order) tilt's m and c instead of the
+        warm-up's.
       fd_step: the finite-difference step c (units of length^2: it multiplies a score to give a displacement).
       step_jitter: multiply the base kernel's step size by U(1 - j, 1 + j) at every step; None: the kernel's
         declared default (0.3 for HMC-type kernels, whose fixed trajectories otherwise resonate with the history's
@@ -236,7 +259,7 @@ def wrap(
     def surrogate(target: Target, theta: Array, alpha_value: Array, reference: TiltReference):
         if alpha_is_zero:
             return target.logdensity
-        theta = effective_theta(theta, alpha_value, reference, trust_region)
+        theta = effective_theta(theta, alpha_value, reference, trust_region, tilt)
         return kernel_surrogate(spec, target, theta, alpha_value, tilt, gradient, fd_step, reference)
 
     def init_with(alpha_schedule: schedules.Schedule, gamma_schedule: schedules.Schedule) -> Any:
@@ -245,12 +268,14 @@ def wrap(
         def init(position: Array, target: Target) -> SRMCState:
             filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
             score_shape = jax.eval_shape(target.score, position)
-            theta = jnp.zeros(score_shape.shape, jnp.result_type(score_shape.dtype, float))
-            reference = default_reference(spec, theta)
+            dtype = jnp.result_type(score_shape.dtype, float)
+            theta = jnp.zeros(history_shape(tilt, score_shape.shape), dtype)
+            reference = default_reference(spec, jnp.zeros(score_shape.shape, dtype))
             if given_reference is not None:
-                reference = TiltReference(*(jnp.broadcast_to(jnp.asarray(v, theta.dtype), theta.shape)
-                                            for v in given_reference), reference.acceptance,
-                                          reference.alpha_factor)
+                reference = reference._replace(**{name: jnp.broadcast_to(jnp.asarray(v, dtype), score_shape.shape)
+                                                  for name, v in zip(("location", "scale"), given_reference)})
+            if whitens(tilt, math.prod(score_shape.shape)):  # diag(c) until a warm-up measures pi's covariance
+                reference = reference._replace(whitening=jnp.diag(reference.scale.reshape(-1)))
             inner = spec.init(position, surrogate(target, theta, alpha_schedule(1), reference),
                               **init_params(spec, filled))
             state_cache(spec, inner)  # fails early on a state that lacks its declared cache
@@ -279,17 +304,17 @@ def wrap(
             logpi, score = _aux_value_and_score(getattr(inner, cache.aux), inner.position, target)
         else:
             reads_cache = alpha_is_zero or tilt in FEATURE_TILTS
-            tilt_now = TiltNow(alpha_now, effective_theta(state.theta, alpha_now, reference, trust_region),
+            tilt_now = TiltNow(alpha_now, effective_theta(state.theta, alpha_now, reference, trust_region, tilt),
                                reference)
             logpi, score = _base_value_and_score(inner, cache, target, tilt_now, tilt, reads_cache)
         count = state.count + 1
         gamma_now = jnp.asarray(gamma_schedule(count))
-        theta = state.theta + gamma_now * (score - state.theta)
+        theta = state.theta + gamma_now * (history_statistic(tilt, inner.position, score, reference) - state.theta)
         guard_state = guard_update(state.guard, inner_info, reference, jnp.asarray(guarded) & (alpha_now > 0))
         theta = jnp.where(guard_state.events > state.guard.events, jnp.zeros_like(theta), theta)  # a guard event
         alpha_next = guard_state.backoff * reference.alpha_factor * jnp.asarray(alpha_schedule(count + 1))
         if not alpha_is_zero:
-            theta_seen = effective_theta(theta, alpha_next, reference, trust_region)
+            theta_seen = effective_theta(theta, alpha_next, reference, trust_region, tilt)
 
             def refresh_gradient(position: Array) -> Array:
                 """The kernel's own cached gradient of the new surrogate (discrete kernels: their relaxation's)."""
@@ -306,7 +331,7 @@ def wrap(
     def with_reference(state: SRMCState, stats: Any, target: Target) -> SRMCState:
         keep = given_reference is not None or not isinstance(target.space, Continuous)
         factor = predicted_alpha_factor(stats, state.numbers.alpha) if alpha_search else 1.0
-        reference = reference_from_warmup(stats, state.reference if keep else None, state.theta, factor)
+        reference = reference_from_warmup(stats, state.reference, factor, keep)
         inner = state.inner
         if reads_aux:  # the warm-up ran the kernel on pi's plain callable, which left the aux as it was
             density = surrogate(target, state.theta, alpha_schedule(state.count + 1), reference)
@@ -324,7 +349,8 @@ def wrap(
         params_shown["fd_step"] = fd_step
     if step_jitter:
         params_shown["step_jitter"] = step_jitter
-    needs_reference = tilt == "bounded" and given_reference is None and not alpha_is_zero
+    dense_reference = tilt == "second_order" and given_reference is None and not alpha_is_zero
+    needs_reference = tilt in REFERENCED_TILTS and given_reference is None and not alpha_is_zero
     sweeps_alpha = isinstance(alpha_schedule, schedules.NumberSchedule) and not alpha_is_zero
 
     def renumber(algorithm: Algorithm, numbers: dict) -> Algorithm:
@@ -341,7 +367,8 @@ def wrap(
     return Algorithm(init_with(alpha_schedule, gamma_schedule), step, f"srmc[{spec.name}]", spec, params_shown,
                      dict(params), step_jitter, functools.partial(_check_schedules, alpha_schedule, gamma_schedule),
                      kernel_state=_inner_state, with_kernel_state=_with_inner_state, statistics=_theta_norm,
-                     with_reference=with_reference, needs_reference=needs_reference, counters=_guard_counters,
+                     with_reference=with_reference, needs_reference=needs_reference,
+                     dense_reference=dense_reference, counters=_guard_counters,
                      predicts_alpha=alpha_search and not alpha_is_zero,
                      unset_params=unset_adapted_params(spec, params), numbers=numbers,
                      renumber=renumber if sweeps_alpha else None)

@@ -71,7 +71,8 @@ def mixture_targets(num_components: int | None = None, max_components: int = 4):
 
 def lattice_models(min_sites: int = 4, max_sites: int = 10, num_categories: tuple[int, int] = (2, 2),
                    max_coupling: float = 1.0, max_field: float = 1.0):
-    """Hypothesis strategy: Ising/Potts `Target`s (`lattice_model`), all-pairs couplings in [-max_coupling, max_coupling].
+    """Hypothesis strategy: Ising/Potts `Target`s (`lattice_model`), all-pairs couplings in
+    [-max_coupling, max_coupling].
 
     The number of states q^dim is kept <= 4096 (exact checks) by capping dim for q > 2.
     """

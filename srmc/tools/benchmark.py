@@ -438,9 +438,10 @@ def format_table(rows: Sequence[BenchmarkRow], variance: bool | None = None) -> 
     has_truth = any(np.isfinite(r.mse) for r in rows)
     variance = not has_truth if variance is None else variance
     reference = rows[0].mse if rows else np.nan
+    label_width = -max([14] + [len(r.label) for r in rows])  # left-aligned, wide enough for srmc[second_order]
     if has_truth:
         columns = [  # (title, width, cell)
-            ("sampler", -14, lambda r: r.label),
+            ("sampler", label_width, lambda r: r.label),
             ("alpha", 5, lambda r: f"{r.alpha:g}"),
             ("MSE", 10, lambda r: f"{r.mse:.4g}"),
             ("+/- se", 8, lambda r: f"{r.mse_stderr:.2g}"),
@@ -449,7 +450,7 @@ def format_table(rows: Sequence[BenchmarkRow], variance: bool | None = None) -> 
         ]
     else:
         columns = [
-            ("sampler", -14, lambda r: r.label),
+            ("sampler", label_width, lambda r: r.label),
             ("alpha", 5, lambda r: f"{r.alpha:g}"),
             ("Var", 10, lambda r: f"{r.variance:.4g}"),
             ("+/- se", 8, lambda r: f"{r.variance_stderr:.2g}"),

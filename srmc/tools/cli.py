@@ -304,7 +304,9 @@ def cmd_targets(args: argparse.Namespace) -> None:
 
 
 def _alpha_warmup_words(alpha_warmup: int | None) -> str:
-    return "per tilt (score, linear: 500 steps; bounded: its ramp)" if alpha_warmup is None else f"{alpha_warmup} steps"
+    if alpha_warmup is not None:
+        return f"{alpha_warmup} steps"
+    return "per tilt (score, linear: 500 steps; bounded, second_order: their ramp)"
 
 
 def _alpha(args: argparse.Namespace, alpha: float):

@@ -29,22 +29,23 @@ PARAMS = {
     "uld": {"step_size": 0.1, "num_integration_steps": 3},
     "gibbs": {}, "discrete_metropolis": {}, "gwg": {}, "dmala": {"step_size": 0.5},
 }
-TILTS = ("score exact", "score shifted", "score finite_difference", "linear", "bounded")
+TILTS = ("score exact", "score shifted", "score finite_difference", "linear", "bounded", "second_order")
 
 # kernel -> (base, {tilt: (alpha = 0, alpha = 1)}); before issue 16 the alpha = 1 counts of mala were
 # exact (0, 2, 2), shifted (0, 4, 0), and of hmc exact (0, 11, 11), shifted and finite_difference (0, 22, 0)
 ONE_DRIFT = ((0, 1, 0), {"score exact": ((0, 1, 0), (0, 1, 2)), "score shifted": ((0, 1, 0), (0, 3, 0)),
                          "score finite_difference": ((0, 1, 0), (0, 3, 0)), "linear": ((0, 1, 0), (0, 1, 0)),
-                         "bounded": ((0, 1, 0), (0, 1, 0))})  # mala, ula: one drift per step
+                         "bounded": ((0, 1, 0), (0, 1, 0)), "second_order": ((0, 1, 0), (0, 1, 0))})  # mala, ula
 THREE_LEAPFROG = ((0, 3, 0), {"score exact": ((0, 3, 0), (0, 3, 4)), "score shifted": ((0, 3, 0), (0, 5, 0)),
                               "score finite_difference": ((0, 3, 0), (0, 7, 0)), "linear": ((0, 3, 0), (0, 3, 0)),
-                              "bounded": ((0, 3, 0), (0, 3, 0))})  # kinetic_langevin, uld with L = 3
+                              "bounded": ((0, 3, 0), (0, 3, 0)),
+                              "second_order": ((0, 3, 0), (0, 3, 0))})  # kinetic_langevin, uld with L = 3
 CONTINUOUS_COUNTS = {
     "rwm": ((1, 0, 0), {tilt: ((1, 1, 0), (0, 1, 0)) for tilt in TILTS}),
     "mala": ONE_DRIFT,
     "hmc": ((0, 10, 0), {"score exact": ((0, 10, 0), (0, 10, 11)), "score shifted": ((0, 10, 0), (0, 12, 0)),
                          "score finite_difference": ((0, 10, 0), (0, 21, 0)), "linear": ((0, 10, 0), (0, 10, 0)),
-                         "bounded": ((0, 10, 0), (0, 10, 0))}),
+                         "bounded": ((0, 10, 0), (0, 10, 0)), "second_order": ((0, 10, 0), (0, 10, 0))}),
     "kinetic_langevin": THREE_LEAPFROG,
     "ula": ONE_DRIFT,
     "uld": THREE_LEAPFROG,
@@ -77,7 +78,8 @@ def _algorithm(name: str, tilt: str | None, alpha: float, target: targets.Target
     if tilt is None:
         return srmc.base(module, **params)
     tilt_name, _, gradient = tilt.partition(" ")
-    reference = (jnp.zeros(target.dim), jnp.ones(target.dim)) if tilt_name == "bounded" and target is BANANA else None
+    referenced = tilt_name in ("bounded", "second_order") and target is BANANA
+    reference = (jnp.zeros(target.dim), jnp.ones(target.dim)) if referenced else None
     return srmc.wrap(module, alpha=alpha, tilt=tilt_name, gradient=gradient or "exact", tilt_reference=reference,
                      **params)
 
