@@ -1,6 +1,7 @@
 """Held-out check of the default: targets that are not in the registry and were not used to choose the defaults.
 
     python benchmarks/held_out.py                         # 5 targets x {mala, hmc} x alpha {1, 10}, default only
+    python benchmarks/held_out.py --configs default second_order   # the opt-in second-order tilt beside it
     python benchmarks/held_out.py --configs default linear score --chains 32 --steps 2000
     python benchmarks/held_out.py --hmc-probe banana_6d     # where HMC at alpha 10 loses: variants of the default
 

@@ -53,6 +53,7 @@ from srmc.method.tilt import (
     tilted_gradient,
     tilted_value,
     whitens,
+    with_whitening,
 )
 from srmc.samplers.spec import CacheFields, KernelSpec
 from srmc.targets import Continuous, Target
@@ -121,8 +122,10 @@ def reference_from_warmup(stats: Any, given: TiltReference, alpha_factor: Array,
         return given._replace(acceptance=acceptance, alpha_factor=alpha_factor)
     location, scale = bounded_reference(jnp.asarray(stats.mean, like.dtype), jnp.asarray(stats.variance, like.dtype))
     location, scale = location.reshape(like.shape), scale.reshape(like.shape)
-    whitening = None if given.whitening is None else _cholesky_or_diagonal(stats.covariance, scale)
-    return TiltReference(location, scale, acceptance, alpha_factor, whitening)
+    reference = TiltReference(location, scale, acceptance, alpha_factor)
+    if given.whitening is None:
+        return reference
+    return with_whitening(reference, _cholesky_or_diagonal(stats.covariance, scale))
 
 
 def _cholesky_or_diagonal(covariance: Any, scale: Array) -> Array:
@@ -183,9 +186,10 @@ def wrap(
         ``algorithm.with_numbers(alpha=a)`` runs another alpha on the same compiled program (as ``srmc bench``).
       tilt: ``"bounded"`` (log pi + alpha <theta, c tanh((x - m) / c)>: proper for every theta; the default),
         ``"score"`` (the SRMC paper's: log pi - alpha <theta, s>), ``"linear"`` (log pi + alpha <theta, x>) or
-        ``"second_order"`` (continuous only: the bounded tilt plus a history of 1 + (x - m) * s against the bounded
-        feature c^2 tanh((x - m) / c)^2 / 2, which also removes the part of f linear in x_i s_i, e.g. second
-        moments). See `srmc.method.tilt` for each one's stability argument and cost.
+        ``"second_order"`` (continuous only: log pi + alpha <theta, (tanh z, tanh(z)^2 / 2)> with z = L^-1 (x - m)
+        whitened by the warm-up's Cholesky factor L of pi's covariance, theta the running mean of (L^T s,
+        1 + z L^T s): it also removes the part of f linear in z_i S_i, e.g. of second moments; no alpha
+        prediction). See `srmc.method.tilt` for each one's stability argument and cost.
       gradient: for the score tilt, ``"exact"`` (Hessian-vector product), ``"shifted"`` (s(x - alpha theta)) or
         ``"finite_difference"`` (s(x) - alpha (s(x + c theta) - s(x)) / c, c = `fd_step`); used only inside
         proposals: Metropolis tests always use the exact surrogate density.
@@ -275,7 +279,7 @@ def wrap(
                 reference = reference._replace(**{name: jnp.broadcast_to(jnp.asarray(v, dtype), score_shape.shape)
                                                   for name, v in zip(("location", "scale"), given_reference)})
             if whitens(tilt, math.prod(score_shape.shape)):  # diag(c) until a warm-up measures pi's covariance
-                reference = reference._replace(whitening=jnp.diag(reference.scale.reshape(-1)))
+                reference = with_whitening(reference, jnp.diag(reference.scale.reshape(-1)))
             inner = spec.init(position, surrogate(target, theta, alpha_schedule(1), reference),
                               **init_params(spec, filled))
             state_cache(spec, inner)  # fails early on a state that lacks its declared cache

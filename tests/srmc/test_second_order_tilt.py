@@ -18,6 +18,7 @@ from srmc.method.tilt import (
     kernel_surrogate,
     surrogate_logdensity,
     tilt_features,
+    with_whitening,
 )
 from srmc.method.wrapper import srmc_state
 from srmc.testing import check_alpha_zero_identity, check_continuous_invariance
@@ -26,8 +27,8 @@ from tests.srmc.tilt_checks import assert_gradient_matches_differences, product_
 
 jax.config.update("jax_enable_x64", False)
 
-REFERENCE = TiltReference(jnp.array([0.3, -0.2]), jnp.array([0.8, 1.5]), jnp.asarray(0.57), jnp.asarray(1.0),
-                          jnp.array([[0.8, 0.0], [0.6, 1.2]]))
+REFERENCE = with_whitening(TiltReference(jnp.array([0.3, -0.2]), jnp.array([0.8, 1.5]), jnp.asarray(0.57),
+                                         jnp.asarray(1.0)), jnp.array([[0.8, 0.0], [0.6, 1.2]]))
 THETA = jnp.array([[0.7, -1.3], [0.4, 0.9]])
 
 
@@ -63,8 +64,8 @@ def _exact_banana(num_draws: int):
     target = targets.get("banana")
     x = target.sample(jax.random.key(8), num_draws)
     s = jax.vmap(target.score)(x)
-    reference = TiltReference(jnp.mean(x, 0), jnp.std(x, 0), jnp.asarray(0.5), jnp.asarray(1.0),
-                              jnp.linalg.cholesky(jnp.cov(x.T)))
+    reference = with_whitening(TiltReference(jnp.mean(x, 0), jnp.std(x, 0), jnp.asarray(0.5), jnp.asarray(1.0)),
+                               jnp.linalg.cholesky(jnp.cov(x.T)))
     return x, s, reference
 
 
@@ -117,7 +118,7 @@ def test_frozen_theta_second_order_leaves_its_surrogate_invariant():
     location, scale = jnp.array([0.3, -0.2]), jnp.array([0.8, 1.5])
     algorithm = srmc.wrap(samplers.mala, alpha=alpha, tilt="second_order", gamma=no_history_step, guard=False,
                           trust_region=None, alpha_ramp=0, tilt_reference=(location, scale), step_size=0.6)
-    reference = TiltReference(location, scale, jnp.asarray(0.57), jnp.asarray(1.0), jnp.diag(scale))
+    reference = with_whitening(TiltReference(location, scale, jnp.asarray(0.57), jnp.asarray(1.0)), jnp.diag(scale))
     surrogate = kernel_surrogate(samplers.mala.spec, target, theta, jnp.asarray(alpha), "second_order",
                                  reference=reference)
 
@@ -140,6 +141,8 @@ def test_warmup_whitens_the_second_order_tilt_by_its_covariance():
     np.testing.assert_allclose(whitening[0], np.linalg.cholesky(np.asarray(result.warmup_stats.covariance)),
                                rtol=1e-4, atol=1e-5)
     assert np.all(whitening == whitening[:1])  # one factor, the pooled warm-up's, for every chain
+    inverse = np.asarray(result.final_state.reference.whitening_inverse)[0]
+    np.testing.assert_allclose(inverse @ whitening[0], np.eye(4), atol=1e-4)
     assert result.final_state.theta.shape == (8, 2, 4)
     assert "second_order_unwhitened" not in [w.code for w in result.warnings]
 
