@@ -9,6 +9,7 @@ import pytest
 
 import srmc
 from srmc import samplers, targets
+from srmc.engine import checkpoint as checkpoints
 from srmc.method.tilt import (
     MAX_WHITENED_DIM,
     TiltReference,
@@ -24,6 +25,7 @@ from srmc.method.wrapper import srmc_state
 from srmc.testing import check_alpha_zero_identity, check_continuous_invariance
 from srmc.testing.continuous import no_history_step
 from tests.srmc.tilt_checks import assert_gradient_matches_differences, product_sampler
+from tests.srmc.tiny_runs import assert_same_run
 
 jax.config.update("jax_enable_x64", False)
 
@@ -155,6 +157,31 @@ def test_health_report_says_when_the_second_order_tilt_could_not_whiten():
                          targets.get("iid_gaussian", dim=dim), 20, 2, warmup=40, progress=False)
     assert result.warmup_stats.covariance is None and result.final_state.reference.whitening is None
     assert "second_order_unwhitened" in [w.code for w in result.warnings]
+
+
+def test_second_order_run_interrupted_resumes_bit_identical(tmp_path, monkeypatch):
+    """A checkpoint carries the whitening (L and L^-1 from the warm-up) and the (2, d) history: a run killed
+    between two chunks resumes to the uninterrupted run's result, bit for bit."""
+    target = targets.get("correlated_gaussian", dim=3, rho=0.7)
+    algorithm = srmc.wrap(samplers.mala, alpha=4.0, tilt="second_order", step_size=0.3)
+    run = dict(num_steps=36, num_chains=3, warmup=60, chunk_size=6, progress=False)
+    reference = srmc.sample(jax.random.key(5), algorithm, target, **run)
+    path, calls, save = tmp_path / "run.npz", [], checkpoints.save
+
+    def interrupted(*args, **kwargs):
+        calls.append(None)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        srmc.sample(jax.random.key(5), algorithm, target, **run, checkpoint=path)
+    monkeypatch.undo()
+    assert not checkpoints.load(path).metadata["progress"]["complete"]
+    resumed = srmc.sample(jax.random.key(5), algorithm, target, **run, resume=path)
+    assert_same_run(reference, resumed)
+    np.testing.assert_array_equal(resumed.final_state.reference.whitening, reference.final_state.reference.whitening)
 
 
 @pytest.mark.slow
