@@ -14,7 +14,7 @@ import pytest
 import srmc
 from srmc import samplers
 from srmc.engine import checkpoint as checkpoints
-from tests.srmc.tiny_runs import ALGORITHM, KEY, RUN, TARGET, assert_same_run
+from tests.srmc.tiny_runs import ALGORITHM, KEY, RUN, TARGET, assert_same_run, interrupt_at_save
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -32,26 +32,12 @@ def finished(tmp_path_factory):
     return path
 
 
-def _interrupt_at_save(monkeypatch, failing_save: int) -> None:
-    """Make the `failing_save`-th checkpoint write raise, as if the process died between two chunks."""
-    calls = []
-    save = checkpoints.save
-
-    def interrupted(*args, **kwargs):
-        calls.append(None)
-        if len(calls) == failing_save:
-            raise KeyboardInterrupt
-        return save(*args, **kwargs)
-
-    monkeypatch.setattr(checkpoints, "save", interrupted)
-
-
 def test_run_interrupted_in_burn_in_resumes_bit_identical_with_another_chunk_size_and_loses_one_chunk(
     tmp_path, monkeypatch, reference
 ):
     """(The SIGKILL test below interrupts a run in its sampling phase.)"""
     path = tmp_path / "run.npz"
-    _interrupt_at_save(monkeypatch, 2)
+    interrupt_at_save(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint=path)
     monkeypatch.undo()

@@ -25,7 +25,7 @@ from srmc.method.wrapper import srmc_state
 from srmc.testing import check_alpha_zero_identity, check_continuous_invariance
 from srmc.testing.continuous import no_history_step
 from tests.srmc.tilt_checks import assert_gradient_matches_differences, product_sampler
-from tests.srmc.tiny_runs import assert_same_run
+from tests.srmc.tiny_runs import assert_same_run, interrupt_at_save
 
 jax.config.update("jax_enable_x64", False)
 
@@ -166,15 +166,8 @@ def test_second_order_run_interrupted_resumes_bit_identical(tmp_path, monkeypatc
     algorithm = srmc.wrap(samplers.mala, alpha=4.0, tilt="second_order", step_size=0.3)
     run = dict(num_steps=36, num_chains=3, warmup=60, chunk_size=6, progress=False)
     reference = srmc.sample(jax.random.key(5), algorithm, target, **run)
-    path, calls, save = tmp_path / "run.npz", [], checkpoints.save
-
-    def interrupted(*args, **kwargs):
-        calls.append(None)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return save(*args, **kwargs)
-
-    monkeypatch.setattr(checkpoints, "save", interrupted)
+    path = tmp_path / "run.npz"
+    interrupt_at_save(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         srmc.sample(jax.random.key(5), algorithm, target, **run, checkpoint=path)
     monkeypatch.undo()

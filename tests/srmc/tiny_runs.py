@@ -1,7 +1,8 @@
 """One tiny run configuration shared by the scale-and-reliability tests, so its compiled chunks are reused.
 
 `srmc.sample` compiles one program per (algorithm, target, functions, chunk shape); tests that use these very
-objects and `RUN`'s lengths hit the jit cache instead of compiling again (a compile costs seconds on CI).
+objects and `RUN`'s lengths hit the jit cache instead of compiling again (a compile costs seconds on CI). Also
+the helpers those tests share: `assert_same_run`, `interrupt_at_save`.
 """
 
 import jax
@@ -9,6 +10,7 @@ import numpy as np
 
 import srmc
 from srmc import samplers, targets
+from srmc.engine import checkpoint as checkpoints
 
 TARGET = targets.get("iid_gaussian", dim=3)
 ALGORITHM = srmc.wrap(samplers.mala, alpha=2.0, tilt="linear", step_size=0.4)
@@ -43,3 +45,17 @@ def assert_same_run(a: srmc.SampleResult, b: srmc.SampleResult, rtol: float = 0.
     equal(a.num_nonfinite, b.num_nonfinite)
     equal(a.draws, b.draws)
     jax.tree.map(equal, a.final_state, b.final_state)
+
+
+def interrupt_at_save(monkeypatch, failing_save: int) -> None:
+    """Make the `failing_save`-th checkpoint write raise, as if the process died between two chunks."""
+    calls = []
+    save = checkpoints.save
+
+    def interrupted(*args, **kwargs):
+        calls.append(None)
+        if len(calls) == failing_save:
+            raise KeyboardInterrupt
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "save", interrupted)
