@@ -2,14 +2,16 @@
 
     python benchmarks/prediction.py                          # registry + held-out targets, mala and hmc, alpha 10
     python benchmarks/prediction.py --targets banana_6d --kernels hmc --alphas 1 10
+    python benchmarks/prediction.py --tilt second_order      # the second-order tilt's prediction
 
-For each target x kernel x alpha: the base kernel and SRMC's bounded tilt at a *constant* alpha with the prediction
-switched off (``srmc.wrap(kernel, alpha=a, alpha_ramp=0, alpha_search=False)``: the setting the linear-response
-formula describes), same keys, starts and warm-up. Predicted: 1 / the warm-up's relative variance at alpha
-(`srmc.method.prediction`, interpolated on its grid; a mean over coordinates of Var_SRMC / Var_base). Measured: the
-same mean over coordinates of MSE_base / MSE_SRMC per coordinate, inverted (so both are "mean relative variance"),
-with its delta-method SE. The last line: the share of rows where prediction and measurement agree on the side of 1
-(gain or loss) among rows where the measurement is clear of 1 by 2 SE, and the rank correlation.
+For each target x kernel x alpha: the base kernel and SRMC's bounded tilt (or ``--tilt second_order``) at a
+*constant* alpha with the prediction switched off (``srmc.wrap(kernel, alpha=a, tilt=..., alpha_ramp=0,
+alpha_search=False)``: the setting the linear-response formula describes), same keys, starts and warm-up.
+Predicted: 1 / the warm-up's relative variance at alpha (`srmc.method.prediction`, interpolated on its grid; a
+mean over coordinates of Var_SRMC / Var_base). Measured: the same mean over coordinates of MSE_base / MSE_SRMC per
+coordinate, inverted (so both are "mean relative variance"), with its delta-method SE. The last line: the share
+of rows where prediction and measurement agree on the side of 1 (gain or loss) among rows where the measurement is
+clear of 1 by 2 SE, and the rank correlation.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ def rows_for(name: str, target: targets.Target, args: argparse.Namespace) -> lis
         base = np.asarray(run(srmc.base(module, **params)).chain_estimates["x"], np.float64)
         for alpha in args.alphas:
             # the curve from a default run's warm-up (the same warm-up: same keys), the measurement without it
-            curve = run(srmc.wrap(module, alpha=alpha, **params)).warmup_stats.predicted_variance
-            fixed = run(srmc.wrap(module, alpha=alpha, alpha_ramp=0, alpha_search=False, **params))
+            curve = run(srmc.wrap(module, alpha=alpha, tilt=args.tilt, **params)).warmup_stats.predicted_variance
+            fixed = run(srmc.wrap(module, alpha=alpha, tilt=args.tilt, alpha_ramp=0, alpha_search=False, **params))
             measured, se = relative_variance(base, np.asarray(fixed.chain_estimates["x"], np.float64), truth)
             predicted = (float("nan") if curve is None else  # a warm-up too short to predict
                          float(np.interp(np.log(alpha), np.log(prediction.ALPHA_GRID), np.asarray(curve))))
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tilt", default="bounded", choices=["bounded", "second_order"])
     args = parser.parse_args(argv)
     registry = set(continuous_targets())
     rows = []

@@ -40,6 +40,10 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
     "prediction.py": (["--targets", "banana", "--kernels", "mala", "--chains", "4", "--steps", "20", "--warmup", "40"],
                       r"^side of 1 agrees: \d+ of \d+ clear rows \(\d+ within 2 SE of 1\); rank correlation "
                       r"predicted vs measured (nan|-?[\d.]+)$"),
+    "prediction.py --tilt": (["--tilt", "second_order", "--targets", "banana", "--kernels", "mala", "--chains", "4",
+                              "--steps", "20", "--warmup", "40"],
+                             r"^side of 1 agrees: \d+ of \d+ clear rows \(\d+ within 2 SE of 1\); rank correlation "
+                             r"predicted vs measured (nan|-?[\d.]+)$"),
     "ceiling.py": (["--targets", "banana", "--kernels", "mala", "--chains", "8", "--steps", "400", "--warmup", "40",
                     "--batch", "20", "--bootstrap", "3"], r"^\| banana \| mala \| [\d.]+ ± [\d.]+ \| .+ \|$"),
     "bias_vs_chains.py": (["--chains", "8", "--steps", "32", "--warmup", "20"], r"^measured: score tilt, alpha=1 .*"),
@@ -50,7 +54,8 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
 
 # the heaviest at their tiny size run with -m slow
 SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chains.py", "discrete_variance.py",
-                "warmup_cost.py", "held_out.py", "held_out.py --hmc-probe", "prediction.py"}
+                "warmup_cost.py", "held_out.py", "held_out.py --hmc-probe", "prediction.py",
+                "prediction.py --tilt"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_SCRIPTS else [])

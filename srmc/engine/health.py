@@ -19,8 +19,9 @@ behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.sum
 - ``warmup_acceptance``: the warm-up ended far (> 0.15) from its target acceptance;
 - ``alpha_reduced``: the warm-up's prediction (`srmc.method.prediction`) lowered SRMC's alpha (or set it to 0):
   at the alpha asked the repellence was predicted to make the estimate of the mean worse or no better;
-- ``alpha_not_predicted``: the warm-up's base chains were not in equilibrium (mean score not 0), so alpha ran as
-  given without a prediction;
+- ``alpha_not_predicted``: the warm-up's base chains were not in equilibrium (mean score not 0), or the target has
+  more coordinates than the prediction covers (`prediction.largest_predicted_dim`: 512, the second-order tilt's
+  128), so alpha ran as given without a prediction;
 - ``second_order_unwhitened``: SRMC's second-order tilt ran without the warm-up's dense covariance (d above
   `srmc.method.tilt.MAX_WHITENED_DIM`, or no warm-up covariance), so it whitened by pi's sd only: on a strongly
   correlated target its second moments can then be biased;
@@ -41,6 +42,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from srmc.method import prediction
 
 LOW_ACCEPTANCE, HIGH_ACCEPTANCE = 0.1, 0.95
 FROZEN_ACCEPTANCE = 0.01
@@ -71,7 +74,8 @@ def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
     checks = [
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
         _r_hat(result), _ess(result), _mcse_disagreement(result, is_srmc), _theta_growth(result),
-        _warmup_acceptance(result, algorithm), _alpha_not_predicted(result), _alpha_reduced(result, algorithm),
+        _warmup_acceptance(result, algorithm), _alpha_not_predicted(result),
+        _alpha_too_large_to_predict(result, algorithm), _alpha_reduced(result, algorithm),
         _unwhitened(result, algorithm), _guard(result), _bias(result),
     ]
     return [warning for warning in checks if warning is not None]
@@ -259,6 +263,20 @@ def _alpha_not_predicted(result: Any) -> HealthWarning | None:
         "(srmc.sample(..., warmup=N)) or check with `srmc bench`.", {})
 
 
+def _alpha_too_large_to_predict(result: Any, algorithm: Any) -> HealthWarning | None:
+    stats = result.warmup_stats
+    if not algorithm.predicts_alpha or stats is None or getattr(stats, "predicted_variance", None) is not None:
+        return None
+    dim, largest = int(np.size(stats.mean)), prediction.largest_predicted_dim(algorithm.prediction_tilt)
+    if dim <= largest:
+        return None
+    return HealthWarning(
+        "alpha_not_predicted", f"the warm-up predicts what alpha buys for the {algorithm.prediction_tilt} tilt up to "
+        f"{largest} coordinates (its cost grows like d^2) and this target has {dim}, so alpha ran as given: nothing "
+        "checked that repelling pays here. Measure it with `srmc bench` (no ground truth needed), or pass "
+        "srmc.wrap(..., alpha_search=False) to say alpha is meant as given.", {"dim": dim, "largest": largest})
+
+
 def _alpha_reduced(result: Any, algorithm: Any) -> HealthWarning | None:
     factor = result.counters.get("alpha_factor")
     if factor is None or np.all(np.asarray(factor) >= 1.0):
@@ -269,8 +287,8 @@ def _alpha_reduced(result: Any, algorithm: Any) -> HealthWarning | None:
     ran = f"alpha = {alpha * share:.3g} instead of {alpha:g}" if alpha is not None else f"{share:.3g} x alpha"
     return HealthWarning(
         "alpha_reduced", f"the warm-up predicted that SRMC's repellence would not pay at the alpha asked on this "
-        f"target with this kernel (the score predicts x too poorly, or the base chains are antithetic already), "
-        f"so the run used {ran}{' (the base kernel)' if share == 0 else ''}. The estimates are valid; "
+        f"target with this kernel (the tilt's history predicts x too poorly, or the base chains are antithetic "
+        f"already), so the run used {ran}{' (the base kernel)' if share == 0 else ''}. The estimates are valid; "
         "srmc.wrap(..., alpha_search=False) forces alpha, and `srmc bench` measures what it buys.",
         {"alpha_factor": share, "predicted_variance": None if curve is None else curve.tolist()})
 

@@ -474,8 +474,8 @@ def _prediction_line(stats: Any) -> str:
             f"alpha {prediction.ALPHA_GRID[best]:g}")
     if floor is not None and np.all(np.isfinite(floor)):
         ceiling = float(prediction.gain_ceiling(floor))
-        line += (f"; no alpha or tilt buys more than {ceiling:.3g}x (first order)" if ceiling < 1e4 else
-                 "; the score predicts x almost exactly (no first-order ceiling)")
-        line += ("\n(post hoc, score control variates on the base kernel's draws reach that first-order limit "
-                 "without SRMC: srmc.tools.control_variates)")
+        line += (f"; no alpha buys more than {ceiling:.3g}x with this tilt's history (first order)"
+                 if ceiling < 1e4 else "; the history predicts x almost exactly (no first-order ceiling)")
+        line += ("\n(post hoc, score control variates on the base kernel's draws reach a score history's "
+                 "first-order limit without SRMC: srmc.tools.control_variates)")
     return line

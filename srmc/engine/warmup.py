@@ -15,8 +15,9 @@ frozen at theta = 0) before anything is counted, adapting what the kernel's reco
 
 It also records what the tilts need: location, variance (covariance) of x and the score's second moment
 (Fisher information) over the second half of the warm-up, pooled across chains (`WarmupStats`), and, for an
-algorithm that asks (``algorithm.predicts_alpha``: the default SRMC), batch means of x and s and thinned draws over
-that half, from which `srmc.method.prediction` predicts SRMC's variance at every alpha of its grid.
+algorithm that asks (``algorithm.predicts_alpha``: the default SRMC), batch means of x and s (for the second-order
+tilt also of x s^T) and thinned draws over that half, from which `srmc.method.prediction` predicts SRMC's variance
+at every alpha of its grid.
 
 Everything here is a pure function of the warm-up's keys and step indices: the result does not depend on the
 chunks the warm-up is run in.
@@ -32,7 +33,7 @@ import numpy as np
 
 from srmc.method import prediction
 from srmc.method.kernels import jittered, target_params
-from srmc.method.tilt import MAX_WHITENED_DIM, bounded_reference
+from srmc.method.tilt import MAX_WHITENED_DIM, bounded_reference, whitening_factor
 from srmc.targets.space import Continuous, check_int
 
 Array = jax.Array
@@ -222,17 +223,19 @@ class WarmupStats(NamedTuple):
 class PredictionBuffers(NamedTuple):
     """For the first `prediction.PREDICTION_CHAINS` chains, over the warm-up's second half: sums of x and s in
     `prediction.PREDICTION_BATCHES` batches (``(chains, batches, 2 d)``) and thinned draws with their scores
-    (``(chains, draws, 2 d)``); both empty when nothing is predicted."""
+    (``(chains, draws, 2 d)``), both empty when nothing is predicted; for the second-order tilt also the batches'
+    sums of x s^T (``(chains, batches, d, d)``: its history's z * S needs the reference known only at the end)."""
 
     batch_sums: Array
     draws: Array
+    batch_products: Array | None = None
 
 
 def prediction_layout(plan: "WarmupPlan", dim: int) -> tuple[int, int, int]:
     """(batch length, draws kept per chain, thinning) of the prediction's buffers; zeros: no prediction."""
     length = plan.num_steps - plan.num_steps // 2
     batch = length // prediction.PREDICTION_BATCHES
-    if not plan.predicts_alpha or batch < 2 or dim > prediction.MAX_PREDICTION_DIM:
+    if not plan.predicts_alpha or batch < 2 or dim > prediction.largest_predicted_dim(plan.prediction_tilt):
         return 0, 0, 0
     draws = int(min(prediction.PREDICTION_DRAWS, length))
     return batch, draws, max(length // draws, 1)
@@ -251,7 +254,12 @@ def _update_buffers(buffers: PredictionBuffers, layout: tuple[int, int, int], of
     sums = buffers.batch_sums + jnp.where(batch_hit[None, :, None], values[:, None, :], 0.0)
     draw_hit = (jnp.arange(num_draws) == offset // thinning) & (offset >= 0) & (offset % thinning == 0)
     draws = jnp.where(draw_hit[None, :, None], values[:, None, :], buffers.draws)
-    return PredictionBuffers(sums, draws)
+    products = buffers.batch_products
+    if products is not None:  # one batch's slot only (a scatter, not a pass over every batch)
+        outer = positions[:used, :, None] * scores[:used, None, :]
+        in_batches = (slot >= 0) & (slot < products.shape[1])
+        products = products.at[:, jnp.clip(slot, 0, products.shape[1] - 1)].add(jnp.where(in_batches, outer, 0.0))
+    return PredictionBuffers(sums, draws, products)
 
 
 def predicted_variance(plan: "WarmupPlan", buffers: PredictionBuffers, stats: "WarmupStats"
@@ -267,9 +275,17 @@ def predicted_variance(plan: "WarmupPlan", buffers: PredictionBuffers, stats: "W
     batch_means = (buffers.batch_sums / batch).reshape(-1, 2 * dim)
     batch_x, batch_s = batch_means[:, :dim], batch_means[:, dim:]
     draws = buffers.draws.reshape(-1, 2 * dim)
-    curve = prediction.predicted_relative_variance(batch_x, batch_s, batch, draws[:, :dim], location, scale,
-                                                   prediction.ALPHA_GRID)
-    floor = prediction.variance_floor(batch_x, batch_s)
+    if buffers.batch_products is None:
+        curve = prediction.predicted_relative_variance(batch_x, batch_s, batch, draws[:, :dim], location, scale,
+                                                       prediction.ALPHA_GRID)
+        floor = prediction.variance_floor(batch_x, batch_s)
+    else:  # the second-order tilt, with the run's m and L
+        factor = whitening_factor(stats.covariance, scale)
+        history = prediction.second_order_history_means(
+            batch_s, (buffers.batch_products / batch).reshape(-1, dim, dim), location, factor)
+        curve = prediction.predicted_relative_variance_second_order(batch_x, history, batch, draws[:, :dim],
+                                                                    location, factor, prediction.ALPHA_GRID)
+        floor = prediction.variance_floor(batch_x, history.reshape(-1, 2 * dim))
     usable = prediction.in_equilibrium(batch_s, draws[:, :dim], draws[:, dim:], buffers.draws.shape[0])
     return jnp.where(usable, curve, jnp.nan), jnp.where(usable, floor, jnp.nan)  # NaN: not predicted
 
@@ -312,6 +328,7 @@ class WarmupPlan(NamedTuple):
     score_from_cache: str | None
     step_jitter: float = 0.0
     predicts_alpha: bool = False
+    prediction_tilt: str = "bounded"
 
 
 class WarmupCarry(NamedTuple):
@@ -350,8 +367,10 @@ def init_carry(plan: WarmupPlan, states: Any, positions: Array, step_size: Array
     scores_shape = (num_chains, plan.target.space.score_size)
     batch, num_draws, _ = prediction_layout(plan, dim)
     used = min(num_chains, prediction.PREDICTION_CHAINS) if batch else 0
+    products = (jnp.zeros((used, prediction.PREDICTION_BATCHES, dim, dim), dtype)
+                if batch and plan.prediction_tilt == "second_order" else None)
     buffers = PredictionBuffers(jnp.zeros((used, prediction.PREDICTION_BATCHES, 2 * dim), dtype),
-                                jnp.zeros((used, num_draws, 2 * dim), dtype))
+                                jnp.zeros((used, num_draws, 2 * dim), dtype), products)
     return WarmupCarry(
         states, dual, window, inverse_mass, moments_init(stats_shape, plan.dense_statistics, dtype),
         moments_init(scores_shape, plan.dense_statistics, dtype), jnp.zeros(num_chains, dtype),
@@ -476,7 +495,7 @@ def warmup_plan(algorithm: Any, target: Any, warmup: Warmup) -> WarmupPlan:
                       warmup.num_steps,
                       spec.cache.gradient if gradient_cached else None,
                       algorithm.step_jitter if step_parameter is not None else 0.0,
-                      algorithm.predicts_alpha and isinstance(target.space, Continuous))
+                      algorithm.predicts_alpha and isinstance(target.space, Continuous), algorithm.prediction_tilt)
 
 
 def warmup_dynamic_params(plan: WarmupPlan, algorithm: Any) -> dict:

@@ -73,7 +73,9 @@ class Algorithm:
       dense_reference: True when the warm-up should record pi's dense covariance for the algorithm's reference
         (SRMC's second-order tilt whitens by it; `srmc.method.tilt.MAX_WHITENED_DIM` bounds d).
       predicts_alpha: True when the warm-up should collect what `srmc.method.prediction` needs to predict the
-        algorithm's variance over alpha (SRMC's bounded tilt with ``alpha_search``).
+        algorithm's variance over alpha (SRMC's bounded and second-order tilts with ``alpha_search``).
+      prediction_tilt: the tilt whose variance the prediction models (``"bounded"``: a score history;
+        ``"second_order"``: its (S, 1 + z * S) history, for which the warm-up also collects batch sums of x s^T).
       unset_params: base-kernel parameters left to the warm-up (a step size not given); `srmc.sample` then warms
         up by default and refuses ``warmup=0``.
       counters: ``state -> {name: per-chain value}`` read at the end of a run into ``result.counters`` (SRMC:
@@ -102,6 +104,7 @@ class Algorithm:
     needs_reference: bool = False
     dense_reference: bool = False
     predicts_alpha: bool = False
+    prediction_tilt: str = "bounded"
     unset_params: tuple = ()
     counters: Callable[[Any], dict[str, Array]] = _no_statistics
     numbers: dict = dataclasses.field(default_factory=dict)

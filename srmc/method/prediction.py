@@ -35,11 +35,23 @@ of the score (K = Cov(x, phi) E[J_phi]^{-1}; the score tilt is phi = -s), whatev
 floor is 0 (x is linear in s); on a banana x_2 = b x_1^2 + noise carries x_1^2, which no combination of s holds,
 and the floor is about 0.5. The bound is a large-n, first-order one: chains that the repellence pushes between
 modes (a nonlinear effect) can do better.
+
+The second-order tilt (`srmc.method.tilt`): the history is g = (S, 1 + z * S) and phi = (tanh z, tanh^2 z / 2)
+with z = L^-1 (x - m), S = L^T s. The same argument holds with G replaced by the block-diagonal mean field M
+(E_theta[g] = -alpha M theta), u^A by the 2 x 2 matrix exponentials exp(-y alpha M_i) per whitened coordinate
+and K = Cov(x, phi) M^-1 (`second_order_coefficient`); the floor regresses x on g instead of s. z * S is not
+linear in x and s, and m, L are known only at the warm-up's end, so the warm-up also sums x s^T per batch
+(chains x batches x d^2 numbers, hence `MAX_SECOND_ORDER_PREDICTION_DIM`) and `second_order_history_means`
+forms g's batch means from them. Where x's long-run variance is small (HMC's antithetic draws) and z * S's is not
+(z^2 on a Gaussian: 30 to 130 times x's at lag-1 autocorrelation -0.8), the noise of K's estimate, squared, would
+dominate the curve; the series is therefore the product of its two versions with K from independent halves of
+the draws (cross-fitting), which leaves that noise out of its expectation.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -52,7 +64,15 @@ PREDICTION_BATCHES = 10  # batch means per chain over the warm-up's second half
 PREDICTION_CHAINS = 64  # chains whose batches and draws enter the prediction (the first ones)
 PREDICTION_DRAWS = 64  # thinned draws per chain kept for K and g
 MAX_PREDICTION_DIM = 512  # above: no prediction (its O(d^2) cost), alpha as given
+MAX_SECOND_ORDER_PREDICTION_DIM = 128  # the second-order tilt's: its buffers hold chains x batches x d^2 numbers
+# (64 x 10 x 128^2 = 10 M at the largest)
 QUADRATURE_NODES = 32  # trapezoid in log(-log u) on [-10, 4]: 0.1% on int u^(2a) du up to a = 128
+
+
+def largest_predicted_dim(tilt: str) -> int:
+    """The most coordinates the warm-up predicts alpha for with `tilt` (above: alpha as given, and the health
+    report says so)."""
+    return MAX_SECOND_ORDER_PREDICTION_DIM if tilt == "second_order" else MAX_PREDICTION_DIM
 
 
 def _quadrature() -> tuple[np.ndarray, np.ndarray]:
@@ -89,10 +109,33 @@ def in_equilibrium(batch_s: Array, draws: Array, scores: Array, num_chains: int)
     return agrees(batch_s) & agrees(products)
 
 
+def _relative_variance_curve(bx: Array, batch_length: int, alphas: Array,
+                             correction: Callable[[Array, Array], tuple[Array, Array]]) -> Array:
+    """Mean over coordinates of int_0^1 lambda[x + correction] du / lambda[x] at each of `alphas`, lambda by the
+    batch means `bx` (centred), the integral by `_quadrature` in y = -log u. ``correction(alpha, y)`` gives the
+    history's part K (I - u^A) h of the series, ``(batches, d)``, twice: with the same K, or with K from two
+    independent halves of the draws, whose product leaves K's estimation noise out of the square (cross-fitting)."""
+    base = batch_length * jnp.mean(bx**2, axis=0)
+    nodes, weights = (jnp.asarray(v, bx.dtype) for v in _quadrature())
+
+    def at(alpha: Array) -> Array:
+        def node(y: Array) -> Array:
+            first, second = correction(alpha, y)
+            return batch_length * jnp.mean((bx + first) * (bx + second), axis=0)
+
+        variance = jnp.maximum(jnp.tensordot(weights, jax.lax.map(node, nodes), axes=1), 0.0)
+        usable = jnp.isfinite(variance) & (base > 0)
+        return jnp.sum(jnp.where(usable, variance / jnp.where(usable, base, 1.0), 0.0)) / jnp.maximum(
+            jnp.sum(usable), 1)
+
+    return jax.lax.map(at, jnp.asarray(alphas, bx.dtype))
+
+
 @functools.partial(jax.jit, static_argnames=("batch_length",))
 def predicted_relative_variance(batch_x: Array, batch_s: Array, batch_length: int, draws: Array, location: Array,
                                 scale: Array, alphas: Array) -> Array:
-    """Mean over coordinates of Var_SRMC(xbar_i) / Var_base(xbar_i) at each of `alphas` (module doc).
+    """Mean over coordinates of Var_SRMC(xbar_i) / Var_base(xbar_i) at each of `alphas` (module doc), for the
+    bounded tilt (a score history).
 
     Args:
       batch_x, batch_s: ``(batches, d)`` batch means of x and s over the base chains (all chains' batches).
@@ -107,20 +150,99 @@ def predicted_relative_variance(batch_x: Array, batch_s: Array, batch_length: in
     covariance = (draws - draws.mean(0)).T @ (features - features.mean(0)) / draws.shape[0]
     coefficient = covariance / slope  # K = C G^{-1}
     bx, bs = batch_x - batch_x.mean(0), batch_s - batch_s.mean(0)
-    base = batch_length * jnp.mean(bx**2, axis=0)
-    nodes, weights = (jnp.asarray(v, bx.dtype) for v in _quadrature())
 
-    def at(alpha: Array) -> Array:
-        def node(y: Array) -> Array:  # u = e^-y: 1 - u^a = -expm1(-a y)
-            series = bx - (bs * jnp.expm1(-alpha * slope * y)) @ coefficient.T
-            return batch_length * jnp.mean(series**2, axis=0)
+    def correction(alpha: Array, y: Array) -> tuple[Array, Array]:  # u = e^-y: 1 - u^a = -expm1(-a y)
+        series = -(bs * jnp.expm1(-alpha * slope * y)) @ coefficient.T
+        return series, series
 
-        variance = jnp.tensordot(weights, jax.lax.map(node, nodes), axes=1)
-        usable = jnp.isfinite(variance) & (base > 0)
-        return jnp.sum(jnp.where(usable, variance / jnp.where(usable, base, 1.0), 0.0)) / jnp.maximum(
-            jnp.sum(usable), 1)
+    return _relative_variance_curve(bx, batch_length, alphas, correction)
 
-    return jax.lax.map(at, jnp.asarray(alphas, bx.dtype))
+
+def second_order_history_means(batch_s: Array, batch_xs: Array, location: Array, factor: Array) -> Array:
+    """Batch means of the second-order tilt's history g = (S, 1 + z * S) (`srmc.method.tilt.history_statistic`),
+    ``(batches, 2, d)``, from batch means of s ``(batches, d)`` and of x s^T ``(batches, d, d)``: S = L^T s is
+    linear in s and z_i S_i = (L^-1 (x s^T - m s^T) L)_ii linear in x s^T, for the reference's m and L
+    (`factor`)."""
+    inverse = jax.scipy.linalg.solve_triangular(factor, jnp.eye(factor.shape[0], dtype=factor.dtype), lower=True)
+    centred = batch_xs - location[:, None] * batch_s[:, None, :]
+    products = jnp.einsum("ij,bjk,ki->bi", inverse, centred, factor)
+    return jnp.stack([batch_s @ factor, 1.0 + products], axis=1)
+
+
+def _second_order_blocks(z: Array) -> Array:
+    """The second-order tilt's mean-field blocks M_i = [[E w, E w t], [E w z, E w z t]] (t = tanh z, w = 1 - t^2)
+    from whitened draws `z` ``(n, d)``: ``(d, 2, 2)``."""
+    t = jnp.tanh(z)
+    w = 1.0 - t**2
+    return jnp.stack([jnp.stack([w, w * t], -1), jnp.stack([w * z, w * z * t], -1)], -2).mean(0)
+
+
+def whitened_draws(draws: Array, location: Array, factor: Array) -> Array:
+    """z = L^-1 (x - m) of every draw ``(n, d)``."""
+    return jax.scipy.linalg.solve_triangular(factor, (draws - location).T, lower=True).T
+
+
+@jax.jit
+def second_order_coefficient(draws: Array, location: Array, factor: Array) -> Array:
+    """The second-order tilt's K = Cov(x, phi) M^-1 ``(d, 2, d)`` (x_i, history entry k of coordinate j) from
+    draws x ``(n, d)`` of pi and the reference's m and L: SRMC's plain average moves by K times the history's
+    integrated fluctuations (module doc). By Stein's identity M = -Cov(g, phi), so K is also the instrumental
+    regression -Cov(x, phi) Cov(g, phi)^-1 of x on the history g with instruments phi."""
+    z = whitened_draws(draws, location, factor)
+    t = jnp.tanh(z)
+    features = jnp.stack([t, t**2 / 2], axis=1)  # (n, 2, d)
+    covariance = jnp.einsum("ni,nkj->ikj", draws - draws.mean(0), features - features.mean(0)) / draws.shape[0]
+    return jnp.einsum("ikj,jkl->ilj", covariance, jnp.linalg.inv(_second_order_blocks(z)))
+
+
+def two_by_two_exponential(decay: Array, discriminant: Array) -> tuple[Array, Array]:
+    """(c, s) with exp(B) = c I + s (B - tau I) for 2 x 2 matrices B with tau = tr(B) / 2 = -`decay` <= 0 and
+    `discriminant` tau^2 - det(B): c = e^tau cosh(r), s = e^tau sinh(r) / r with r^2 the discriminant (cos, sin
+    where it is negative), each written as exponentials of tau +- r <= 0 (no overflow at large alpha)."""
+    root = jnp.sqrt(jnp.abs(discriminant))
+    small = root < 1e-3
+    safe_root = jnp.where(small, 1.0, root)
+    real = discriminant >= 0
+    upper, lower = jnp.exp(-decay + root), jnp.exp(-decay - root)
+    cosine = jnp.where(real, (upper + lower) / 2, jnp.exp(-decay) * jnp.cos(root))
+    sine = jnp.where(real, (upper - lower) / (2 * safe_root), jnp.exp(-decay) * jnp.sin(root) / safe_root)
+    series = jnp.exp(-decay) * (1.0 + discriminant / 6)  # sinh(r) / r and sin(r) / r for small r
+    return cosine, jnp.where(small, series, sine)
+
+
+@functools.partial(jax.jit, static_argnames=("batch_length",))
+def predicted_relative_variance_second_order(batch_x: Array, batch_history: Array, batch_length: int, draws: Array,
+                                             location: Array, factor: Array, alphas: Array) -> Array:
+    """`predicted_relative_variance` for the second-order tilt: the history is g = (S, 1 + z * S) and the features
+    phi = (tanh z, tanh^2 z / 2) of z = L^-1 (x - m), so G becomes M, block diagonal per whitened coordinate
+    (the 2 x 2 blocks [[E w, E w t], [E w z, E w z t]], t = tanh z, w = 1 - t^2: `srmc.method.tilt`), u^A the
+    2 x 2 matrix powers exp(-y alpha M_i) and K = Cov(x, phi) M^-1.
+
+    Args:
+      batch_x: ``(batches, d)`` batch means of x; batch_history: ``(batches, 2, d)`` of g
+        (`second_order_history_means`).
+      batch_length: steps per batch.
+      draws: ``(n, d)`` draws of the base chains (for K and M).
+      location, factor: the tilt's m and L (lower Cholesky factor of pi's covariance).
+      alphas: ``(k,)`` alphas to predict.
+    """
+    blocks = _second_order_blocks(whitened_draws(draws, location, factor))
+    half = draws.shape[0] // 2  # K from each half of the draws (the first chains', the last chains')
+    coefficients = [second_order_coefficient(draws[part], location, factor).reshape(batch_x.shape[1], -1).T
+                    for part in (slice(None, half), slice(half, None))]  # (2 d, d): history entries (k, j) x x_i
+    bx, bh = batch_x - batch_x.mean(0), batch_history - batch_history.mean(0)
+    half_trace = (blocks[:, 0, 0] + blocks[:, 1, 1]) / 2
+    spread = half_trace**2 - (blocks[:, 0, 0] * blocks[:, 1, 1] - blocks[:, 0, 1] * blocks[:, 1, 0])
+    shifted = jnp.einsum("jkl,blj->bkj", blocks - half_trace[:, None, None] * jnp.eye(2, dtype=blocks.dtype), bh)
+
+    def correction(alpha: Array, y: Array) -> tuple[Array, Array]:
+        scale = alpha * y  # exp(-scale M_j) = c_j I - scale s_j (M_j - half_trace_j I), closed form for 2 x 2
+        cosine, sine = two_by_two_exponential(scale * half_trace, scale**2 * spread)
+        remaining = ((1.0 - cosine) * bh + scale * sine * shifted).reshape(bh.shape[0], -1)  # (I - u^A) h
+        first, second = (remaining @ coefficient for coefficient in coefficients)
+        return first, second
+
+    return _relative_variance_curve(bx, batch_length, alphas, correction)
 
 
 @jax.jit

@@ -129,6 +129,16 @@ def with_whitening(reference: TiltReference, factor: Array) -> TiltReference:
     return reference._replace(whitening=factor, whitening_inverse=inverse)
 
 
+def whitening_factor(covariance: Array | None, scale: Array) -> Array:
+    """The lower Cholesky factor of `covariance`, or diag(scale) where there is none or it is not positive
+    definite (a NaN factor)."""
+    diagonal = jnp.diag(scale.reshape(-1))
+    if covariance is None:
+        return diagonal
+    factor = jnp.linalg.cholesky(jnp.asarray(covariance, scale.dtype))
+    return jnp.where(jnp.all(jnp.isfinite(factor)), factor, diagonal)
+
+
 def whitened(x: Array, reference: TiltReference) -> Array:
     """z = L^-1 (x - m) with the reference's Cholesky factor L (x flattened for the product), or (x - m) / c
     without one."""

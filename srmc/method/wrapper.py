@@ -52,6 +52,7 @@ from srmc.method.tilt import (
     tilt_features,
     tilted_gradient,
     tilted_value,
+    whitening_factor,
     whitens,
     with_whitening,
 )
@@ -71,9 +72,10 @@ class TiltDefaults(NamedTuple):
 
 
 # score and linear: the SRMC paper's tilts, run as it states them. bounded: the safe default, with the settings
-# that passed the efficacy table (benchmarks/efficacy.py; README "Is SRMC safe on my target?").
+# that passed the efficacy table (benchmarks/efficacy.py; README "Is SRMC safe on my target?"); second_order the
+# same settings (its own alpha prediction, `prediction.predicted_relative_variance_second_order`).
 TILT_DEFAULTS = {"score": TiltDefaults(0, None, False), "linear": TiltDefaults(0, None, False),
-                 "bounded": TiltDefaults(100, 0.5, True), "second_order": TiltDefaults(100, 0.5, False)}
+                 "bounded": TiltDefaults(100, 0.5, True), "second_order": TiltDefaults(100, 0.5, True)}
 
 
 class ScheduleNumbers(NamedTuple):
@@ -125,17 +127,7 @@ def reference_from_warmup(stats: Any, given: TiltReference, alpha_factor: Array,
     reference = TiltReference(location, scale, acceptance, alpha_factor)
     if given.whitening is None:
         return reference
-    return with_whitening(reference, _cholesky_or_diagonal(stats.covariance, scale))
-
-
-def _cholesky_or_diagonal(covariance: Any, scale: Array) -> Array:
-    """The lower Cholesky factor of `covariance`, or diag(scale) where there is none or it is not positive
-    definite (a NaN factor)."""
-    diagonal = jnp.diag(scale.reshape(-1))
-    if covariance is None:
-        return diagonal
-    factor = jnp.linalg.cholesky(jnp.asarray(covariance, scale.dtype))
-    return jnp.where(jnp.all(jnp.isfinite(factor)), factor, diagonal)
+    return with_whitening(reference, whitening_factor(stats.covariance, scale))
 
 
 def predicted_alpha_factor(stats: Any, alpha: Array) -> Array:
@@ -188,8 +180,8 @@ def wrap(
         ``"score"`` (the SRMC paper's: log pi - alpha <theta, s>), ``"linear"`` (log pi + alpha <theta, x>) or
         ``"second_order"`` (continuous only: log pi + alpha <theta, (tanh z, tanh(z)^2 / 2)> with z = L^-1 (x - m)
         whitened by the warm-up's Cholesky factor L of pi's covariance, theta the running mean of (L^T s,
-        1 + z L^T s): it also removes the part of f linear in z_i S_i, e.g. of second moments; no alpha
-        prediction). See `srmc.method.tilt` for each one's stability argument and cost.
+        1 + z L^T s): it also removes the part of f linear in z_i S_i, e.g. of second moments). See
+        `srmc.method.tilt` for each one's stability argument and cost.
       gradient: for the score tilt, ``"exact"`` (Hessian-vector product), ``"shifted"`` (s(x - alpha theta)) or
         ``"finite_difference"`` (s(x) - alpha (s(x + c theta) - s(x)) / c, c = `fd_step`); used only inside
         proposals: Metropolis tests always use the exact surrogate density.
@@ -200,11 +192,12 @@ def wrap(
         tilts).
       trust_region: kappa > 0 clips theta inside the surrogate to +-kappa / (alpha c_i) (`tilt.effective_theta`);
         None: no clipping; "auto": the tilt's default (0.5 for bounded and second_order, None for score and linear).
-      alpha_search: let the warm-up's prediction lower alpha (bounded tilt only): from the base chains' batch means
-        of x and s it predicts SRMC's variance of the mean of x at every alpha of a grid and runs with a smaller
-        alpha, or 0 (the base kernel), where that is predicted to beat the given alpha's by 5%
-        (`srmc.method.prediction`); the share is in ``result.counters["alpha_factor"]`` and the health report.
-        "auto": on for the bounded tilt; False: alpha as given.
+      alpha_search: let the warm-up's prediction lower alpha (bounded and second-order tilts): from the base
+        chains' batch means of x and s (second_order: also x s^T, up to
+        `prediction.MAX_SECOND_ORDER_PREDICTION_DIM` coordinates) it predicts SRMC's variance of the mean of x at
+        every alpha of a grid and runs with a smaller alpha, or 0 (the base kernel), where that is predicted to
+        beat the given alpha's by 5% (`srmc.method.prediction`); the share is in ``result.counters["alpha_factor"]``
+        and the health report. "auto": on for both; False: alpha as given.
       guard: watch every chain and halve its alpha when its acceptance collapses or its proposals turn non-finite
         (see the module doc); False: never.
       tilt_reference: ``(location, scale)`` arrays for the bounded (or second-order) tilt's m and c instead of the
@@ -235,9 +228,9 @@ def wrap(
     alpha_search = defaults.alpha_search if alpha_search == "auto" else alpha_search
     if not isinstance(alpha_search, bool):
         raise TypeError(f"alpha_search must be True, False or 'auto', got {alpha_search!r}.")
-    if alpha_search and tilt != "bounded":
-        raise ValueError(f"alpha_search predicts the bounded tilt's variance; the {tilt} tilt runs alpha as given: "
-                         f"pass alpha_search=False (or leave it at 'auto') with tilt={tilt!r}.")
+    if alpha_search and tilt not in REFERENCED_TILTS:
+        raise ValueError(f"alpha_search predicts the bounded and second-order tilts' variance; the {tilt} tilt runs "
+                         f"alpha as given: pass alpha_search=False (or leave it at 'auto') with tilt={tilt!r}.")
     _check_ramp_and_trust_region(alpha_ramp, trust_region)
     if trust_region is not None and tilt not in FEATURE_TILTS:
         raise ValueError(f"trust_region bounds the tilt term of the feature tilts {FEATURE_TILTS}; the score tilt's "
@@ -373,7 +366,7 @@ def wrap(
                      kernel_state=_inner_state, with_kernel_state=_with_inner_state, statistics=_theta_norm,
                      with_reference=with_reference, needs_reference=needs_reference,
                      dense_reference=dense_reference, counters=_guard_counters,
-                     predicts_alpha=alpha_search and not alpha_is_zero,
+                     predicts_alpha=alpha_search and not alpha_is_zero, prediction_tilt=tilt,
                      unset_params=unset_adapted_params(spec, params), numbers=numbers,
                      renumber=renumber if sweeps_alpha else None)
 
