@@ -74,9 +74,8 @@ def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
     checks = [
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
         _r_hat(result), _ess(result), _mcse_disagreement(result, is_srmc), _theta_growth(result),
-        _warmup_acceptance(result, algorithm), _alpha_not_predicted(result),
-        _alpha_too_large_to_predict(result, algorithm), _alpha_reduced(result, algorithm),
-        _unwhitened(result, algorithm), _guard(result), _bias(result),
+        _warmup_acceptance(result, algorithm), _alpha_not_predicted(result, algorithm),
+        _alpha_reduced(result, algorithm), _unwhitened(result, algorithm), _guard(result), _bias(result),
     ]
     return [warning for warning in checks if warning is not None]
 
@@ -253,17 +252,15 @@ def _predicted_curve(result: Any) -> np.ndarray | None:
     return None if curve is None or "alpha_factor" not in result.counters else np.asarray(curve)
 
 
-def _alpha_not_predicted(result: Any) -> HealthWarning | None:
+def _alpha_not_predicted(result: Any, algorithm: Any) -> HealthWarning | None:
+    """alpha ran as given though the algorithm asked for a prediction: chains out of equilibrium (a NaN curve), or
+    more coordinates than the prediction covers (no curve)."""
     curve = _predicted_curve(result)
-    if curve is None or np.all(np.isfinite(curve)):
-        return None
-    return HealthWarning(
-        "alpha_not_predicted", "the warm-up's chains were not in equilibrium (their mean score is not 0 within "
-        "its error), so what alpha buys could not be predicted and alpha ran as given; warm up longer "
-        "(srmc.sample(..., warmup=N)) or check with `srmc bench`.", {})
-
-
-def _alpha_too_large_to_predict(result: Any, algorithm: Any) -> HealthWarning | None:
+    if curve is not None and not np.all(np.isfinite(curve)):
+        return HealthWarning(
+            "alpha_not_predicted", "the warm-up's chains were not in equilibrium (their mean score is not 0 within "
+            "its error), so what alpha buys could not be predicted and alpha ran as given; warm up longer "
+            "(srmc.sample(..., warmup=N)) or check with `srmc bench`.", {})
     stats = result.warmup_stats
     if not algorithm.predicts_alpha or stats is None or getattr(stats, "predicted_variance", None) is not None:
         return None

@@ -275,11 +275,11 @@ def predicted_variance(plan: "WarmupPlan", buffers: PredictionBuffers, stats: "W
     batch_means = (buffers.batch_sums / batch).reshape(-1, 2 * dim)
     batch_x, batch_s = batch_means[:, :dim], batch_means[:, dim:]
     draws = buffers.draws.reshape(-1, 2 * dim)
-    if buffers.batch_products is None:
+    if plan.prediction_tilt != "second_order":
         curve = prediction.predicted_relative_variance(batch_x, batch_s, batch, draws[:, :dim], location, scale,
                                                        prediction.ALPHA_GRID)
         floor = prediction.variance_floor(batch_x, batch_s)
-    else:  # the second-order tilt, with the run's m and L
+    else:  # with the run's m and L
         factor = whitening_factor(stats.covariance, scale)
         history = prediction.second_order_history_means(
             batch_s, (buffers.batch_products / batch).reshape(-1, dim, dim), location, factor)
