@@ -77,6 +77,46 @@ def test_per_chain_adaptation_gives_every_chain_its_own_step():
     assert result.adapted_params["inverse_mass_matrix"].shape == (4, SPREAD.dim)
 
 
+def test_chains_share_one_step_size_after_the_warmup():
+    """Per-chain dual averaging while the chains travel, then one pooled step size from the final fast window on:
+    the run's chains all get the same (as with ``pooled_step_size=True``)."""
+    for warmup in (Warmup(500), Warmup(500, pooled_step_size=True)):
+        result = srmc.sample(jax.random.key(2), srmc.base(samplers.mala, step_size=0.01), SPREAD, 200, 4,
+                             warmup=warmup)
+        assert np.ndim(result.adapted_params["step_size"]) == 0  # one value: every chain got the same
+        assert result.adapted_params["inverse_mass_matrix"].shape == (SPREAD.dim,)
+
+
+def poisson_regression_logdensity():
+    """A user's Poisson regression (log link, 5 covariates, 80 counts, N(0, 3^2) and N(0, 1) priors): from
+    NumPyro's init strategy (uniform on (-2, 2)) some chains start where the rates are e^10 and the gradient huge."""
+    rng = np.random.default_rng(5)
+    covariates = rng.normal(size=(80, 5))
+    counts = jnp.asarray(rng.poisson(np.exp(0.8 + covariates @ np.array([0.5, -0.3, 0.2, 0.0, 0.4]))), jnp.float32)
+    covariates = jnp.asarray(covariates, jnp.float32)
+
+    def logdensity(w):
+        eta = w[0] + covariates @ w[1:]
+        return jnp.sum(counts * eta - jnp.exp(eta)) - w[0] ** 2 / 18.0 - 0.5 * jnp.sum(w[1:] ** 2)
+
+    return logdensity
+
+
+def test_per_chain_step_sizes_unfreeze_chains_started_where_the_gradient_is_huge():
+    """Under one pooled step size (tuned to the chains' mean acceptance) 12 of 32 MALA chains never leave their
+    starts; with the default, each chain's own dual averaging, every chain moves."""
+    logdensity = poisson_regression_logdensity()
+    starts = jax.random.uniform(jax.random.key(1), (32, 6), minval=-2.0, maxval=2.0)
+    run = dict(initial_position=starts, progress=False)
+    pooled = srmc.sample(jax.random.key(0), srmc.base(samplers.mala), logdensity, 200, 32,
+                         warmup=Warmup(500, pooled_step_size=True), **run)
+    assert "frozen_chains" in {warning.code for warning in pooled.warnings}
+    assert np.sum(np.asarray(pooled.acceptance_rate) < 0.01) >= 8
+    default = srmc.sample(jax.random.key(0), srmc.base(samplers.mala), logdensity, 200, 32, warmup=500, **run)
+    assert not {"frozen_chains", "nonfinite_proposals"} & {warning.code for warning in default.warnings}
+    assert np.all(np.asarray(default.acceptance_rate) > 0.2)
+
+
 def _agrees_with_reference(result, target, z=4.0):
     truth = target.ground_truth
     error = np.abs(result.mean - truth.mean) / np.sqrt(result.mcse() ** 2 + truth.mean_stderr ** 2)
@@ -155,3 +195,5 @@ def test_bad_warmup_arguments_fail_early():
         srmc.sample(jax.random.key(0), algorithm, SPREAD, 10, warmup=Warmup(10, mass="full"))
     with pytest.raises(ValueError, match="target_acceptance"):
         srmc.sample(jax.random.key(0), algorithm, SPREAD, 10, warmup=Warmup(10, target_acceptance=1.5))
+    with pytest.raises(TypeError, match="pooled_step_size must be True or False"):
+        srmc.sample(jax.random.key(0), algorithm, SPREAD, 10, warmup=Warmup(10, pooled_step_size="yes"))
