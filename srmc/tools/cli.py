@@ -515,8 +515,8 @@ def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
                         help="any other kernel parameter key=value (repeatable), e.g. scan=systematic (default: "
                              "the kernel's suggested values)")
     parser.add_argument("--tilt", default="bounded",
-                        help="bounded (srmc.wrap's safe choice), score (the SRMC paper's) or linear "
-                             "(bench: a comma-separated list)")
+                        help="bounded (srmc.wrap's safe choice), score (the SRMC paper's), linear or second_order "
+                             "(continuous targets; bench: a comma-separated list)")
     parser.add_argument("--gradient", default="exact", choices=GRADIENTS,
                         help="score tilt's proposal gradient: exact (Hessian-vector product) or shifted")
     parser.add_argument("--alpha-warmup", type=_non_negative_int, default=None,
