@@ -38,8 +38,7 @@ def run(algorithm, target, starts, args, burn_in=0):
     """Per-chain running means of x at the snapshot steps: (snapshots, chains, d), and the result."""
     steps = [args.steps // 16, args.steps // 4, args.steps]
     result = srmc.sample(jax.random.key(args.seed), algorithm, target, args.steps, args.chains,
-                         initial_position=starts, warmup=args.warmup, burn_in=burn_in, snapshot_steps=steps,
-                         progress=False)
+                         initial_position=starts, warmup=args.warmup, options=srmc.RunOptions(burn_in=burn_in, progress=False, snapshot_steps=steps))
     return np.asarray(result.snapshots["x"], np.float64), steps, result  # (snapshots, chains, d)
 
 

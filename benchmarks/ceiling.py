@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         for kernel in args.kernels:
             module, params = KERNELS[kernel]
             result = srmc.sample(jax.random.key(args.seed), srmc.base(module, **params), target, args.steps,
-                                 args.chains, initial_position=starts, warmup=args.warmup, thin=1, progress=False)
+                                 args.chains, initial_position=starts, warmup=args.warmup, options=srmc.RunOptions(thin=1, progress=False))
             draws = np.asarray(result.draws, np.float64)
             scores = np.asarray(control_variates.scores_of(target, draws), np.float64)
             bx, bs = batch_means(draws, args.batch), batch_means(scores, args.batch)

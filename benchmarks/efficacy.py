@@ -66,7 +66,7 @@ def algorithm(kernel: str, config: str, alpha: float) -> srmc.Algorithm:
 def measure(target: targets.Target, kernel: str, config: str, alpha: float, starts, args) -> dict:
     """One run's final per-chain estimates and diagnostics."""
     result = srmc.sample(jax.random.key(args.seed), algorithm(kernel, config, alpha), target, args.steps,
-                         args.chains, initial_position=starts, warmup=args.warmup, progress=False)
+                         args.chains, initial_position=starts, warmup=args.warmup, options=srmc.RunOptions(progress=False))
     return {"estimates": np.asarray(result.chain_estimates["x"], np.float64).reshape(args.chains, -1),
             "estimates_x2": np.asarray(result.chain_estimates["x^2"], np.float64).reshape(args.chains, -1),
             "acceptance": np.asarray(result.acceptance_rate),

@@ -138,7 +138,7 @@ def hmc_probe(target: targets.Target, args: argparse.Namespace) -> list[str]:
 
     def estimates(algorithm):
         result = srmc.sample(jax.random.key(args.seed), algorithm, target, args.steps, args.chains,
-                             initial_position=starts, warmup=args.warmup, progress=False)
+                             initial_position=starts, warmup=args.warmup, options=srmc.RunOptions(progress=False))
         return np.asarray(result.chain_estimates["x"], np.float64)
 
     truth, lines = target.ground_truth.mean, []

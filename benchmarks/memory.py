@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+import srmc
 
 BASELINE_STEPS = 10**4
 CHUNK = 10**4
@@ -32,8 +33,7 @@ def child(num_steps: int, num_chains: int, target_name: str) -> None:
     target = targets.get(target_name)
     algorithm = srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.05)
     start = time.perf_counter()
-    result = srmc.sample(jax.random.key(0), algorithm, target, num_steps, num_chains, chunk_size=CHUNK,
-                         progress=False)
+    result = srmc.sample(jax.random.key(0), algorithm, target, num_steps, num_chains, options=srmc.RunOptions(chunk_size=CHUNK, progress=False))
     seconds = time.perf_counter() - start
     error = np.max(np.abs(result.mean - target.ground_truth.mean))
     print(f"{seconds:.3f} {error:.4g} {np.max(result.batch_means_mcse('x')):.4g}")

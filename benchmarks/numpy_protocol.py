@@ -168,7 +168,7 @@ def srmc_protocol(seed: int, alpha: float, num_steps: int, num_chains: int, repe
     best, result = float("inf"), None
     for _ in range(repeats):
         result, seconds = timed_sample(run_key, algorithm, TARGET, num_steps, num_chains, initial_position=starts,
-                                       functions=MEAN_OF_X, chunk_size=num_steps, progress=False)
+                                       functions=MEAN_OF_X, options=srmc.RunOptions(chunk_size=num_steps, progress=False))
         best = min(best, seconds)
     return result.chain_estimates["x"], best / (num_chains * num_steps)
 
@@ -209,8 +209,7 @@ def call_seconds(algorithm: srmc.Algorithm, repeats: int) -> float:
     starts = TARGET.sample(jax.random.key(0), 1)
 
     def call() -> None:
-        srmc.sample(jax.random.key(1), algorithm, TARGET, 10, 1, initial_position=starts, functions=MEAN_OF_X,
-                    chunk_size=10, progress=False)
+        srmc.sample(jax.random.key(1), algorithm, TARGET, 10, 1, initial_position=starts, functions=MEAN_OF_X, options=srmc.RunOptions(chunk_size=10, progress=False))
 
     call()
     best = float("inf")

@@ -51,7 +51,7 @@ def rows_for(name: str, target: targets.Target, args: argparse.Namespace) -> lis
 
     def run(algorithm):
         return srmc.sample(jax.random.key(args.seed), algorithm, target, args.steps, args.chains,
-                           initial_position=starts, warmup=args.warmup, progress=False)
+                           initial_position=starts, warmup=args.warmup, options=srmc.RunOptions(progress=False))
 
     rows = []
     for kernel in args.kernels:
@@ -59,7 +59,7 @@ def rows_for(name: str, target: targets.Target, args: argparse.Namespace) -> lis
         base = np.asarray(run(srmc.base(module, **params)).chain_estimates["x"], np.float64)
         for alpha in args.alphas:
             # the curve from a default run's warm-up (the same warm-up: same keys), the measurement without it
-            curve = run(srmc.wrap(module, alpha=alpha, tilt=args.tilt, **params)).warmup_stats.predicted_variance
+            curve = run(srmc.wrap(module, alpha=alpha, tilt=args.tilt, **params)).warmup_stats.extra.get("predicted_variance")
             fixed = run(srmc.wrap(module, alpha=alpha, tilt=args.tilt, alpha_ramp=0, alpha_search=False, **params))
             measured, se = relative_variance(base, np.asarray(fixed.chain_estimates["x"], np.float64), truth)
             predicted = (float("nan") if curve is None else  # a warm-up too short to predict

@@ -27,8 +27,7 @@ CHUNK = 50  # steps per compiled chunk, the same for every run of one number of 
 def timed_run(algorithm, target, num_chains: int, num_steps: int, devices) -> float:
     """Wall seconds of one `srmc.sample` call (chunks of CHUNK steps, results on the host)."""
     start = time.perf_counter()
-    result = srmc.sample(jax.random.key(0), algorithm, target, num_steps, num_chains, chunk_size=CHUNK,
-                         progress=False, devices=devices)
+    result = srmc.sample(jax.random.key(0), algorithm, target, num_steps, num_chains, options=srmc.RunOptions(chunk_size=CHUNK, progress=False, devices=devices))
     result.mean.sum()  # the estimates are numpy arrays: the run has finished
     return time.perf_counter() - start
 

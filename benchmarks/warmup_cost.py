@@ -24,8 +24,8 @@ def best_sampling_time(algorithm: srmc.Algorithm, target: targets.Target, args: 
     options = dict(warmup=args.warmup) if warmed else dict(burn_in=args.warmup)
     times = []
     for _ in range(args.repeats + 1):
-        result = srmc.sample(jax.random.key(0), algorithm, target, args.steps, args.chains, progress=False,
-                             **options)
+        result = srmc.sample(jax.random.key(0), algorithm, target, args.steps, args.chains,
+                             **options, options=srmc.RunOptions(progress=False))
         times.append(result.sampling_time)
     return min(times[1:])
 

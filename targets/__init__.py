@@ -25,13 +25,13 @@ from .base import (
                    Target,
                    describe,
                    exact_truth,
-                   from_logdensity,
                    get,
                    missing_requirement,
                    names,
                    parameters,
                    register,
 )
+from .logdensity import from_logdensity
 from .numpyro_model import constrain, constrained_functions, constrained_moments, from_numpyro
 from .space import Categorical, Continuous, StateSpace
 

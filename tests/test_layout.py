@@ -49,3 +49,63 @@ def test_middle_layer_never_sniffs_signatures():
     offenders = [str(path.relative_to(ROOT)) for folder in ("srmc", "samplers")
                  for path in (ROOT / folder).rglob("*.py") if "inspect.signature" in path.read_text()]
     assert offenders == []
+
+
+def test_the_engine_names_no_algorithm_and_the_methods_never_import_it():
+    """The run engine is generic (it reads what an algorithm declares); the algorithms never reach into it."""
+    import re
+
+    named = [f"{path.name}:{number}" for path in (ROOT / "srmc" / "engine").glob("*.py")
+             for number, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"alpha|tilt|theta", line, re.I)]
+    assert not named, named
+    importing = [path.name for path in (ROOT / "srmc" / "method").glob("*.py")
+                 if re.search(r"^\s*(from|import) srmc\.engine", path.read_text(), re.M)]
+    assert not importing, importing
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """The srmc modules each module imports, at module level or inside a function (``srmc.x.y`` names)."""
+    import ast
+
+    packages = {"srmc": ROOT / "srmc", "srmc.samplers": ROOT / "samplers", "srmc.targets": ROOT / "targets"}
+    graph = {}
+    for package, folder in packages.items():
+        for path in folder.rglob("*.py"):
+            if "__pycache__" in path.parts or (package == "srmc" and path.parts[len(folder.parts)] in ("samplers",
+                                                                                                      "targets")):
+                continue
+            relative = path.relative_to(folder).with_suffix("").parts
+            name = ".".join((package, *relative)).removesuffix(".__init__")
+            imported = set()
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom):
+                    base = node.module or ""
+                    if node.level:
+                        parts = name.split(".")[: len(name.split(".")) - node.level + (path.name == "__init__.py")]
+                        base = ".".join(parts + ([base] if base else []))
+                    imported |= {f"{base}.{alias.name}" for alias in node.names} | {base}
+                elif isinstance(node, ast.Import):
+                    imported |= {alias.name for alias in node.names}
+            graph[name] = {module for module in imported if module.startswith("srmc")}
+    return {name: {module for module in imported if module in graph and module != name}
+            for name, imported in graph.items()}
+
+
+def test_no_import_cycles_between_modules():
+    """No import cycle among srmc's modules, not even through an import inside a function (packages' __init__
+    re-exports aside)."""
+    graph = {name: {m for m in imported if not (ROOT / m.replace("srmc.", "srmc/", 1).replace(".", "/")).is_dir()}
+             for name, imported in _module_imports().items()}
+    cycles = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        for child in graph.get(node, ()):
+            if child in stack:
+                cycles.append(stack[stack.index(child):] + [child])
+            elif len(stack) < 12:
+                visit(child, stack + [child])
+
+    for start in graph:
+        if not start.endswith("__init__"):
+            visit(start, [start])
+    assert not cycles, cycles[:5]

@@ -2,7 +2,7 @@
 
 What is stored (everything `srmc.sample` needs to continue bit for bit):
 
-- every leaf of the run state (inner kernel states, theta and counters, running means, batch-means
+- every leaf of the run state (the algorithm's states and parameters, running means, batch-means
   accumulators, snapshots, acceptance and non-finite counts, the step counter, which also says whether the run
   is in burn-in or sampling) and the per-chain keys (as ``jax.random.key_data`` plus the key implementation);
 - the stored draws so far and their per-draw statistics;
@@ -30,6 +30,8 @@ from typing import Any, Mapping, NamedTuple
 
 import jax
 import numpy as np
+
+from srmc.method.algorithm import Unset
 
 FORMAT = "srmc-checkpoint"
 VERSION = 1
@@ -76,6 +78,14 @@ def describe_value(value: Any) -> Any:
         return np.asarray(value).tolist()
     except Exception:
         return repr(value)
+
+
+def describe_tree(tree: Any) -> dict:
+    """A JSON-able description of a parameter pytree: ``{path: described value}`` per leaf (`describe_value`),
+    ``"set by the warm-up"`` for a parameter still `srmc.method.algorithm.Unset`."""
+    flat = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda node: isinstance(node, Unset))[0]
+    return {jax.tree_util.keystr(path): "set by the warm-up" if isinstance(leaf, Unset) else describe_value(leaf)
+            for path, leaf in flat}
 
 
 def array_digest(array: Any) -> str:

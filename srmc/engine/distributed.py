@@ -63,8 +63,9 @@ def check_initialized(environment: Mapping[str, str] | None = None) -> None:
         )
 
 
-def place(tree: Any, mesh: Mesh) -> Any:
-    """Every leaf of `tree` on `mesh`: the leading (chain) axis split over the devices, scalars replicated.
+def place(tree: Any, mesh: Mesh, chain_axis: bool = True) -> Any:
+    """Every leaf of `tree` on `mesh`: the leading (chain) axis split over the devices (with `chain_axis`), scalars
+    and leaves without a chain axis replicated.
 
     A leaf already on the mesh is resharded; any other leaf must hold the same global value on every process
     (positions and keys derived from the run's key), of which each process puts only the shards of its own
@@ -73,7 +74,7 @@ def place(tree: Any, mesh: Mesh) -> Any:
     chains, replicated = NamedSharding(mesh, PartitionSpec("chains")), NamedSharding(mesh, PartitionSpec())
 
     def one(leaf: Any) -> jax.Array:
-        sharding = chains if np.ndim(leaf) else replicated
+        sharding = chains if chain_axis and np.ndim(leaf) else replicated
         if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
             return jax.device_put(leaf, sharding)
         if jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key):

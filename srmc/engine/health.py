@@ -11,39 +11,29 @@ behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.sum
 - ``r_hat``: split R-hat > 1.01 on some coordinate (with stored draws);
 - ``low_ess``: fewer than 100 effective draws on some coordinate (with stored draws): too few for the MCSE;
 - ``mcse_disagree``: the chain-spread MCSE is larger than the batch-means MCSE beyond both their errors (the chains
-  disagree more than their own autocorrelation explains: not mixed, or stuck in different modes); for a base
-  kernel also the other way round (batch means larger: batches too short for the autocorrelation). For SRMC the
-  batch-means MCSE is expected to be the larger one (the history makes successive batches negatively correlated);
-- ``theta_growing``: SRMC's |theta| (median over chains) ends larger than early in the run or at mid-run (it
-  should shrink like 1 / sqrt(n));
+  disagree more than their own autocorrelation explains: not mixed, or stuck in different modes); the other way
+  round too (batches too short for the autocorrelation), unless the algorithm declares that its history makes
+  successive batches negatively correlated (`srmc.method.algorithm.Report.anticorrelated_batches`), where the
+  batch-means MCSE is expected to be the larger one;
 - ``warmup_acceptance``: the warm-up ended far (> 0.15) from its target acceptance;
-- ``alpha_reduced``: the warm-up's prediction (`srmc.method.prediction`) lowered SRMC's alpha (or set it to 0):
-  at the alpha asked the repellence was predicted to make the estimate of the mean worse or no better;
-- ``alpha_not_predicted``: the warm-up's base chains were not in equilibrium (mean score not 0), or the target has
-  more coordinates than the prediction covers (`prediction.largest_predicted_dim`: 512, the second-order tilt's
-  128), so alpha ran as given without a prediction;
-- ``second_order_unwhitened``: SRMC's second-order tilt ran without the warm-up's dense covariance (d above
-  `srmc.method.tilt.MAX_WHITENED_DIM`, or no warm-up covariance), so it whitened by pi's sd only: on a strongly
-  correlated target its second moments can then be biased;
-- ``guard_backoff``: SRMC's guard halved alpha on some chains (`srmc.method.wrapper`: acceptance collapse or
-  non-finite proposals on the surrogate); those chains ran with less repellence;
 - ``bias_exceeds_mcse``: the estimated finite-n bias of an estimate is larger than its MCSE (`bias_from_halves`):
-  with many chains the MCSE shrinks like 1 / sqrt(chains x steps) but a per-chain bias (SRMC's feedback decays like
-  log(n) / n; a start far from equilibrium like 1 / n) does not shrink with more chains.
+  with many chains the MCSE shrinks like 1 / sqrt(chains x steps) but a per-chain bias (a history's feedback that
+  decays like log(n) / n; a start far from equilibrium like 1 / n) does not shrink with more chains;
+- then the algorithm's own checks (``algorithm.report.health``).
 
 Which MCSE to believe: with two or more independent chains, the chain-spread MCSE (``result.mcse``) assumes
 nothing about a chain's autocorrelation, only independent chains from a good spread of starts, and it sees every
-source of error, SRMC's feedback included: it is the one reported and trusted. The batch-means MCSE works from a
+source of error, a history's feedback included: it is the one reported and trusted. The batch-means MCSE works from a
 single chain but assumes batches long enough to be nearly independent.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from srmc.method import prediction
+from srmc.method.algorithm import HealthWarning
 
 LOW_ACCEPTANCE, HIGH_ACCEPTANCE = 0.1, 0.95
 FROZEN_ACCEPTANCE = 0.01
@@ -51,37 +41,23 @@ NONFINITE_SHARE = 0.01
 MAX_R_HAT = 1.01
 MIN_ESS = 100.0
 MCSE_Z = 4.0
-THETA_GROWTH = 1.25
 BIAS_Z = 4.0  # at least; raised so that a run without bias warns with probability < BIAS_FALSE_ALARM
 BIAS_FALSE_ALARM = 1e-3
 MIN_CHAINS_FOR_BIAS = 8
 
 
-class HealthWarning(NamedTuple):
-    """One thing wrong with a run: a short code, a message that names the likely fix, the numbers behind it."""
-
-    code: str
-    message: str
-    data: dict
-
-    def __str__(self) -> str:
-        return f"WARNING [{self.code}]: {self.message}"
-
-
 def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
     """Every `HealthWarning` that applies to `result`, a run of `algorithm` (see the module doc)."""
-    is_srmc = "theta_norm" in result.monitor
     checks = [
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
-        _r_hat(result), _ess(result), _mcse_disagreement(result, is_srmc), _theta_growth(result),
-        _warmup_acceptance(result, algorithm), _alpha_not_predicted(result, algorithm),
-        _alpha_reduced(result, algorithm), _unwhitened(result, algorithm), _guard(result), _bias(result),
+        _r_hat(result), _ess(result), _mcse_disagreement(result, algorithm.report.anticorrelated_batches),
+        _warmup_acceptance(result, algorithm), _bias(result),
     ]
-    return [warning for warning in checks if warning is not None]
+    return [warning for warning in checks if warning is not None] + list(algorithm.report.health(result))
 
 
 def _is_metropolis_with_step(algorithm: Any) -> bool:
-    tuning = algorithm.kernel.tuning
+    tuning = None if algorithm.kernel is None else algorithm.kernel.spec.tuning
     return tuning is not None and tuning.target_acceptance < 1.0
 
 
@@ -89,16 +65,16 @@ def _acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
     if not _is_metropolis_with_step(algorithm):
         return None
     mean = float(np.mean(result.acceptance_rate))
-    target = algorithm.kernel.tuning.target_acceptance
+    target = algorithm.kernel.spec.tuning.target_acceptance
     fix = ("warm up the step size (srmc.sample(..., warmup=1000), srmc run --warmup 1000)" if not result.warmup_steps
-           else "warm up longer, or lower alpha if only SRMC shows it")
+           else "warm up longer, or weaken the history's feedback if only a history-dependent algorithm shows it")
     if mean < LOW_ACCEPTANCE:
         return HealthWarning("acceptance_low", f"acceptance {mean:.3f} is far below {target:g}, what "
-                             f"{algorithm.kernel.name} needs: the step size is too large for the target; {fix}.",
+                             f"{algorithm.kernel.spec.name} needs: the step size is too large for the target; {fix}.",
                              {"acceptance": mean, "target": target})
     if mean > HIGH_ACCEPTANCE:
         return HealthWarning("acceptance_high", f"acceptance {mean:.3f} is far above {target:g}, what "
-                             f"{algorithm.kernel.name} needs: the step size is so small that chains crawl; {fix}.",
+                             f"{algorithm.kernel.spec.name} needs: the step size is so small that chains crawl; {fix}.",
                              {"acceptance": mean, "target": target})
     return None
 
@@ -110,7 +86,7 @@ def _frozen(result: Any) -> HealthWarning | None:
     return HealthWarning(
         "frozen_chains", f"{len(frozen)} of {result.num_chains} chains accepted under 1% of their proposals (they "
         "did not move; their estimates are those of their starting points): use a smaller step size or warm up, "
-        "and for SRMC a smaller alpha or a slower alpha schedule.",
+        "and for a history-dependent algorithm weaker or slower-growing feedback.",
         {"chains": frozen.tolist(), "acceptance": np.asarray(result.acceptance_rate)[frozen].tolist()})
 
 
@@ -123,7 +99,7 @@ def _nonfinite_proposals(result: Any) -> HealthWarning | None:
         "nonfinite_proposals", f"{total} proposals ({share:.1%} of the steps) had a non-finite log density or "
         "gradient and were rejected: the chains propose outside the target's support or into overflow; check the "
         "log density there (reparametrise, e.g. an unconstrained NumPyro model), use a smaller step size, or for "
-        "SRMC a smaller alpha.", {"num_nonfinite": total, "share": share})
+        "a history-dependent algorithm weaker feedback.", {"num_nonfinite": total, "share": share})
 
 
 def _nonfinite_estimates(result: Any) -> HealthWarning | None:
@@ -178,14 +154,14 @@ def mcse_disagreement(result: Any, name: str = "x") -> tuple[np.ndarray, np.ndar
     return spread, within, z
 
 
-def _mcse_disagreement(result: Any, is_srmc: bool) -> HealthWarning | None:
+def _mcse_disagreement(result: Any, anticorrelated_batches: bool) -> HealthWarning | None:
     compared = mcse_disagreement(result)
     if compared is None:
         return None
     spread, within, z = compared
     finite = np.isfinite(z)
     spread_larger = finite & (z > MCSE_Z)
-    within_larger = finite & (z < -MCSE_Z) & (not is_srmc)
+    within_larger = finite & (z < -MCSE_Z) & (not anticorrelated_batches)
     if not np.any(spread_larger | within_larger):
         return None
     worst = int(np.argmax(np.where(finite, np.abs(z), -np.inf)))
@@ -204,27 +180,11 @@ def _mcse_disagreement(result: Any, is_srmc: bool) -> HealthWarning | None:
         {"spread": spread.tolist(), "batch_means": within.tolist(), "z": z.tolist()})
 
 
-def _theta_growth(result: Any) -> HealthWarning | None:
-    norms = result.monitor.get("theta_norm")
-    if norms is None or norms.shape[1] < 4:
-        return None
-    median = np.median(norms, axis=0)
-    first, middle, end = median[0], median[norms.shape[1] // 2 - 1], median[-1]
-    if np.all(np.isfinite(median)) and end <= THETA_GROWTH * min(first, middle):
-        return None
-    return HealthWarning(
-        "theta_growing", f"SRMC's |theta| (median over chains) went from {first:.3g} early and {middle:.3g} at "
-        f"mid-run to {end:.3g} at the end instead of shrinking: the history's feedback is running away (too large an "
-        "alpha for this target and "
-        "kernel, or an anti-correlated kernel); lower alpha, use the default tilt, or warm alpha up.",
-        {"steps": np.asarray(result.monitor_steps).tolist(), "median_theta_norm": median.tolist()})
-
-
 def _warmup_acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
     stats = result.warmup_stats
     if stats is None or not _is_metropolis_with_step(algorithm):
         return None
-    target = algorithm.kernel.tuning.target_acceptance
+    target = algorithm.kernel.spec.tuning.target_acceptance
     reached = float(stats.acceptance)
     if abs(reached - target) <= 0.15:
         return None
@@ -234,82 +194,10 @@ def _warmup_acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
         {"acceptance": reached, "target": target})
 
 
-def _unwhitened(result: Any, algorithm: Any) -> HealthWarning | None:
-    if not algorithm.dense_reference or (result.warmup_stats is not None
-                                         and result.warmup_stats.covariance is not None):
-        return None
-    return HealthWarning(
-        "second_order_unwhitened", "the second-order tilt whitened by pi's standard deviations only (more than "
-        "srmc.method.tilt.MAX_WHITENED_DIM coordinates, or no warm-up covariance): on a strongly correlated target "
-        "its estimates of second moments can then be biased (an equicorrelated Gaussian with rho = 0.9: 15% low "
-        "with HMC); use tilt='bounded', or check with `srmc bench`.", {})
-
-
-def _predicted_curve(result: Any) -> np.ndarray | None:
-    """The warm-up's predicted variance curve of an SRMC run that has one (`srmc.method.prediction`), else None."""
-    stats = result.warmup_stats
-    curve = getattr(stats, "predicted_variance", None) if stats is not None else None
-    return None if curve is None or "alpha_factor" not in result.counters else np.asarray(curve)
-
-
-def _alpha_not_predicted(result: Any, algorithm: Any) -> HealthWarning | None:
-    """alpha ran as given though the algorithm asked for a prediction: chains out of equilibrium (a NaN curve), or
-    more coordinates than the prediction covers (no curve)."""
-    curve = _predicted_curve(result)
-    if curve is not None and not np.all(np.isfinite(curve)):
-        return HealthWarning(
-            "alpha_not_predicted", "the warm-up's chains were not in equilibrium (their mean score is not 0 within "
-            "its error), so what alpha buys could not be predicted and alpha ran as given; warm up longer "
-            "(srmc.sample(..., warmup=N)) or check with `srmc bench`.", {})
-    stats = result.warmup_stats
-    if not algorithm.predicts_alpha or stats is None or getattr(stats, "predicted_variance", None) is not None:
-        return None
-    dim, largest = int(np.size(stats.mean)), prediction.largest_predicted_dim(algorithm.prediction_tilt)
-    if dim <= largest:
-        return None
-    return HealthWarning(
-        "alpha_not_predicted", f"the warm-up predicts what alpha buys for the {algorithm.prediction_tilt} tilt up to "
-        f"{largest} coordinates (its cost grows like d^2) and this target has {dim}, so alpha ran as given: nothing "
-        "checked that repelling pays here. Measure it with `srmc bench` (no ground truth needed), or pass "
-        "srmc.wrap(..., alpha_search=False) to say alpha is meant as given.", {"dim": dim, "largest": largest})
-
-
-def _alpha_reduced(result: Any, algorithm: Any) -> HealthWarning | None:
-    factor = result.counters.get("alpha_factor")
-    if factor is None or np.all(np.asarray(factor) >= 1.0):
-        return None
-    curve = _predicted_curve(result)
-    share = float(np.min(factor))
-    alpha = algorithm.numbers.get("alpha")
-    ran = f"alpha = {alpha * share:.3g} instead of {alpha:g}" if alpha is not None else f"{share:.3g} x alpha"
-    return HealthWarning(
-        "alpha_reduced", f"the warm-up predicted that SRMC's repellence would not pay at the alpha asked on this "
-        f"target with this kernel (the tilt's history predicts x too poorly, or the base chains are antithetic "
-        f"already), so the run used {ran}{' (the base kernel)' if share == 0 else ''}. The estimates are valid; "
-        "srmc.wrap(..., alpha_search=False) forces alpha, and `srmc bench` measures what it buys.",
-        {"alpha_factor": share, "predicted_variance": None if curve is None else curve.tolist()})
-
-
-def _guard(result: Any) -> HealthWarning | None:
-    events = result.counters.get("guard_events")
-    if events is None or not np.any(events):
-        return None
-    chains = np.flatnonzero(events)
-    backoff = np.asarray(result.counters["alpha_backoff"])
-    return HealthWarning(
-        "guard_backoff", f"SRMC's guard halved alpha {int(np.sum(events))} times on {len(chains)} of "
-        f"{result.num_chains} chains (down to {float(np.min(backoff)):.3g} x alpha): their acceptance collapsed or "
-        "their proposals turned non-finite on the surrogate. The estimates stay valid (those chains ran with less "
-        "repellence) but gain less; if the base kernel's chains also freeze there, fix the kernel first (warm-up, "
-        "step size, reparametrisation), else lower alpha or use the default tilt='bounded'.",
-        {"chains": chains.tolist(), "events": np.asarray(events)[chains].tolist(),
-         "alpha_backoff": backoff[chains].tolist()})
-
-
 def bias_from_halves(result: Any, name: str = "x") -> tuple[np.ndarray, np.ndarray] | None:
     """(estimated bias of the pooled estimate of `name`, its standard error) per coordinate, or None.
 
-    A bias that decays like b(n) ~ c log(n) / n (SRMC's feedback) or c / n (a start out of equilibrium) makes the
+    A bias that decays like b(n) ~ c log(n) / n (a history's feedback) or c / n (a start out of equilibrium) makes the
     running mean at n / 2 sit about b(n) further from the truth than at n; the mean over chains of the difference
     (halfway estimate - final estimate) estimates b(n), with the chains' spread as its error. Under no bias it is
     zero within that error.
@@ -349,7 +237,7 @@ def _bias(result: Any) -> HealthWarning | None:
             f"{bias[worst]:.3g} over the second half of the run (z = {z[worst]:.1f}), {ratio[worst]:.1f} x its MCSE"
             f" {mcse[worst]:.3g}, so its finite-n bias (about that drift) is not covered by the error bar. "
             "More chains shrink the MCSE, not this bias: run longer (the bias falls like log(n) / n), add a burn-in "
-            "as long as the run, or, for SRMC, use a smaller alpha or a slower alpha ramp.",
+            "as long as the run, or, for a history-dependent algorithm, weaker or slower-growing feedback.",
             {"function": name, "bias": bias.tolist(), "bias_stderr": stderr.tolist(), "mcse": mcse.tolist(),
              "coordinates": np.flatnonzero(flagged).tolist()})
     return None

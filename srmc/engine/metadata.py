@@ -47,8 +47,9 @@ def run_metadata(rng_key: Any, algorithm: Any, target: Any, functions: Mapping[s
         key = {"impl": str(jax.random.key_impl(rng_key)), "data": np.asarray(jax.random.key_data(rng_key)).tolist()}
     configuration = {
         "algorithm": repr(algorithm),
-        "kernel": algorithm.kernel.name,
-        "algorithm_params": {name: checkpoints.describe_value(v) for name, v in algorithm.params.items()},
+        "kernel": None if algorithm.kernel is None else algorithm.kernel.spec.name,
+        "algorithm_params": {name: checkpoints.describe_value(value) for name, value in algorithm.shown},
+        "params": checkpoints.describe_tree(algorithm.params),
         "target": {"name": target.name, "kind": target.kind, "dim": target.dim,
                    "params": {name: checkpoints.describe_value(v) for name, v in target.params.items()}},
         "lengths": {name: value for name, value in lengths._asdict().items()},

@@ -11,7 +11,7 @@ import numpy as np
 
 from srmc.engine.batch_means import chain_mcse, pooled_mcse
 from srmc.engine.metadata import run_metadata
-from srmc.method import prediction
+from srmc.engine.storage import save_result
 from srmc.targets.base import spread_stderr
 
 
@@ -26,7 +26,8 @@ class SampleResult:
       num_nonfinite: proposals rejected because their log density or gradient was not finite, per chain.
       draws: stored positions ``(num_chains, num_draws, dim)`` when `thin` was given, else None.
       draw_stats: per stored draw ``(num_chains, num_draws)``: ``acceptance_rate`` and ``num_nonfinite`` over the
-        `thin` steps leading to it, and ``theta_norm`` (SRMC only); empty without draws.
+        `thin` steps leading to it, and the algorithm's own statistics (`Report.statistics`); empty without
+        draws.
       final_state: the last state of every chain (a pytree with a leading chain axis).
       num_steps, burn_in, thin: the run's lengths; wall_time: seconds spent sampling (compilation included).
       snapshot_steps, snapshots: with ``srmc.sample(snapshot_steps=...)``, the counted steps and
@@ -45,15 +46,14 @@ class SampleResult:
       warmup_steps: steps of the warm-up on pi before the run (0: none).
       adapted_params: what the warm-up chose for the base kernel, ``{parameter: value}`` (pooled: one value; per
         chain: a leading chain axis); empty without warm-up.
-      warmup_stats: the warm-up's pooled estimates (`srmc.engine.warmup.WarmupStats`: location, variance, score
-        second moment = Fisher information, acceptance, and for the default SRMC the predicted relative variance
-        over `srmc.method.prediction.ALPHA_GRID`), or None.
-      monitor: ``{statistic: (num_chains, num_points)}`` values of the algorithm's statistics (SRMC:
-        ``theta_norm``) at `monitor_steps`, evenly spaced counted steps.
-      warnings: the health report, a list of `srmc.engine.health.HealthWarning` (empty for a healthy run).
-      counters: per-chain values the algorithm counts (`Algorithm.counters`; SRMC: ``guard_events``, the guard's
-        back-offs, ``alpha_backoff``, the factor left on alpha, and ``alpha_factor``, alpha's share chosen from the
-        warm-up's prediction, `srmc.method.prediction`).
+      warmup_stats: the warm-up's pooled estimates (`srmc.WarmupStats`: location, variance, score second moment =
+        Fisher information, acceptance, and in ``extra`` what the algorithm's own collectors measured), or None.
+      monitor: ``{statistic: (num_chains, num_points)}`` values of the algorithm's statistics at `monitor_steps`,
+        evenly spaced counted steps.
+      warnings: the health report, a list of `srmc.HealthWarning` (empty for a healthy run).
+      counters: per-chain values the algorithm counts at the end (`srmc.method.algorithm.Report.counters`).
+      params: the algorithm's parameters the run stepped with, one chain's per row (numpy; after the warm-up).
+      notes: lines the algorithm adds to ``summary()`` (SRMC: the warm-up's prediction).
       halfway_step, halfway_estimates: every chain's running means at counted step ``num_steps // 2``
         (``{name: (num_chains, ...)}``), for the health report's finite-n bias check (`bias_from_halves`).
     """
@@ -89,6 +89,8 @@ class SampleResult:
     counters: dict = dataclasses.field(default_factory=dict)
     halfway_step: int = 0
     halfway_estimates: dict = dataclasses.field(default_factory=dict)
+    params: Any = None
+    notes: list = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_run(cls, run, draws, functions: Mapping[str, Callable], algorithm, target, lengths, wall_time: float,
@@ -127,6 +129,7 @@ class SampleResult:
             monitor={name: np.asarray(value) for name, value in run.monitor.items()},
             halfway_step=num_steps // 2 if run.halfway else 0,
             halfway_estimates={name: np.asarray(m[:, 0]) for name, m in zip(functions, run.halfway)},
+            params=jax.tree.map(np.asarray, run.params),
         )
 
     @property
@@ -134,18 +137,13 @@ class SampleResult:
         """Number of chains."""
         return int(self.acceptance_rate.shape[0])
 
-    @property
-    def theta_norm(self) -> np.ndarray | None:
-        """``|theta|`` at each stored draw, ``(num_chains, num_draws)``; None without draws or for a base kernel."""
-        return self.draw_stats.get("theta_norm")
-
     def to_arviz(self, var_name: str = "x") -> Any:
         """An ``arviz.InferenceData`` of the stored draws (needs ``thin=...`` in `srmc.sample`).
 
         ``posterior``: ``var_name`` with dims (chain, draw, ``{var_name}_dim_0``), or one variable per site when
         `site_unravel` is set. ``sample_stats`` (chain, draw): ``acceptance_rate`` (mean over the `thin` steps
-        leading to each draw), ``num_nonfinite`` (non-finite proposals among them) and, for SRMC,
-        ``theta_norm``. The posterior's attributes name the algorithm, the target and the run's lengths.
+        leading to each draw), ``num_nonfinite`` (non-finite proposals among them) and the algorithm's own
+        statistics. The posterior's attributes name the algorithm, the target and the run's lengths.
         """
         if self.draws is None:
             raise ValueError("to_arviz needs stored draws: pass thin=... (e.g. thin=10) to srmc.sample.")
@@ -237,7 +235,7 @@ class SampleResult:
 
         With named sites (`site_unravel`, set for NumPyro targets) and stored draws or site functions
         (``functions=targets.constrained_functions(target)``) the table has one row per element of each
-        constrained site instead (``mu``, ``theta[0]``, ...; see `site_table`); `truth` is then ``{site: value}``.
+        constrained site instead (``mu``, ``beta[0]``, ...; see `site_table`); `truth` is then ``{site: value}``.
         An array `truth` is for the flat ``x`` and shows the flat table.
         """
         sites = {} if truth is not None and not isinstance(truth, Mapping) else self.site_table()
@@ -263,7 +261,7 @@ class SampleResult:
         if self.adapted_params:
             adapted = self.adapted_params.items()
             footer += "\nadapted: " + ", ".join(f"{name} {_short(value)}" for name, value in adapted)
-        footer += _prediction_line(self.warmup_stats)
+        footer += "".join(f"\n{line}" for line in self.notes)
         trusted = ("mcse: spread of the independent chains (trusted: it assumes nothing about autocorrelation); "
                    "mcse_bm: batch means within each chain" if self.num_chains > 1 else
                    "mcse_bm: batch means within the one chain (mcse needs two chains or more)")
@@ -272,8 +270,6 @@ class SampleResult:
 
     def save(self, path: Any, *, overwrite: bool = False) -> Any:
         """Write this result to a ``.npz`` file (`srmc.engine.storage`); read it back with `srmc.load_result`."""
-        from srmc.engine.storage import save_result
-
         return save_result(self, path, overwrite=overwrite)
 
     def site_draws(self) -> dict[str, np.ndarray] | None:
@@ -404,7 +400,7 @@ def _adapted_params(run: Any, lengths: Any) -> dict:
     if not lengths.warmup_steps:
         return {}
     adapted = {}
-    for name, value in run.kernel_params.items():
+    for name, value in run.warmup.params.items():
         value = np.asarray(value)
         adapted[name] = value[0] if np.all(value == value[:1]) else value
     return adapted
@@ -434,7 +430,7 @@ def _posterior_variables(
 
 def _site_rows(table: Mapping[str, Mapping[str, np.ndarray]], max_rows: int,
                truth: Mapping[str, Any] | None) -> list[str]:
-    """Rows of `SampleResult.site_table`: one per element of each site (``theta[0]``), `truth` beside the MCSE."""
+    """Rows of `SampleResult.site_table`: one per element of each site (``beta[0]``), `truth` beside the MCSE."""
     keys = list(dict.fromkeys(key for columns in table.values() for key in columns))
     if truth is not None:
         keys.insert(keys.index("mcse") + 1, "truth")
@@ -461,21 +457,3 @@ def _table(labels: Mapping[str, int], columns: Mapping[str, np.ndarray], max_row
     if len(labels) > max_rows:
         rows.append(f"... {len(labels) - max_rows} more {what}")
     return rows
-
-
-def _prediction_line(stats: Any) -> str:
-    """The warm-up's prediction of what alpha buys (`srmc.method.prediction`) as a summary line; '' without one."""
-    curve = getattr(stats, "predicted_variance", None)
-    floor = getattr(stats, "variance_floor", None)
-    if curve is None or not np.all(np.isfinite(curve)):
-        return ""
-    best = int(np.argmin(curve))
-    line = (f"\nwarm-up prediction (mean over coordinates of Var_base / Var_SRMC): best {1 / curve[best]:.3g}x at "
-            f"alpha {prediction.ALPHA_GRID[best]:g}")
-    if floor is not None and np.all(np.isfinite(floor)):
-        ceiling = float(prediction.gain_ceiling(floor))
-        line += (f"; no alpha buys more than {ceiling:.3g}x with this tilt's history (first order)"
-                 if ceiling < 1e4 else "; the history predicts x almost exactly (no first-order ceiling)")
-        line += ("\n(post hoc, score control variates on the base kernel's draws reach a score history's "
-                 "first-order limit without SRMC: srmc.tools.control_variates)")
-    return line

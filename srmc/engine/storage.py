@@ -30,7 +30,6 @@ import jax
 import numpy as np
 
 from srmc.engine import checkpoint as checkpoints
-from srmc.engine.result import SampleResult
 
 FORMAT = "srmc-result"
 VERSION = 1
@@ -58,12 +57,16 @@ class StoredSites:
         return dict(self.sites)
 
 
-def save_result(result: SampleResult, path: str | os.PathLike, *, overwrite: bool = False) -> pathlib.Path:
-    """Write `result` to `path` (a ``.npz`` file; the suffix is added when missing); returns the path written.
+RESULT_CLASS = "srmc.engine.result:SampleResult"  # the class a file without one holds
+
+
+def save_result(result: Any, path: str | os.PathLike, *, overwrite: bool = False) -> pathlib.Path:
+    """Write `result` (an `srmc.SampleResult`) to `path` (a ``.npz`` file; the suffix is added when missing);
+    returns the path written.
 
     An existing file is refused unless ``overwrite=True``. See the module docstring for what is stored.
     """
-    if not isinstance(result, SampleResult):
+    if _class_name(type(result)) != RESULT_CLASS:
         raise TypeError(f"save_result takes an srmc.SampleResult, got {type(result).__name__}.")
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
         raise TypeError(f"path must be a file path (str or os.PathLike), got {path!r}.")
@@ -81,12 +84,13 @@ def save_result(result: SampleResult, path: str | os.PathLike, *, overwrite: boo
         if field.name == "site_unravel":
             value = _stored_sites(result)
         fields[field.name] = _encode(value, arrays, field.name)
-    arrays[METADATA_ENTRY] = np.asarray(json.dumps({"format": FORMAT, "version": VERSION, "fields": fields}))
+    arrays[METADATA_ENTRY] = np.asarray(json.dumps({"format": FORMAT, "version": VERSION, "class": RESULT_CLASS,
+                                                    "fields": fields}))
     checkpoints._atomic_write(str(path), arrays)
     return path
 
 
-def load_result(path: str | os.PathLike) -> SampleResult:
+def load_result(path: str | os.PathLike) -> Any:
     """Read a result written by `save_result` (``SampleResult.save``); a ValueError says what is wrong."""
     path = os.fspath(path)
     try:
@@ -99,19 +103,21 @@ def load_result(path: str | os.PathLike) -> SampleResult:
         raise ValueError(f"{path!r} is not a readable srmc result file ({type(error).__name__}: {error}).") from error
     if metadata.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not an srmc result file (format {metadata.get('format')!r}); "
-                         "checkpoints are resumed with srmc.sample(..., resume=path), not loaded.")
+                         "checkpoints are resumed with srmc.sample(..., checkpoint=srmc.Checkpointing(path, "
+                         "resume=True)), not loaded.")
     if metadata.get("version") != VERSION:
         raise ValueError(f"{path!r} has result format version {metadata.get('version')}; this srmc reads {VERSION}.")
     stored = {name: _decode(value, arrays) for name, value in metadata["fields"].items()}
-    known = {field.name for field in dataclasses.fields(SampleResult)}
-    missing = sorted(field.name for field in dataclasses.fields(SampleResult) if field.name not in stored
+    result_class = _rebuildable_class(metadata.get("class", RESULT_CLASS))
+    known = {field.name for field in dataclasses.fields(result_class)}
+    missing = sorted(field.name for field in dataclasses.fields(result_class) if field.name not in stored
                      and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING)
     if missing:
         raise ValueError(f"{path!r} lacks the result fields {', '.join(missing)} (written by another srmc version?).")
-    return SampleResult(**{name: value for name, value in stored.items() if name in known})
+    return result_class(**{name: value for name, value in stored.items() if name in known})
 
 
-def _stored_sites(result: SampleResult) -> StoredSites | None:
+def _stored_sites(result: Any) -> StoredSites | None:
     """What replaces ``site_unravel`` in the file: the sites of the stored draws (None without either)."""
     if result.site_unravel is None or result.draws is None:
         return None

@@ -173,10 +173,11 @@ def resolve_devices(devices: Any, num_chains: int) -> Mesh | None:
     return Mesh(np.asarray(chosen), ("chains",))
 
 
-def initial_states(algorithm: Any, target: Target, positions: jax.Array) -> Any:
-    """``algorithm.init`` vmapped over chains; a failure is a TypeError naming the algorithm and the target."""
+def initial_states(algorithm: Any, target: Target, positions: jax.Array, params: Any, params_axis: int | None) -> Any:
+    """``algorithm.init_fn`` vmapped over chains (`params` per chain with ``params_axis=0``, shared with None); a
+    failure is a TypeError naming the algorithm and the target."""
     try:
-        return jax.vmap(algorithm.init, in_axes=(0, None))(positions, target)
+        return jax.vmap(algorithm.init_fn, in_axes=(0, None, params_axis))(positions, target, params)
     except Exception as error:
         raise TypeError(
             f"{algorithm!r} cannot start on {target.name} at positions of shape ({target.dim},) and dtype "
@@ -194,37 +195,43 @@ def abstract_signature(tree: Any) -> tuple:
     return treedef, tuple((np.shape(leaf), str(getattr(leaf, "dtype", type(leaf)))) for leaf in leaves)
 
 
-def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, params: dict | None = None) -> None:
+def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, params: Any,
+               params_axis: int | None = 0) -> None:
     """Trace one step of one chain (``jax.eval_shape``, nothing compiled) and check what it returns; a check that
     passed is remembered per (algorithm, target, shapes), so repeated runs trace it once.
 
-    `params`: one chain's warm-up-adapted kernel parameters (placeholders), as the run will pass them.
-    A kernel that cannot run with its parameters on this target fails here with a TypeError naming the
-    algorithm's parameters; a step that changes the state's structure or shapes is a TypeError too (a change of
-    dtype only is allowed: the runner casts the new state back to the initial state's dtypes).
+    `state` has a leading chain axis, and so have `params` with ``params_axis=0`` (the run's, after any warm-up:
+    placeholders of the right shapes). A step that cannot run on this target fails here with the algorithm's own
+    error (a `ValueError` naming a parameter only a warm-up sets) or a TypeError naming the algorithm's
+    parameters; a step that changes the state's structure or shapes is a TypeError too (a change of dtype only
+    is allowed: the runner casts the new state back to the initial state's dtypes).
     """
-    one_state = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), state)
+    one_state, one_params = (jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape[1:], leaf.dtype), tree)
+                             for tree in (state, params))
+    if params_axis is None:
+        one_params = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(jnp.shape(leaf), leaf.dtype), params)
     one_key = jax.ShapeDtypeStruct(rng_key.shape, rng_key.dtype)
-    signature = (algorithm, target, abstract_signature(one_state), abstract_signature(one_key),
-                 abstract_signature(params))
+    signature = (algorithm.program, target, abstract_signature(one_state), abstract_signature(one_key),
+                 abstract_signature(one_params))
     if signature in _checked_steps:
         return
-    _traced_step_check(algorithm, target, one_state, one_key, params)
+    _traced_step_check(algorithm, target, one_state, one_key, one_params)
     if len(_checked_steps) >= CHECKED_STEPS_LIMIT:
         _checked_steps.clear()
     _checked_steps[signature] = True
 
 
-def _traced_step_check(algorithm: Any, target: Target, one_state: Any, one_key: Any, params: dict | None) -> None:
-    """`check_step`'s trace and checks for one chain's abstract state and key, uncached."""
+def _traced_step_check(algorithm: Any, target: Target, one_state: Any, one_key: Any, one_params: Any) -> None:
+    """`check_step`'s trace and checks for one chain's abstract state, key and parameters, uncached."""
     try:
-        new_state, info = jax.eval_shape(lambda key, s: algorithm.step(key, s, target, params or None), one_key,
-                                         one_state)
+        new_state, info = jax.eval_shape(lambda key, s, p: algorithm.step_fn(key, s, target, p), one_key, one_state,
+                                         one_params)
+    except ValueError:
+        raise
     except Exception as error:
         raise TypeError(
             f"{algorithm!r} cannot take a step on {target.name}: {type(error).__name__}: {error}. Check the "
-            f"algorithm's parameters ({', '.join(algorithm.params) or 'none'}) and that the target's log density "
-            f"accepts a position of shape ({target.dim},)."
+            f"algorithm's parameters and that the target's log density accepts a position of shape ({target.dim},)."
         ) from error
     if jax.tree.structure(new_state) != jax.tree.structure(one_state) or any(
         a.shape != b.shape for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(one_state))

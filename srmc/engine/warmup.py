@@ -1,35 +1,23 @@
-"""Warm-up on pi itself: step size by dual averaging, inverse mass matrix from windowed Welford estimates.
+"""Warm-up on pi itself (`adapt`): step size by dual averaging, inverse mass matrix from windowed Welford estimates.
 
-`srmc.sample(..., warmup=N)` runs N steps of the *base* kernel on the target (no repellence, SRMC's history
-frozen at theta = 0) before anything is counted, adapting what the kernel's record says it can tune
+`srmc.adapt(rng_key, algorithm, target, positions, warmup)` (and `srmc.sample(..., warmup=N)` before its run)
+runs N steps of the algorithm's *base* kernel on the target, adapting what the kernel's record says it can tune
 (`srmc.samplers.spec.Tuning`):
 
 - the step size by dual averaging (Hoffman & Gelman 2014, Algorithm 5: gamma = 0.05, t0 = 10, kappa = 0.75,
-  mu = log(10 eps_0)) towards the kernel's target acceptance (MALA 0.574, HMC and kinetic Langevin 0.8, RWM 0.234,
-  BlackJAX kernels the same through their records); the final step size is the averaged iterate;
+  mu = log(10 eps_0)) towards the kernel's target acceptance; the final step size is the averaged iterate;
 - a diagonal (or dense) inverse mass matrix from Welford estimates of the variance in Stan's expanding windows
   (an initial fast window of 15%, slow windows 25, 50, 100, ... steps, a final fast window of 10%; after each slow
   window M^{-1} = n/(n+5) Var + 1e-3 * 5/(n+5) and dual averaging restarts from the current step size);
-- the mass matrix pooled across chains by default (one for all chains: its estimate averages chains x steps
-  draws), or per chain (``pooled=False``: the step size too, throughout);
-- the step size per chain while the chains travel (every window but the final fast one: each chain's own dual
-  averaging, as Stan, NumPyro and BlackJAX's window adaptation do), then pooled over the final fast window (dual
-  averaging restarted from the geometric mean of the chains' step sizes and driven by their mean acceptance), so
-  the run gets one step size. Why both: one pooled step size from the start froze the chains that started where
-  the gradient is large (a NumPyro Poisson regression from its init strategy, uniform on (-2, 2): 13 of 32 MALA
-  chains never left their starts under the step size the other chains had tuned), while per-chain dual averaging
-  to the end left the final step sizes noisy and on the small side (MALA's acceptance 0.64 for a target of 0.574
-  on an 8-d Gaussian, 16 chains x 2000 steps). ``Warmup(pooled_step_size=True)`` pools it from the start (the
-  warm-up of earlier releases).
+- the mass matrix pooled across chains by default, or per chain (``pooled=False``: the step size too);
+- the step size per chain while the chains travel (every window but the final fast one), then pooled over the
+  final fast window (dual averaging restarted from the geometric mean of the chains' step sizes and driven by
+  their mean acceptance), so the run gets one step size; ``Warmup(pooled_step_size=True)`` pools it throughout.
 
-It also records what the tilts need: location, variance (covariance) of x and the score's second moment
-(Fisher information) over the second half of the warm-up, pooled across chains (`WarmupStats`), and, for an
-algorithm that asks (``algorithm.predicts_alpha``: the default SRMC), batch means of x and s (for the second-order
-tilt also of x s^T) and thinned draws over that half, from which `srmc.method.prediction` predicts SRMC's variance
-at every alpha of its grid.
-
-Everything here is a pure function of the warm-up's keys and step indices: the result does not depend on the
-chunks the warm-up is run in.
+It also measures pi over the second half (`WarmupStats`: location, variance, covariance when asked, the score's
+mean and second moment, the acceptance), runs the algorithm's own collectors there (`WarmupNeeds`), and hands the
+statistics to the algorithm, which turns them into its parameters (`Adaptation.finish`). Everything is a pure
+function of the warm-up's keys and step indices: the result does not depend on the chunks it runs in.
 """
 
 from __future__ import annotations
@@ -40,9 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from srmc.method import prediction
-from srmc.method.kernels import jittered, target_params
-from srmc.method.tilt import MAX_WHITENED_DIM, bounded_reference, whitening_factor
+from srmc.method.algorithm import Algorithm, BaseKernel, Unset, WarmupNeeds, WarmupStats
+from srmc.method.base import kernel_arguments
+from srmc.method.kernels import jittered
+from srmc.targets import Target
 from srmc.targets.space import Continuous, check_int
 
 Array = jax.Array
@@ -208,100 +197,7 @@ def regularised_inverse_mass(moments: Moments) -> Array:
     return weight * variance + shrink
 
 
-# --- what the warm-up hands to the run --------------------------------------------------------------------------
-
-
-class WarmupStats(NamedTuple):
-    """Pooled estimates from the second half of the warm-up (numpy arrays in a result).
-
-    mean, variance: of x; covariance: dense, with ``Warmup(dense_statistics=True)``, else None.
-    score_mean, fisher: mean and second moment E[s s^T] of the score (diagonal; `fisher_matrix` dense or None);
-    acceptance: mean acceptance over the window; num_draws: chains x steps averaged.
-    predicted_variance, variance_floor: SRMC's predicted relative variance over `prediction.ALPHA_GRID` and the
-    per-coordinate floor no alpha goes below (`srmc.method.prediction`); None where nothing was predicted, NaN
-    where the chains were not in equilibrium.
-    """
-
-    mean: Any
-    variance: Any
-    score_mean: Any
-    fisher: Any
-    acceptance: Any
-    num_draws: Any
-    covariance: Any = None
-    fisher_matrix: Any = None
-    predicted_variance: Any = None
-    variance_floor: Any = None
-
-
-class PredictionBuffers(NamedTuple):
-    """For the first `prediction.PREDICTION_CHAINS` chains, over the warm-up's second half: sums of x and s in
-    `prediction.PREDICTION_BATCHES` batches (``(chains, batches, 2 d)``) and thinned draws with their scores
-    (``(chains, draws, 2 d)``), both empty when nothing is predicted; for the second-order tilt also the batches'
-    sums of x s^T (``(chains, batches, d, d)``: its history's z * S needs the reference known only at the end)."""
-
-    batch_sums: Array
-    draws: Array
-    batch_products: Array | None = None
-
-
-def prediction_layout(plan: "WarmupPlan", dim: int) -> tuple[int, int, int]:
-    """(batch length, draws kept per chain, thinning) of the prediction's buffers; zeros: no prediction."""
-    length = plan.num_steps - plan.num_steps // 2
-    batch = length // prediction.PREDICTION_BATCHES
-    if not plan.predicts_alpha or batch < 2 or dim > prediction.largest_predicted_dim(plan.prediction_tilt):
-        return 0, 0, 0
-    draws = int(min(prediction.PREDICTION_DRAWS, length))
-    return batch, draws, max(length // draws, 1)
-
-
-def _update_buffers(buffers: PredictionBuffers, layout: tuple[int, int, int], offset: Array, positions: Array,
-                    scores: Array) -> PredictionBuffers:
-    """Add step `offset` (of the second half; < 0: before it) to its batch and keep it if it is a thinned draw."""
-    batch, num_draws, thinning = layout
-    if not batch:
-        return buffers
-    slot = jnp.where(offset >= 0, offset // batch, -1)
-    batch_hit = jnp.arange(buffers.batch_sums.shape[1]) == slot
-    used = buffers.draws.shape[0]
-    values = jnp.concatenate([positions[:used], scores[:used]], axis=-1)
-    sums = buffers.batch_sums + jnp.where(batch_hit[None, :, None], values[:, None, :], 0.0)
-    draw_hit = (jnp.arange(num_draws) == offset // thinning) & (offset >= 0) & (offset % thinning == 0)
-    draws = jnp.where(draw_hit[None, :, None], values[:, None, :], buffers.draws)
-    products = buffers.batch_products
-    if products is not None:  # one batch's slot only (a scatter, not a pass over every batch)
-        outer = positions[:used, :, None] * scores[:used, None, :]
-        in_batches = (slot >= 0) & (slot < products.shape[1])
-        products = products.at[:, jnp.clip(slot, 0, products.shape[1] - 1)].add(jnp.where(in_batches, outer, 0.0))
-    return PredictionBuffers(sums, draws, products)
-
-
-def predicted_variance(plan: "WarmupPlan", buffers: PredictionBuffers, stats: "WarmupStats"
-                       ) -> tuple[Array, Array] | tuple[None, None]:
-    """SRMC's predicted relative variance over `prediction.ALPHA_GRID` and the per-coordinate floor no alpha goes
-    below (`prediction.variance_floor`), from the buffers; (None, None): nothing collected; NaN: the chains were
-    not in equilibrium (`prediction.in_equilibrium`)."""
-    dim = buffers.draws.shape[2] // 2
-    batch = prediction_layout(plan, dim)[0]
-    if not batch:
-        return None, None
-    location, scale = bounded_reference(stats.mean, stats.variance)
-    batch_means = (buffers.batch_sums / batch).reshape(-1, 2 * dim)
-    batch_x, batch_s = batch_means[:, :dim], batch_means[:, dim:]
-    draws = buffers.draws.reshape(-1, 2 * dim)
-    if plan.prediction_tilt != "second_order":
-        curve = prediction.predicted_relative_variance(batch_x, batch_s, batch, draws[:, :dim], location, scale,
-                                                       prediction.ALPHA_GRID)
-        floor = prediction.variance_floor(batch_x, batch_s)
-    else:  # with the run's m and L
-        factor = whitening_factor(stats.covariance, scale)
-        history = prediction.second_order_history_means(
-            batch_s, (buffers.batch_products / batch).reshape(-1, dim, dim), location, factor)
-        curve = prediction.predicted_relative_variance_second_order(batch_x, history, batch, draws[:, :dim],
-                                                                    location, factor, prediction.ALPHA_GRID)
-        floor = prediction.variance_floor(batch_x, history.reshape(-1, 2 * dim))
-    usable = prediction.in_equilibrium(batch_s, draws[:, :dim], draws[:, dim:], buffers.draws.shape[0])
-    return jnp.where(usable, curve, jnp.nan), jnp.where(usable, floor, jnp.nan)  # NaN: not predicted
+# --- what the warm-up measures ----------------------------------------------------------------------------------
 
 
 def stats_from_moments(position: Moments, score: Moments, acceptance: Array) -> WarmupStats:
@@ -324,14 +220,12 @@ def stats_from_moments(position: Moments, score: Moments, acceptance: Array) -> 
 class WarmupPlan(NamedTuple):
     """The static description of a warm-up (hashable: a static argument of its compiled chunks).
 
-    `static_params` are the kernel's parameters that are not numbers (ints, strings, callables), as sorted items;
-    numbers and arrays travel as traced arguments. `step_parameter` / `mass_parameter` name what is adapted
-    (None: not adapted).
+    `kernel` is the base kernel (its static parameters included); `step_parameter` / `mass_parameter` name what
+    is adapted (None: not adapted); `collectors` are the algorithm's own statistics over the second half.
     """
 
-    kernel: Any  # KernelSpec
-    target: Any  # Target
-    static_params: tuple
+    kernel: BaseKernel
+    target: Target
     step_parameter: str | None
     mass_parameter: str | None
     target_acceptance: float
@@ -340,10 +234,8 @@ class WarmupPlan(NamedTuple):
     dense_statistics: bool
     num_steps: int
     score_from_cache: str | None
-    step_jitter: float = 0.0
-    predicts_alpha: bool = False
-    prediction_tilt: str = "bounded"
     pooled_step_size: bool = False
+    collectors: tuple = ()
 
 
 class WarmupCarry(NamedTuple):
@@ -358,7 +250,7 @@ class WarmupCarry(NamedTuple):
     acceptance_sum: Array
     num_nonfinite: Array
     step: Array
-    prediction: PredictionBuffers
+    collected: tuple
 
 
 def _schedule_flags(num_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -380,55 +272,46 @@ def init_carry(plan: WarmupPlan, states: Any, positions: Array, step_size: Array
     step_size = jnp.asarray(step_size, dtype)
     dual = dual_averaging_init(step_size if plan.pooled_step_size else jnp.broadcast_to(step_size, (num_chains,)))
     window = moments_init((num_chains, dim), plan.dense_mass, dtype)
-    stats_shape = (num_chains, dim)
     scores_shape = (num_chains, plan.target.space.score_size)
-    batch, num_draws, _ = prediction_layout(plan, dim)
-    used = min(num_chains, prediction.PREDICTION_CHAINS) if batch else 0
-    products = (jnp.zeros((used, prediction.PREDICTION_BATCHES, dim, dim), dtype)
-                if batch and plan.prediction_tilt == "second_order" else None)
-    buffers = PredictionBuffers(jnp.zeros((used, prediction.PREDICTION_BATCHES, 2 * dim), dtype),
-                                jnp.zeros((used, num_draws, 2 * dim), dtype), products)
+    collected = tuple(collector.init(num_chains, dim, dtype) for collector in plan.collectors)
     return WarmupCarry(
-        states, dual, window, inverse_mass, moments_init(stats_shape, plan.dense_statistics, dtype),
+        states, dual, window, inverse_mass, moments_init((num_chains, dim), plan.dense_statistics, dtype),
         moments_init(scores_shape, plan.dense_statistics, dtype), jnp.zeros(num_chains, dtype),
-        jnp.zeros(num_chains, jnp.int32), jnp.zeros((), jnp.int32), buffers,
+        jnp.zeros(num_chains, jnp.int32), jnp.zeros((), jnp.int32), collected,
     )
 
 
 def _kernel_params(plan: WarmupPlan, dynamic: dict, step_size: Array, inverse_mass: Array) -> dict:
-    params = {**dynamic, **dict(plan.static_params)}
+    params = dict(dynamic)
     if plan.step_parameter is not None:
         params[plan.step_parameter] = step_size
     if plan.mass_parameter is not None:
         params[plan.mass_parameter] = inverse_mass
-    return params
+    return kernel_arguments(plan.kernel, params, plan.target)
 
 
 def run_chunk(carry: WarmupCarry, warmup_keys: Array, dynamic: dict, *, plan: WarmupPlan,
               num_steps: int) -> WarmupCarry:
     """`num_steps` warm-up steps from `carry` (jit with `plan` and `num_steps` static)."""
-    kernel = plan.kernel.build_kernel()
     in_window, window_end, in_final = (jnp.asarray(flags) for flags in _schedule_flags(plan.num_steps))
     second_half = plan.num_steps // 2
     per_chain_mass = plan.mass_parameter is not None and not plan.pooled
     pools_at_end = plan.pooled and not plan.pooled_step_size  # per-chain step sizes until the final fast window
-    layout = prediction_layout(plan, carry.prediction.draws.shape[2] // 2)
+    kernel = plan.kernel.spec.build_kernel()
 
     def one_step(carry: WarmupCarry, _) -> tuple[WarmupCarry, None]:
         index = carry.step
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(warmup_keys, index)
-        step_size = jnp.exp(carry.dual.log_step)
-        step_sizes = jnp.broadcast_to(step_size, warmup_keys.shape[:1])
+        step_sizes = jnp.broadcast_to(jnp.exp(carry.dual.log_step), warmup_keys.shape[:1])
 
         def step(key, state, chain_step, chain_mass):
-            params = jittered(plan.kernel, _kernel_params(plan, dynamic, chain_step, chain_mass), key, plan.step_jitter)
+            params = jittered(plan.kernel.spec, _kernel_params(plan, dynamic, chain_step, chain_mass), key,
+                              plan.kernel.step_jitter)
             return kernel(key, state, plan.target.logdensity, **params)
 
-        mass_axis = 0 if per_chain_mass else None
-        states, info = jax.vmap(step, in_axes=(0, 0, 0, mass_axis))(keys, carry.states, step_sizes,
-                                                                     carry.inverse_mass)
-        acceptance = info.acceptance_rate
-        finite_acceptance = jnp.where(jnp.isfinite(acceptance), acceptance, 0.0)
+        states, info = jax.vmap(step, in_axes=(0, 0, 0, 0 if per_chain_mass else None))(
+            keys, carry.states, step_sizes, carry.inverse_mass)
+        finite_acceptance = jnp.where(jnp.isfinite(info.acceptance_rate), info.acceptance_rate, 0.0)
         pooled_acceptance = jnp.mean(finite_acceptance)
         statistic = (pooled_acceptance if plan.pooled_step_size
                      else jnp.where(in_final[index] & pools_at_end, pooled_acceptance, finite_acceptance))
@@ -441,12 +324,13 @@ def run_chunk(carry: WarmupCarry, warmup_keys: Array, dynamic: dict, *, plan: Wa
         in_stats = jnp.broadcast_to(index >= second_half, positions.shape[:1])
         scores = (getattr(states, plan.score_from_cache) if plan.score_from_cache is not None
                   else jax.vmap(plan.target.score)(states.position)).astype(carry.scores.mean.dtype)
+        collected = tuple(collector.update(part, index - second_half, positions, scores)
+                          for collector, part in zip(plan.collectors, carry.collected))
         carry = WarmupCarry(
             states, dual, window, inverse_mass, moments_update(carry.positions, positions, in_stats),
             moments_update(carry.scores, scores, in_stats),
             carry.acceptance_sum + jnp.where(in_stats, finite_acceptance, 0.0),
-            carry.num_nonfinite + info.is_nonfinite, index + 1,
-            _update_buffers(carry.prediction, layout, index - second_half, positions, scores),
+            carry.num_nonfinite + info.is_nonfinite, index + 1, collected,
         )
         return carry, None
 
@@ -474,8 +358,8 @@ def _pool_step_sizes(dual: DualAveraging, now: Array) -> DualAveraging:
 
 
 class WarmupResult(NamedTuple):
-    """The adapted parameters (per chain, ready to be traced through the run), the warm-up's statistics, its
-    non-finite proposals per chain, and whether it has run (False in a placeholder)."""
+    """The adapted base-kernel parameters (per chain, ready to be traced through the run), the warm-up's
+    statistics, its non-finite proposals per chain, and whether it has run (False in a placeholder)."""
 
     params: dict
     stats: WarmupStats
@@ -484,7 +368,7 @@ class WarmupResult(NamedTuple):
 
 
 def finish(plan: WarmupPlan, carry: WarmupCarry) -> WarmupResult:
-    """Adapted per-chain parameters and pooled statistics from the final carry."""
+    """Adapted per-chain parameters and pooled statistics (the collectors' included) from the final carry."""
     num_chains = carry.acceptance_sum.shape[0]
     params = {}
     if plan.step_parameter is not None:
@@ -495,64 +379,58 @@ def finish(plan: WarmupPlan, carry: WarmupCarry) -> WarmupResult:
     window_steps = jnp.maximum(carry.positions.count, 1)
     acceptance = jnp.sum(carry.acceptance_sum) / jnp.sum(window_steps)
     stats = stats_from_moments(carry.positions, carry.scores, acceptance)
-    curve, floor = predicted_variance(plan, carry.prediction, stats)
-    stats = stats._replace(predicted_variance=curve, variance_floor=floor)
-    return WarmupResult(params, stats, carry.num_nonfinite, jnp.ones((), bool))
+    extra = {}
+    for collector, part in zip(plan.collectors, carry.collected):
+        extra.update(collector.finish(part, stats))
+    return WarmupResult(params, stats._replace(extra=extra), carry.num_nonfinite, jnp.ones((), bool))
 
 
 # --- building a warm-up for an algorithm -------------------------------------------------------------------------
 
 
-def _is_static(value: Any) -> bool:
-    return value is None or callable(value) or isinstance(value, (bool, int, str, np.integer))
-
-
-def warmup_plan(algorithm: Any, target: Any, warmup: Warmup) -> WarmupPlan:
-    """What to adapt for `algorithm` on `target` (its base kernel's record says which parameters it can)."""
-    spec = algorithm.kernel
-    tuning = spec.tuning
-    params = target_params(spec, algorithm.kernel_params, target)
+def warmup_plan(algorithm: Algorithm, target: Target, warmup: Warmup, needs: WarmupNeeds) -> WarmupPlan:
+    """What to adapt for `algorithm` on `target` (its base kernel's record says which parameters it can) and what
+    to measure (`needs`, the algorithm's)."""
+    kernel = algorithm.kernel
+    spec, tuning = kernel.spec, kernel.spec.tuning
+    kernel_arguments(kernel, {}, target)  # fails early on a kernel that does not fit the target
     step_parameter = tuning.step_size if tuning is not None else None
     mass_parameter = tuning.inverse_mass_matrix if tuning is not None and warmup.mass != "none" else None
-    adapted = {step_parameter, mass_parameter}
-    static = tuple(sorted((name, value) for name, value in params.items() if _is_static(value) and name not in adapted))
     gradient_cached = (isinstance(target.space, Continuous) and target.score_is_gradient and not spec.conventional
                        and spec.cache.gradient is not None)
     acceptance = warmup.target_acceptance or (tuning.target_acceptance if tuning is not None else 0.5)
-    return WarmupPlan(spec, target, static, step_parameter, mass_parameter, float(acceptance), warmup.pooled,
-                      warmup.mass == "dense",
-                      warmup.dense_statistics or (algorithm.dense_reference and target.dim <= MAX_WHITENED_DIM),
-                      warmup.num_steps,
-                      spec.cache.gradient if gradient_cached else None,
-                      algorithm.step_jitter if step_parameter is not None else 0.0,
-                      algorithm.predicts_alpha and isinstance(target.space, Continuous), algorithm.prediction_tilt,
-                      warmup.pooled_step_size)
+    dense_statistics = warmup.dense_statistics or needs.covariance
+    return WarmupPlan(kernel if step_parameter is not None else kernel._replace(step_jitter=0.0), target,
+                      step_parameter, mass_parameter, float(acceptance), warmup.pooled, warmup.mass == "dense",
+                      dense_statistics, warmup.num_steps, spec.cache.gradient if gradient_cached else None,
+                      warmup.pooled_step_size, needs.collectors)
 
 
-def warmup_dynamic_params(plan: WarmupPlan, algorithm: Any) -> dict:
-    """The kernel's numeric parameters (traced through the warm-up), the adapted ones left out."""
-    params = target_params(plan.kernel, algorithm.kernel_params, plan.target)
+def warmup_dynamic_params(plan: WarmupPlan, params: dict) -> dict:
+    """The base kernel's data parameters traced through the warm-up (the adapted ones left out)."""
     return {name: jnp.asarray(value) for name, value in params.items()
-            if not _is_static(value) and name not in (plan.step_parameter, plan.mass_parameter)}
+            if name not in (plan.step_parameter, plan.mass_parameter)}
 
 
-def _initial_step_size(plan: WarmupPlan, algorithm: Any) -> Any:
+def initial_step_size(plan: WarmupPlan, params: dict) -> Any:
+    """Where dual averaging starts: the given step size, else the record's suggestion, else `DEFAULT_STEP_SIZE`."""
     if plan.step_parameter is None:
         return 1.0
-    given = algorithm.kernel_params.get(plan.step_parameter)
-    if given is not None:
+    given = params.get(plan.step_parameter)
+    if given is not None and not isinstance(given, Unset):
         return given
-    declared = plan.kernel.parameter(plan.step_parameter)
+    declared = plan.kernel.spec.parameter(plan.step_parameter)
     return declared.suggested if declared is not None and declared.suggested is not None else DEFAULT_STEP_SIZE
 
 
-def _initial_inverse_mass(plan: WarmupPlan, algorithm: Any, positions: Array) -> Array:
+def initial_inverse_mass(plan: WarmupPlan, params: dict, positions: Array) -> Array:
+    """Where the mass adaptation starts: the given inverse mass (diagonal or dense as the plan needs), else I."""
     num_chains, dim = positions.shape
     dtype = jnp.result_type(positions.dtype, float)
     if plan.mass_parameter is None:
         return jnp.zeros((), dtype)
-    given = algorithm.kernel_params.get(plan.mass_parameter)
-    if given is None:
+    given = params.get(plan.mass_parameter)
+    if given is None or isinstance(given, Unset):
         mass = jnp.eye(dim, dtype=dtype) if plan.dense_mass else jnp.ones(dim, dtype)
     else:
         mass = jnp.asarray(given, dtype)
@@ -564,8 +442,9 @@ def _initial_inverse_mass(plan: WarmupPlan, algorithm: Any, positions: Array) ->
     return mass if plan.pooled else jnp.broadcast_to(mass, (num_chains, *mass.shape))
 
 
-def initial_warmup_carry(plan: WarmupPlan, algorithm: Any, kernel_states: Any, positions: Array) -> WarmupCarry:
-    """The carry at warm-up step 0: the chains' base-kernel states, the initial step size and mass matrix."""
+def initial_warmup_carry(plan: WarmupPlan, params: dict, kernel_states: Any, positions: Array) -> WarmupCarry:
+    """The carry at warm-up step 0: the chains' base-kernel states, the initial step size and mass matrix (from
+    the base kernel's parameters `params`, one chain's)."""
     positions = positions if jnp.issubdtype(positions.dtype, jnp.floating) else positions.astype(jnp.result_type(float))
-    return init_carry(plan, kernel_states, positions, _initial_step_size(plan, algorithm),
-                      _initial_inverse_mass(plan, algorithm, positions))
+    return init_carry(plan, kernel_states, positions, initial_step_size(plan, params),
+                      initial_inverse_mass(plan, params, positions))

@@ -1,24 +1,144 @@
-"""Algorithms the runner can drive: a base kernel alone (`base`) or wrapped in SRMC (`srmc.wrap`, wrapper.py)."""
+"""The record every srmc algorithm is, and what it tells the run engine about itself.
+
+An algorithm (SRMC, the base kernel alone, SRRW, HDT, walk-jump, one of your own) is written in BlackJAX's three
+layers: an ``init(position, target, params, ...)``, a ``build_kernel(...)`` returning
+``kernel(rng_key, state, target, params) -> (state, info)``, and a top-level function returning an `Algorithm`.
+Its hyperparameters are data (``params``, a pytree handed in at step time, as optax's ``inject_hyperparams``): a
+sweep over them is another array, not another compile. Everything else is a static, hashable configuration: two
+algorithms built with the same choices are equal, so the engine's compiled programs serve both.
+
+The engine (`srmc.sample`, `srmc.adapt`) reads only what an algorithm declares here: where its base kernel's
+state sits (`BaseKernel`), what the warm-up should measure and how that becomes parameters (`Adaptation`), what it
+records per draw, counts per chain and checks after a run (`Report`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Hashable, NamedTuple
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
-from srmc.method.kernels import (
-    check_params,
-    check_step_jitter,
-    init_params,
-    jittered,
-    resolve_kernel,
-    target_params,
-    unset_adapted_params,
-)
 from srmc.samplers.spec import KernelSpec
+from srmc.targets import Target, from_logdensity
 
 Array = jax.Array
+
+
+class StaticPartial(NamedTuple):
+    """``fn`` with its first argument bound to a hashable configuration.
+
+    Equal (and hashing alike) exactly when ``fn`` and ``config`` are: the engine's compiled programs are keyed on
+    it, so two algorithms built with the same choices share them.
+    """
+
+    fn: Callable
+    config: Hashable
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(self.config, *args, **kwargs)
+
+
+@jax.tree_util.register_static
+@dataclasses.dataclass(frozen=True)
+class Unset:
+    """A parameter the warm-up sets (`srmc.adapt`): a pytree node with no leaves, so parameters holding one still
+    travel through ``jax.tree`` functions; using it is an error that names `fix`."""
+
+    name: str
+    fix: str
+
+    def __repr__(self) -> str:
+        return f"Unset({self.name!r})"
+
+
+def unset_parameters(params: Any) -> list[Unset]:
+    """Every `Unset` in `params` (a pytree), in flatten order."""
+    nodes = jax.tree.leaves(params, is_leaf=lambda node: isinstance(node, Unset))
+    return [node for node in nodes if isinstance(node, Unset)]
+
+
+def check_params_set(name: str, params: Any) -> None:
+    """A ValueError naming every parameter of algorithm `name` that only a warm-up sets, with its fix."""
+    missing = unset_parameters(params)
+    if missing:
+        listed = "; ".join(f"{node.name}: {node.fix}" for node in missing)
+        raise ValueError(f"{name} cannot step: {len(missing)} parameter(s) are set by the warm-up and were not "
+                         f"given ({listed}). Either give them, or run srmc.adapt(rng_key, algorithm, target, "
+                         "positions, warmup) and step with its .params (srmc.sample does both).")
+
+
+class HealthWarning(NamedTuple):
+    """One thing wrong with a run: a short code, a message that names the likely fix, the numbers behind it."""
+
+    code: str
+    message: str
+    data: dict
+
+    def __str__(self) -> str:
+        return f"WARNING [{self.code}]: {self.message}"
+
+
+class WarmupStats(NamedTuple):
+    """What the warm-up measured on pi over its second half, pooled over chains (numpy arrays in a result).
+
+    mean, variance: of x; covariance: dense (when asked for, else None); score_mean, fisher: mean and second
+    moment E[s s^T] of the score (diagonal; `fisher_matrix` dense or None); acceptance: mean acceptance over the
+    window; num_draws: chains x steps averaged; extra: what the algorithm's own collectors measured
+    (`Collector`), by name.
+    """
+
+    mean: Any
+    variance: Any
+    score_mean: Any
+    fisher: Any
+    acceptance: Any
+    num_draws: Any
+    covariance: Any = None
+    fisher_matrix: Any = None
+    extra: dict = {}
+
+
+class Collector(NamedTuple):
+    """A statistic an algorithm measures over the warm-up's second half, on all chains at once.
+
+    ``init(num_chains, dim, dtype) -> carry``; ``update(carry, offset, positions, scores) -> carry`` at every
+    warm-up step (``offset``: the step's index within the second half, negative before it; positions and scores
+    ``(chains, d)``); ``finish(carry, stats) -> {name: value}``, merged into ``WarmupStats.extra``.
+    """
+
+    init: Callable[[int, int, Any], Any]
+    update: Callable[[Any, Array, Array, Array], Any]
+    finish: Callable[[Any, WarmupStats], dict]
+
+
+class WarmupNeeds(NamedTuple):
+    """What an algorithm needs from a warm-up on one target.
+
+    required: why the algorithm cannot run without one (None: it can); covariance: record pi's dense covariance
+    (O(d^2)); collectors: its own statistics over the second half.
+    """
+
+    required: str | None = None
+    covariance: bool = False
+    collectors: tuple[Collector, ...] = ()
+
+
+class Adaptation(NamedTuple):
+    """How `srmc.adapt` serves an algorithm beyond tuning its base kernel (step size, mass; `BaseKernel`).
+
+    ``needs(target, num_steps) -> WarmupNeeds`` for a warm-up of `num_steps` on `target`;
+    ``finish(params, stats, target) -> params``: the algorithm's parameters from the warm-up's `WarmupStats`
+    (the base kernel's tuned ones are in ``params.kernel`` already); ``restart(state, target, params) -> state``:
+    one chain's state after the warm-up (its base kernel's state already the warmed-up one) made ready for `params`
+    (caches refreshed, counters reset).
+    """
+
+    needs: Callable[[Target, int], WarmupNeeds]
+    finish: Callable[[Any, WarmupStats, Target], Any]
+    restart: Callable[[Any, Target, Any], Any]
 
 
 def _same_state(state: Any) -> Any:
@@ -29,132 +149,125 @@ def _whole_state(state: Any, kernel_state: Any) -> Any:
     return kernel_state
 
 
-def _no_statistics(state: Any) -> dict[str, Array]:
+class BaseKernel(NamedTuple):
+    """The base kernel an algorithm drives, as it drives it.
+
+    spec: its record (what a warm-up tunes, its target acceptance); static_params: its parameters that are not
+    data, sorted ``(name, value)`` pairs (ints that fix a loop length, callables); step_jitter: the relative
+    step-size jitter of every step (0: none); get_state / set_state: the base kernel's state inside the
+    algorithm's, ``state -> kernel_state`` and ``(state, kernel_state) -> state``. The base kernel's data
+    parameters are the algorithm's ``params.kernel``.
+    """
+
+    spec: KernelSpec
+    static_params: tuple = ()
+    step_jitter: float = 0.0
+    get_state: Callable[[Any], Any] = _same_state
+    set_state: Callable[[Any, Any], Any] = _whole_state
+
+
+def _no_statistics(state: Any) -> dict:
     return {}
 
 
-def _any_length(total_steps: int) -> None:
+def _no_counters(state: Any, params: Any) -> dict:
+    return {}
+
+
+def _no_checks(result: Any) -> list:
+    return []
+
+
+def _any_length(params: Any, total_steps: int) -> None:
     return None
 
 
-def _no_reference(state: Any, stats: Any, target: Any) -> Any:
-    return state
+class Report(NamedTuple):
+    """What an algorithm records and checks, beyond what the engine does for every run.
 
-
-RENUMBERED = ("init", "params", "check_run", "numbers")  # the fields `Algorithm.with_numbers` replaces
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Algorithm:
-    """A sampler bound to its parameters but not to a target.
-
-    Both functions act on one chain (the runner vmaps them):
-    ``init(position, target) -> state`` and ``step(rng_key, state, target, params=None) -> (state, info)``, where
-    ``info`` has ``acceptance_rate`` (float), ``is_accepted`` and ``is_nonfinite`` (bools), and `params` are base
-    kernel parameters that override `kernel_params` for this step (traced values, e.g. a warm-up's adapted step
-    size and inverse mass matrix, one per chain).
-
-    Attributes:
-      kernel: the base kernel's record (`srmc.samplers.spec.KernelSpec`).
-      params: the parameters shown in ``repr`` and checkpoints' fingerprints.
-      kernel_params: the base kernel's parameters as given.
-      step_jitter: the relative step-size jitter every step applies (0: none).
-      check_run: ``check_run(total_steps)`` raises before compilation if the algorithm cannot run that long
-        (e.g. a schedule that turns negative).
-      kernel_state: ``state -> the base kernel's state`` inside an algorithm's state (itself for `base`, the
-        ``inner`` state for SRMC); its ``position`` is what the runner averages functions of.
-      with_kernel_state: ``(state, kernel_state) -> state`` with the base kernel's state replaced.
-      statistics: ``state -> {name: scalar}`` recorded with every stored draw (SRMC: ``theta_norm``).
-      with_reference: ``(state, warmup_stats, target) -> state`` told what the warm-up measured on pi (SRMC: the
-        tilt's location, scale and the acceptance its guard compares with); the state itself for `base`.
-      needs_reference: True when the algorithm cannot run without a warm-up's measurements (the bounded tilt on a
-        continuous target without ``tilt_reference``): `srmc.sample` then warms up by default and refuses
-        ``warmup=0``.
-      dense_reference: True when the warm-up should record pi's dense covariance for the algorithm's reference
-        (SRMC's second-order tilt whitens by it; `srmc.method.tilt.MAX_WHITENED_DIM` bounds d).
-      predicts_alpha: True when the warm-up should collect what `srmc.method.prediction` needs to predict the
-        algorithm's variance over alpha (SRMC's bounded and second-order tilts with ``alpha_search``).
-      prediction_tilt: the tilt whose variance the prediction models (``"bounded"``: a score history;
-        ``"second_order"``: its (S, 1 + z * S) history, for which the warm-up also collects batch sums of x s^T).
-      unset_params: base-kernel parameters left to the warm-up (a step size not given); `srmc.sample` then warms
-        up by default and refuses ``warmup=0``.
-      counters: ``state -> {name: per-chain value}`` read at the end of a run into ``result.counters`` (SRMC:
-        ``guard_events``, ``alpha_backoff`` and ``alpha_factor``).
-      numbers: the numbers its state carries rather than its program (SRMC with a number or `NumberSchedule`
-        alpha > 0: ``{"alpha": ...}``); `with_numbers` changes them.
-      renumber: ``(algorithm, numbers) -> algorithm`` behind `with_numbers`; None: the algorithm has no numbers.
-      program: a token shared by algorithms that `with_numbers` made from one another. Two algorithms are equal
-        (and hash alike, so a compiled chunk keyed on one serves the other) when they differ at most in the
-        fields `with_numbers` replaces (`RENUMBERED`); a ``dataclasses.replace`` of any other field makes another
-        program.
+    statistics: ``state -> {name: scalar}`` per stored draw and at evenly spaced monitor steps (SRMC: |theta|);
+    counters: ``(state, params) -> {name: value}`` per chain at the end (``result.counters``); health:
+    ``result -> [HealthWarning]``, the algorithm's own checks; notes: ``result -> [str]``, lines for
+    ``result.summary()``; anticorrelated_batches: the history makes successive batches of a chain negatively
+    correlated, so a batch-means MCSE above the chain spread's is expected, not a warning; check_run:
+    ``(params, total_steps) -> None`` raises before compilation where the algorithm cannot run that long (a
+    schedule that turns negative).
     """
 
-    init: Callable[[Array, Any], Any]
-    step: Callable[[Array, Any, Any], tuple[Any, Any]]
+    statistics: Callable[[Any], dict] = _no_statistics
+    counters: Callable[[Any, Any], dict] = _no_counters
+    health: Callable[[Any], list] = _no_checks
+    notes: Callable[[Any], list] = _no_checks
+    anticorrelated_batches: bool = False
+    check_run: Callable[[Any, int], None] = _any_length
+
+
+class Algorithm(NamedTuple):
+    """A sampler bound to its choices and default parameters, not to a target.
+
+    Attributes:
+      name: e.g. ``"srmc[mala]"``.
+      init_fn: ``(position, target, params) -> state`` for one chain.
+      step_fn: ``(rng_key, state, target, params) -> (state, info)`` for one chain; ``info`` has
+        ``acceptance_rate`` (float), ``is_accepted`` and ``is_nonfinite`` (bools).
+      params: the default hyperparameters, a pytree of data (a NamedTuple whose ``kernel`` field holds the base
+        kernel's data parameters); `Unset` where only a warm-up sets them.
+      kernel: the base kernel it drives (`BaseKernel`), or None.
+      adaptation: what the warm-up does for it (`Adaptation`), or None: only the base kernel is tuned.
+      report: what it records and checks (`Report`).
+      shown: ``(name, value)`` pairs for ``repr`` (what the user chose).
+
+    ``init`` and ``step`` take a `targets.Target` or a plain log density, as BlackJAX's do, and default to
+    `params`; they fit a hand-written ``jax.lax.scan`` vmapped over chains.
+    """
+
     name: str
-    kernel: KernelSpec
-    params: dict = dataclasses.field(default_factory=dict)
-    kernel_params: dict = dataclasses.field(default_factory=dict)
-    step_jitter: float = 0.0
-    check_run: Callable[[int], None] = _any_length
-    kernel_state: Callable[[Any], Any] = _same_state
-    with_kernel_state: Callable[[Any, Any], Any] = _whole_state
-    statistics: Callable[[Any], dict[str, Array]] = _no_statistics
-    with_reference: Callable[[Any, Any, Any], Any] = _no_reference
-    needs_reference: bool = False
-    dense_reference: bool = False
-    predicts_alpha: bool = False
-    prediction_tilt: str = "bounded"
-    unset_params: tuple = ()
-    counters: Callable[[Any], dict[str, Array]] = _no_statistics
-    numbers: dict = dataclasses.field(default_factory=dict)
-    renumber: Callable[[Any, dict], Any] | None = None
-    program: object = dataclasses.field(default_factory=object, repr=False)
+    init_fn: Callable[..., Any]
+    step_fn: Callable[..., tuple[Any, Any]]
+    params: Any
+    kernel: BaseKernel | None = None
+    adaptation: Adaptation | None = None
+    report: Report = Report()
+    shown: tuple = ()
 
-    def __eq__(self, other: object) -> bool:
-        """Same program: every field the same object, except those `with_numbers` may change (`RENUMBERED`)."""
-        return isinstance(other, Algorithm) and all(
-            getattr(self, field.name) is getattr(other, field.name)
-            for field in dataclasses.fields(self) if field.name not in RENUMBERED)
+    def init(self, position: Array, logdensity_fn: Target | Callable, params: Any = None) -> Any:
+        """The state of one chain at `position` (parameters: `params`, default ``self.params``)."""
+        params = self.params if params is None else params
+        position = jnp.asarray(position)
+        return self.init_fn(position, as_target(logdensity_fn, position), params)
 
-    def __hash__(self) -> int:
-        return hash((id(self.program), id(self.step)))
-
-    def with_numbers(self, **numbers: float) -> Algorithm:
-        """The same algorithm and compiled program with other numbers, e.g. ``algorithm.with_numbers(alpha=5.0)``."""
-        if self.renumber is None:
-            raise TypeError(f"{self!r} has no numbers to change (only srmc.wrap with an alpha > 0 given as a number "
-                            "or a srmc.schedules schedule has); build another algorithm instead.")
-        return self.renumber(self, numbers)
+    def step(self, rng_key: Array, state: Any, logdensity_fn: Target | Callable, params: Any = None
+             ) -> tuple[Any, Any]:
+        """One step of one chain (parameters: `params`, default ``self.params``; a ValueError names any the step
+        needs that only a warm-up sets)."""
+        params = self.params if params is None else params
+        return self.step_fn(rng_key, state, as_target(logdensity_fn, self.position(state)), params)
 
     def position(self, state: Any) -> Array:
-        """The position of an algorithm's state (with a leading chain axis if the state has one)."""
-        return self.kernel_state(state).position
+        """Where a state is (with a leading chain axis if the state has one)."""
+        return state_position(self, state)
+
+    @property
+    def program(self) -> Algorithm:
+        """The algorithm without its parameters and display: what compiled code depends on (hashable)."""
+        return self._replace(params=None, shown=())
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.params.items() if not callable(v))
+        shown = ", ".join(f"{name}={value!r}" for name, value in self.shown if not callable(value))
         return f"{self.name}({shown})"
 
 
-def base(kernel: Any, *, step_jitter: float | None = None, **params: Any) -> Algorithm:
-    """Run a base kernel directly on the target (no repellence), e.g. ``base(samplers.mala, step_size=0.1)``.
+def state_position(algorithm: Algorithm, state: Any) -> Array:
+    """The position of `algorithm`'s `state`: its base kernel state's, else the state's own."""
+    kernel_state = state if algorithm.kernel is None else algorithm.kernel.get_state(state)
+    return kernel_state.position
 
-    `step_jitter`: multiply the step size by U(1 - j, 1 + j) at every step; None: the kernel's declared default
-    (0.3 for HMC-type kernels with fixed trajectories, 0 otherwise; `srmc.samplers.spec.Tuning`).
-    """
-    spec = resolve_kernel(kernel)
-    check_params(spec, params)
-    step_jitter = check_step_jitter(spec, step_jitter)
-    step_kernel = spec.build_kernel()
 
-    def init(position: Array, target: Any) -> Any:
-        filled = target_params(spec, params, target)  # fails early on a kernel that does not fit the target
-        return spec.init(position, target.logdensity, **init_params(spec, filled))
-
-    def step(rng_key: Array, state: Any, target: Any, overrides: dict | None = None) -> tuple[Any, Any]:
-        merged = jittered(spec, {**params, **(overrides or {})}, rng_key, step_jitter)
-        return step_kernel(rng_key, state, target.logdensity, **target_params(spec, merged, target))
-
-    shown = dict(params, step_jitter=step_jitter) if step_jitter else dict(params)
-    return Algorithm(init, step, spec.name, spec, shown, dict(params), step_jitter,
-                     unset_params=unset_adapted_params(spec, params))
+def as_target(logdensity_fn: Target | Callable, position: Array) -> Target:
+    """A `Target` as given, or a plain log density of positions shaped like `position` as a continuous one."""
+    if isinstance(logdensity_fn, Target):
+        return logdensity_fn
+    if not callable(logdensity_fn):
+        raise TypeError(f"logdensity_fn must be a targets.Target or a log density function, got "
+                        f"{type(logdensity_fn).__name__}.")
+    return from_logdensity(logdensity_fn, int(np.shape(position)[-1]), name="logdensity_fn")

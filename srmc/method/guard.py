@@ -18,8 +18,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from srmc.method.tilt import TiltReference
-
 Array = jax.Array
 
 GUARD_WINDOW = 100  # steps the guard's acceptance and non-finite rates average over (exponential weights)
@@ -38,23 +36,25 @@ class GuardState(NamedTuple):
     quiet: Array
 
 
-def initial_guard(reference: TiltReference) -> GuardState:
-    """A guard that has seen nothing: acceptance at the reference's, quiet for its first window."""
-    dtype = jnp.result_type(reference.acceptance)
-    return GuardState(jnp.asarray(reference.acceptance, dtype), jnp.zeros((), dtype), jnp.ones((), dtype),
+def initial_guard(acceptance: Array) -> GuardState:
+    """A guard that has seen nothing: acceptance at the base kernel's on pi (`acceptance`), quiet for its first
+    window."""
+    dtype = jnp.result_type(acceptance)
+    return GuardState(jnp.asarray(acceptance, dtype), jnp.zeros((), dtype), jnp.ones((), dtype),
                       jnp.zeros((), jnp.int32), jnp.asarray(GUARD_WINDOW, jnp.int32))
 
 
-def guard_update(guard: GuardState, info: Any, reference: TiltReference, active: Array) -> GuardState:
-    """One step of the guard (see module doc); `active`: alpha > 0 and the guard switched on."""
+def guard_update(guard: GuardState, info: Any, acceptance: Array, active: Array) -> GuardState:
+    """One step of the guard (see module doc): `acceptance` is the base kernel's on pi; `active`: alpha > 0 and
+    the guard switched on."""
     weight = jnp.asarray(1.0 / GUARD_WINDOW, guard.acceptance.dtype)
-    acceptance = guard.acceptance + weight * (info.acceptance_rate.astype(weight.dtype) - guard.acceptance)
+    smoothed = guard.acceptance + weight * (info.acceptance_rate.astype(weight.dtype) - guard.acceptance)
     nonfinite = guard.nonfinite + weight * (info.is_nonfinite.astype(weight.dtype) - guard.nonfinite)
     quiet = jnp.maximum(guard.quiet - 1, 0)
-    collapsed = acceptance < GUARD_COLLAPSE * reference.acceptance
+    collapsed = smoothed < GUARD_COLLAPSE * acceptance
     fire = active & (quiet == 0) & (collapsed | (nonfinite > GUARD_NONFINITE))
     return GuardState(
-        jnp.where(fire, reference.acceptance.astype(weight.dtype), acceptance),
+        jnp.where(fire, acceptance.astype(weight.dtype), smoothed),
         jnp.where(fire, jnp.zeros_like(nonfinite), nonfinite),
         jnp.where(fire, guard.backoff * GUARD_BACKOFF, guard.backoff),
         guard.events + fire.astype(jnp.int32),

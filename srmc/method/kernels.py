@@ -22,8 +22,10 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from srmc import interop, samplers
+from srmc.method.algorithm import Unset
 from srmc.samplers.spec import CONTINUOUS, VALUE_AND_GRADIENT_CACHE, CacheFields, KernelSpec
 from srmc.targets import Target
 
@@ -122,8 +124,43 @@ def unset_adapted_params(spec: KernelSpec, params: dict) -> tuple[str, ...]:
     return tuple(name for name in adapted if name is not None and name not in params)
 
 
+def is_static_value(value: Any) -> bool:
+    """Whether a kernel parameter's value is part of the program rather than data: None, a callable, a bool, an
+    int (it fixes a loop length) or a string."""
+    return value is None or callable(value) or isinstance(value, (bool, int, str, np.integer))
+
+
+def split_kernel_params(spec: KernelSpec, params: dict) -> tuple[dict, tuple]:
+    """(data, static) of a base kernel's parameters: numbers and arrays are data (traced at every step, so other
+    values reuse the compiled program), ints, strings, None and callables static (sorted ``(name, value)``
+    pairs). The parameters a warm-up adapts (the record's `Tuning`) are always data, and an `Unset` where not
+    given (`unset_adapted_params`)."""
+    adapted = adapted_param_names(spec)
+    data = {name: value for name, value in params.items() if name in adapted or not is_static_value(value)}
+    static = tuple(sorted((name, value) for name, value in params.items() if name not in data))
+    for name in unset_adapted_params(spec, params):
+        data[name] = Unset(name, f"pass {name}=... (a starting value) with the kernel's parameters, or warm up")
+    return data, static
+
+
+def adapted_param_names(spec: KernelSpec) -> tuple[str, ...]:
+    """The parameters of `spec` a warm-up adapts: its record's step size and inverse mass matrix."""
+    if spec.tuning is None:
+        return ()
+    return tuple(name for name in (spec.tuning.step_size, spec.tuning.inverse_mass_matrix) if name is not None)
+
+
 def _is_traced_or_callable(value: Any) -> bool:
-    return isinstance(value, jax.core.Tracer) or callable(value)
+    """A callable, or an abstract value being traced (it has no concrete value to check)."""
+    if callable(value):
+        return True
+    try:
+        np.asarray(value)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return True
+    except (TypeError, ValueError):
+        return False
+    return False
 
 
 def check_fits(spec: KernelSpec, target: Target) -> None:

@@ -51,7 +51,7 @@ the draws (cross-fitting), which leaves that noise out of its expectation.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -67,12 +67,6 @@ MAX_PREDICTION_DIM = 512  # above: no prediction (its O(d^2) cost), alpha as giv
 MAX_SECOND_ORDER_PREDICTION_DIM = 128  # the second-order tilt's: its buffers hold chains x batches x d^2 numbers
 # (64 x 10 x 128^2 = 10 M at the largest)
 QUADRATURE_NODES = 32  # trapezoid in log(-log u) on [-10, 4]: 0.1% on int u^(2a) du up to a = 128
-
-
-def largest_predicted_dim(tilt: str) -> int:
-    """The most coordinates the warm-up predicts alpha for with `tilt` (above: alpha as given, and the health
-    report says so)."""
-    return MAX_SECOND_ORDER_PREDICTION_DIM if tilt == "second_order" else MAX_PREDICTION_DIM
 
 
 def _quadrature() -> tuple[np.ndarray, np.ndarray]:
@@ -288,3 +282,36 @@ def gain_ceiling(floor: Array) -> Array:
     """The most any alpha can buy, on the scale of `predicted_relative_variance` (the mean over coordinates of
     the relative variance): 1 / mean_i `variance_floor`_i."""
     return 1.0 / jnp.mean(jnp.asarray(floor))
+
+
+class Prediction(NamedTuple):
+    """How the warm-up predicts a tilt's variance over alpha (`srmc.method.tilt.Tilt.prediction`).
+
+    max_dim: the most coordinates it predicts for (above: alpha as given, and the health report says so);
+    collects_products: it also needs the batches' sums of x s^T (d^2 numbers per chain and batch);
+    curve: ``(batch_x, batch_s, batch_xs, batch_length, draws, location, scale, factor) -> (curve, floor)``,
+    the predicted relative variance over `ALPHA_GRID` and the per-coordinate floor no alpha goes below, from
+    batch means of x, s (and x s^T, else None), thinned draws, the tilt's m, c and L (`factor`).
+    """
+
+    max_dim: int
+    collects_products: bool
+    curve: Callable
+
+
+def _score_history_curve(batch_x: Array, batch_s: Array, batch_xs: Array | None, batch_length: int, draws: Array,
+                         location: Array, scale: Array, factor: Array) -> tuple[Array, Array]:
+    curve = predicted_relative_variance(batch_x, batch_s, batch_length, draws, location, scale, ALPHA_GRID)
+    return curve, variance_floor(batch_x, batch_s)
+
+
+def _second_order_curve(batch_x: Array, batch_s: Array, batch_xs: Array, batch_length: int, draws: Array,
+                        location: Array, scale: Array, factor: Array) -> tuple[Array, Array]:
+    history = second_order_history_means(batch_s, batch_xs, location, factor)
+    curve = predicted_relative_variance_second_order(batch_x, history, batch_length, draws, location, factor,
+                                                     ALPHA_GRID)
+    return curve, variance_floor(batch_x, history.reshape(history.shape[0], -1))
+
+
+SCORE_HISTORY = Prediction(MAX_PREDICTION_DIM, False, _score_history_curve)  # the bounded tilt's
+SECOND_ORDER_HISTORY = Prediction(MAX_SECOND_ORDER_PREDICTION_DIM, True, _second_order_curve)

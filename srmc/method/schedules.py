@@ -1,108 +1,101 @@
 """Step-count schedules for the history step size gamma_n and the repellence strength alpha_n.
 
-A schedule is a callable ``count -> value`` (the optax ``Schedule`` type), so optax schedules plug in
-directly. `srmc.wrap` evaluates both schedules at the step number n = 1, 2, ... (step n uses alpha_n with
-theta_{n-1}, then gamma_n updates theta), the SRMC paper's indexing.
-
-The schedules made here are `NumberSchedule`s: a shape ``family(count, number)`` and the one number a sweep varies
-(alpha's value, the default gamma's offset). `srmc.wrap` carries the number in the chain's state, so algorithms
-that differ only in it run one compiled program (`srmc.Algorithm.with_numbers`).
+A schedule is a callable ``count -> value`` (the optax ``Schedule`` type), so optax schedules plug in directly.
+The schedules made here are `Schedule` records: a *shape* (static, hashable) and its *numbers* (data), with
+``schedule(count) = shape(count, **numbers)``. An algorithm keeps the shape in its program and the numbers in its
+parameters, so a sweep over alpha is another array, not another compile. Any other callable is a shape with no
+numbers.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-Schedule = Callable[[jax.Array], jax.Array]
+Array = jax.Array
+
+
+class Schedule(NamedTuple):
+    """``count -> shape(count, **numbers)``: a static shape and the numbers a sweep varies (traced)."""
+
+    shape: Callable[..., Array]
+    numbers: dict
+
+    def __call__(self, count: Array) -> Array:
+        """The schedule's value at step `count`."""
+        return self.shape(count, **self.numbers)
 
 
 @dataclasses.dataclass(frozen=True)
-class NumberSchedule:
-    """A schedule ``count -> family(count, number)`` whose number is kept apart from its shape (and may be traced)."""
+class Fixed:
+    """The shape of a schedule given as a plain callable (an optax schedule): no numbers."""
 
-    family: Callable[[jax.Array, jax.Array | float], jax.Array]
-    number: float
+    fn: Callable[[Array], Array]
 
-    def __call__(self, count: jax.Array) -> jax.Array:
-        """The schedule's value at step `count`."""
-        return self.family(count, self.number)
-
-    def with_number(self, number: float) -> NumberSchedule:
-        """The same shape with another number."""
-        return dataclasses.replace(self, number=number)
+    def __call__(self, count: Array) -> Array:
+        return self.fn(count)
 
 
-def number_family(schedule: Schedule) -> tuple[Callable, float]:
-    """(family, number) of a `NumberSchedule`; any other schedule as a family that ignores its number 0."""
-    if isinstance(schedule, NumberSchedule):
-        return schedule.family, schedule.number
-    return functools.partial(_ignore_number, schedule), 0.0
+def split(schedule: Callable) -> Schedule:
+    """`schedule` as a `Schedule` (shape, numbers); a plain callable is a `Fixed` shape with no numbers."""
+    return schedule if isinstance(schedule, Schedule) else Schedule(Fixed(schedule), {})
 
 
-def _ignore_number(schedule: Schedule, count: jax.Array, number: jax.Array | float) -> jax.Array:
-    return schedule(count)
-
-
-def _constant(count: jax.Array, value: jax.Array | float) -> jax.Array | float:
+def constant_shape(count: Array, value: Array | float) -> Array | float:
+    """``value`` at every step."""
     return value
 
 
 def constant(value: float) -> Schedule:
     """value at every step."""
-    return optax.constant_schedule(value)
+    _check_number(value, "value")
+    return Schedule(constant_shape, {"value": float(value)})
 
 
-def _polynomial(count: jax.Array, offset: jax.Array | float, scale: float, power: float) -> jax.Array:
-    return scale / (jnp.asarray(count, jnp.result_type(float)) + offset) ** power
+@dataclasses.dataclass(frozen=True)
+class Polynomial:
+    """``scale / (count + offset)^power``: scale and power are the shape, the offset its number."""
+
+    scale: float
+    power: float
+
+    def __call__(self, count: Array, offset: Array | float) -> Array:
+        return self.scale / (jnp.asarray(count, jnp.result_type(float)) + offset) ** self.power
 
 
 def polynomial(scale: float = 1.0, power: float = 0.6, offset: float = 0.0) -> Schedule:
-    """scale / (count + offset)^power — the default history step size gamma_n = 1 / n^0.6 (number: offset)."""
+    """scale / (count + offset)^power, e.g. the SRMC paper's history step size gamma_n = 1 / n^0.6."""
     _check_number(scale, "scale", positive=True)
     _check_number(power, "power")
     _check_number(offset, "offset")
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}.")
-    return NumberSchedule(functools.partial(_polynomial, scale=scale, power=power), offset)
+    return Schedule(Polynomial(float(scale), float(power)), {"offset": float(offset)})
 
 
-def default_gamma(alpha: float | Schedule) -> Schedule:
-    """The default history step size: gamma_n = 1 / (n + 1 + 2 alpha_max).
+@dataclasses.dataclass(frozen=True)
+class LinearWarmup:
+    """``alpha min(1, count / steps)``: the number of steps is the shape, alpha its number."""
 
-    Power 1 makes theta_n an average over the whole history, so the bias that the feedback leaves in
-    non-linear statistics (second moments) falls like log(n) / n, below the Monte Carlo error. The offset keeps
-    the first updates stable: the linearised history recursion contracts when gamma_n (1 + g alpha) < 2, with
-    gain g = 1 for the linear tilt and up to 2 for kernels that overshoot (HMC). For the score tilt g is the
-    largest eigenvalue of the Fisher information Cov_pi(s): on stiff targets pass a smaller gamma or warm up
-    alpha. ``polynomial(1.0, 0.6)`` (the SRMC paper's rate) buys more variance reduction of the mean at finite
-    n, at the price of an O(n^-0.6) bias in second moments.
-    """
-    alpha_max = float(alpha(10**9)) if callable(alpha) else float(alpha)
-    if not np.isfinite(alpha_max):
-        raise ValueError(f"alpha schedule must be finite; at step 10^9 it is {alpha_max}.")
-    return polynomial(1.0, 1.0, 1.0 + 2.0 * max(alpha_max, 0.0))
+    steps: int
 
-
-def _linear_warmup(count: jax.Array, alpha: jax.Array | float, warmup_steps: int) -> jax.Array:
-    return optax.linear_schedule(0.0, alpha, warmup_steps)(count)
+    def __call__(self, count: Array, alpha: Array | float) -> Array:
+        return optax.linear_schedule(0.0, alpha, self.steps)(count)
 
 
 def linear_warmup(alpha: float, warmup_steps: int) -> Schedule:
     """alpha * min(1, n / warmup_steps) at step n (alpha reached at step `warmup_steps`); optax.linear_schedule."""
     _check_number(alpha, "alpha")
-    if not isinstance(warmup_steps, (int, np.integer)) or warmup_steps < 1:
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, np.integer)) or warmup_steps < 1:
         raise ValueError(f"warmup_steps must be a positive integer, got {warmup_steps!r}.")
-    return NumberSchedule(functools.partial(_linear_warmup, warmup_steps=int(warmup_steps)), float(alpha))
+    return Schedule(LinearWarmup(int(warmup_steps)), {"alpha": float(alpha)})
 
 
-def _rational(count: jax.Array, alpha: jax.Array | float, c: float) -> jax.Array:
+def rational_shape(count: Array, alpha: Array | float, c: Array | float) -> Array:
+    """n / (c + n / alpha) at step n."""
     count = jnp.asarray(count, jnp.result_type(float))
     return count / (c + count / alpha)
 
@@ -111,19 +104,46 @@ def rational(alpha: float, c: float) -> Schedule:
     """n / (c + n / alpha) at step n (the SRMC paper's "adaptive" alpha): towards alpha, alpha / 2 at n = c alpha."""
     _check_number(alpha, "alpha", positive=True)
     _check_number(c, "c", positive=True)
-    return NumberSchedule(functools.partial(_rational, c=c), float(alpha))
+    return Schedule(rational_shape, {"alpha": float(alpha), "c": float(c)})
 
 
-def as_schedule(value: float | Schedule, name: str, *, positive: bool = False) -> Schedule:
-    """Promote a number to a constant `NumberSchedule` after checking it; pass callables through."""
+LIMIT_STEP = 10**9  # the step at which a schedule's long-run value is read (`limit`)
+
+
+def limit(schedule: Callable) -> Array:
+    """The schedule's value at step `LIMIT_STEP`: its long-run value."""
+    return schedule(LIMIT_STEP)
+
+
+def default_gamma_offset(alpha_max: Array | float) -> Array:
+    """1 + 2 max(alpha_max, 0): the offset of the default history step size (`default_gamma`)."""
+    return 1.0 + 2.0 * jnp.maximum(alpha_max, 0.0)
+
+
+def default_gamma(alpha: float | Callable) -> Schedule:
+    """The default history step size: gamma_n = 1 / (n + 1 + 2 alpha_max), alpha_max alpha's long-run value.
+
+    Power 1 makes theta_n an average over the whole history, so the bias that the feedback leaves in non-linear
+    statistics (second moments) falls like log(n) / n. The offset keeps the first updates stable: the linearised
+    history recursion contracts when gamma_n (1 + g alpha) < 2, with gain g = 1 for the linear tilt and up to 2
+    for kernels that overshoot (HMC). ``polynomial(1.0, 0.6)`` (the SRMC paper's rate) buys more variance
+    reduction of the mean at finite n, at the price of an O(n^-0.6) bias in second moments.
+    """
+    alpha_max = limit(alpha) if callable(alpha) else jnp.asarray(alpha, jnp.result_type(float))
+    return Schedule(Polynomial(1.0, 1.0), {"offset": default_gamma_offset(alpha_max)})
+
+
+def as_schedule(value: float | Callable, name: str, *, positive: bool = False) -> Schedule:
+    """A number as a constant `Schedule` after checking it; a callable as a `Schedule` (see `split`), checked to
+    give one real number per step count."""
     if callable(value):
         _evaluate(value, name, np.ones((), np.int32))  # fails early on a schedule that errs or is not scalar
-        return value
+        return split(value)
     _check_number(value, name, positive=positive)
-    return NumberSchedule(_constant, float(value))
+    return constant(value)
 
 
-def check_schedule(schedule: Schedule, name: str, num_steps: int, *, positive: bool = False, start: int = 0) -> None:
+def check_schedule(schedule: Callable, name: str, num_steps: int, *, positive: bool = False, start: int = 0) -> None:
     """Evaluate a schedule on a grid of step counts in [start, num_steps] and raise if a value is bad."""
     dense = np.arange(start, min(num_steps, 1000) + 1)
     sparse = np.geomspace(max(start, 1), max(num_steps, 1), 200).astype(np.int64)
@@ -136,7 +156,7 @@ def check_schedule(schedule: Schedule, name: str, num_steps: int, *, positive: b
         raise ValueError(f"{name} schedule must be finite and {bound}; at step {count} it is {values[np.argmax(bad)]}.")
 
 
-def _evaluate(schedule: Schedule, name: str, counts: jax.Array) -> np.ndarray:
+def _evaluate(schedule: Callable, name: str, counts: Array) -> np.ndarray:
     """``schedule(counts)`` as a real array of the shape of `counts`, else an error naming the schedule."""
     try:
         values = np.asarray(schedule(counts))

@@ -1,65 +1,26 @@
-"""The surrogate target pi_theta: score tilt and linear tilt, with exact, shifted or finite-difference gradients.
+"""Tilts as values: the surrogate families SRMC runs its base kernel on.
 
-    score tilt:   log pi_theta(x) = log pi(x) - alpha <theta, s(x)>
-    linear tilt:  log pi_theta(x) = log pi(x) + alpha <theta, phi(x)>     phi(x) = x (continuous, binary),
-                                                                          one_hot(x)[:, 1:] (categorical)
+A tilt is a `Tilt` record of functions and facts; SRMC reads nothing else of it. Every tilt has the form
 
-For continuous targets the surrogate is a `jax.custom_jvp` function, so ``jax.value_and_grad`` of it (what every
-gradient-based kernel calls) costs one pass of the chosen kind: exact (s - alpha H theta, forward-over-reverse),
-shifted (s(x - alpha theta), a proposal drift only), finite-difference (s(x) - alpha (s(x + c theta) - s(x)) / c,
-a forward difference of the Hessian-vector product with step c, as the SRMC paper's high-dimensional experiment)
-or linear (s + alpha theta, free). The *value* is always exact, so Metropolis corrections target pi_theta exactly
-whatever drift the proposal used; for unadjusted kernels (ULA) the chosen gradient is the dynamics.
+    log pi_theta(x) = log pi(x) + alpha <theta, phi(x)>,     theta = running mean of the statistic g(x)
 
-Kernels that take a `Density` (their record's ``split_density``) get the surrogate split instead
-(`surrogate_density`): a gradient-only point (an inner leapfrog step) computes the chosen gradient alone (shifted:
-one score pass, s(x - alpha theta)), a point that needs the value computes (log pi, s) once for the value and
-hands them back as its aux (`BaseValues`), which the wrapper's history and cache refresh reuse. Its values and
-gradients are the custom-derivative function's, computed without `jax.custom_jvp`.
+with E_pi[g] = 0, so theta = 0 is the history's fixed point:
 
-For discrete targets the surrogate is the plain expression: Gibbs conditionals and Metropolis ratios evaluate it
-at the candidate configurations (so they see how s changes under the move), and gradient-based discrete kernels
-differentiate it through the targets' relaxation (`targets.discrete`) by ordinary autodiff.
+    SCORE         phi = -s(x), g = s(x)                         (the SRMC paper's; gradient s - alpha H theta)
+    LINEAR        phi = x (discrete: the space's features), g = s
+    BOUNDED       phi = c tanh((x - m) / c) (discrete: the space's features), g = s        (the default)
+    SECOND_ORDER  phi = (tanh z, tanh(z)^2 / 2), z = L^-1 (x - m), g = (S, 1 + z S), S = L^T s (continuous only)
 
-    bounded tilt: log pi_theta(x) = log pi(x) + alpha <theta, phi(x)>    phi(x) = c tanh((x - m) / c) (continuous),
-                                                                         as the linear tilt's (discrete: bounded)
+m, c and L form the `TiltReference` (pi's location, scale and the Cholesky factor of its covariance, measured by
+the warm-up). Stability, by Stein's identity E_pi[g phi^T] = -E_pi[J] (J the Jacobian of phi along g's fields):
+the history's mean field is d theta / dt = -(I + alpha M) theta with M positive semi-definite for LINEAR (I),
+BOUNDED (diag E[sech^2]), SECOND_ORDER (2 x 2 blocks with positive trace and determinant), so theta = 0 is stable
+for every alpha; for SCORE, M = Cov_pi(s), the Fisher information, whose size is the target's stiffness.
+Properness: BOUNDED and SECOND_ORDER keep |log pi_theta - log pi| <= alpha sum |theta_i| sup|phi_i| for every
+theta; LINEAR needs exponential moments of pi; SCORE needs s to grow no faster than log pi.
 
-m and c (per coordinate) are the `TiltReference`: the warm-up's mean and k standard deviations (k = 1). Because
-|phi_i| <= c_i, |log pi_theta - log pi| <= alpha sum_i |theta_i| c_i: the surrogate is proper for every theta,
-whatever pi's tails (the linear tilt needs exponential moments of pi, the score tilt needs s to grow no faster than
-log pi). Mean-field stability, by Stein's identity E_pi[s phi^T] = -E_pi[J_phi]: the history's ODE is
-d theta / dt = -(I + alpha G) theta with G = diag(E_pi[sech^2((x_i - m_i) / c_i)]) in (0, 1], so theta = 0 is
-stable for every alpha >= 0 and the gain per direction is 1 + alpha g_i (on a Gaussian with c = sd: g = 0.61;
-the linear tilt: g = 1; the score tilt: the Fisher information's eigenvalues, which is why it runs away on stiff
-targets). Cost: one tanh per coordinate; the kernel's cache gives log pi and s back for free.
-
-    second-order tilt: log pi_theta(x) = log pi(x) + alpha <theta, phi(x)>, theta = (theta_1, theta_2) the running
-                       mean of g(x) = (S, 1 + z * S), phi(x) = (tanh(z), tanh(z)^2 / 2), where z = L^-1 (x - m) and
-                       S = L^T s(x) (continuous targets only; theta has shape (2, d))
-
-L is the lower Cholesky factor of pi's covariance from the warm-up (`MAX_WHITENED_DIM`; above it, and with a
-given ``tilt_reference``, L = diag(c)). Both halves of g have mean zero under pi (Stein's identity for the fields
-L e_i and z_i L e_i, whose divergences are 0 and 1), for any m and L, so theta = 0 is still the history's fixed
-point, and |phi| <= (1, 1/2) keeps the surrogate proper for every theta. What it buys: to first order SRMC corrects
-the plain average by its history's features with a fixed coefficient (`srmc.method.prediction`); a score history
-removes the part of f linear in s, this one also the part linear in z_i S_i (the banana's x_2 = b x_1^2 + noise:
-ceiling 1.9x for a score history, 3.1x with these features, `benchmarks/ceiling.py`; a Gaussian's second moments,
-which no score history touches). Why whiten: per-coordinate quadratic features sum to a quadratic tilt along every
-direction, and along a wide direction of a correlated pi (equicorrelated rho = 0.9, d = 20: variance 18 against
-the coordinates' 1) the history's noise then changes the surrogate's spread by its whole size; without L, HMC's
-estimates of E[x_i^2] there were 15% low (12 SE over 64 chains); with L, as the base kernel's. Mean-field
-stability: by Stein, E_pi[g_k phi_l] = -E_pi[f_k . grad phi_l], so d theta / dt = -(I + alpha M) theta with M
-block diagonal, per whitened coordinate [[E w, E[w t]], [E[w z], E[w z t]]] (t = tanh z, w = 1 - t^2 > 0): its
-trace is positive and its determinant E[w]^2 Cov_w(z, tanh z) >= 0 (z and tanh z both increase), so both
-eigenvalues have positive real part and theta = 0 is stable for every alpha >= 0. Cost: no evaluation of pi beyond
-the kernel's (log pi and s from its cache); two matrix-vector products with L^-1 per gradient and one with L per
-step (O(d^2); O(d) without L; L^-1 is computed once, with L: triangular solves at every gradient made SRMC-HMC 7x
-slower than the bounded tilt on a 20-d Gaussian); history 2 d numbers, the reference 2 d^2 more (per chain).
-
-A trust region (``trust_region=kappa``) replaces theta inside the surrogate (not in the history) by
-clip(theta_i, +-kappa / (alpha sup |phi_i|)), so that every entry's tilt term is at most kappa in absolute value
-for the bounded and second-order tilts: a single wild score (a heavy tail, a chain in a funnel's neck) cannot make
-the surrogate steep.
+The score tilt's gradient in proposals is exact (a Hessian-vector product), shifted (s(x - alpha theta)) or a
+forward finite difference with step ``fd_step`` (`score`); Metropolis tests always use the exact value.
 """
 
 from __future__ import annotations
@@ -69,57 +30,110 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from srmc.samplers.spec import Density, KernelSpec
+from srmc.method import prediction
+from srmc.method.algorithm import StaticPartial
+from srmc.samplers.spec import CATEGORICAL, CONTINUOUS
 from srmc.targets import Continuous, Target
 
 Array = jax.Array
 
-TILTS = ("score", "linear", "bounded", "second_order")
-FEATURE_TILTS = ("linear", "bounded", "second_order")  # log pi + alpha <theta, phi(x)>: the cache gives (log pi, s)
-REFERENCED_TILTS = ("bounded", "second_order")  # need pi's location and scale (a `TiltReference`) on R^d
-CONTINUOUS_TILTS = ("second_order",)  # defined on R^d only
-MAX_WHITENED_DIM = 512  # above, the second-order tilt whitens by pi's sd only (its L would cost d^2 per chain)
-
-
-def whitens(tilt: str, size: int) -> bool:
-    """Whether `tilt` carries a dense whitening L for a position of `size` numbers (second_order, d <= 512)."""
-    return tilt == "second_order" and size <= MAX_WHITENED_DIM
+MAX_WHITENED_DIM = 512  # above, the second-order tilt whitens by pi's sd only (its L costs d^2 per chain)
+BOUNDED_WIDTH = 1.0  # the bounded tilt's c, in standard deviations of pi
+DEFAULT_FD_STEP = 1e-3  # the finite-difference step of the score tilt's gradient (the SRMC paper's c)
+GRADIENTS = ("exact", "shifted", "finite_difference")
 
 
 class TiltReference(NamedTuple):
-    """Per-coordinate location and scale of pi (the warm-up's mean and k sd) and the acceptance the base kernel
-    reached on pi (the guard's reference): the bounded tilt's centre m and width c, the trust region's scale; and
-    the share of alpha the chain runs with (1, or less where the warm-up predicted alpha would not pay:
-    `srmc.method.prediction`)."""
+    """pi's per-coordinate location m and scale c, and optionally the lower Cholesky factor L of its covariance
+    with L^-1 (products instead of triangular solves at every gradient); None: scale only."""
 
     location: Array
     scale: Array
-    acceptance: Array
-    alpha_factor: Array
-    whitening: Array | None = None  # second_order: lower Cholesky factor L of pi's covariance; None: scale only
-    whitening_inverse: Array | None = None  # L^-1 beside L (products instead of triangular solves at every gradient)
+    whitening: Array | None = None
+    whitening_inverse: Array | None = None
 
 
-BOUNDED_WIDTH = 1.0  # the bounded tilt's c, in standard deviations of pi (the efficacy table's choice)
+class TiltDefaults(NamedTuple):
+    """What `srmc.wrap` uses for options left at "auto": the alpha ramp C (alpha_n = n / (C + n / alpha); 0:
+    constant), the trust region kappa (None: none), whether the warm-up's prediction may lower alpha."""
+
+    alpha_ramp: float
+    trust_region: float | None
+    alpha_search: bool
+
+
+class Tilt(NamedTuple):
+    """One surrogate family (see the module doc).
+
+    Attributes:
+      name: for display (``"bounded"``).
+      features: ``(target, x, reference) -> phi(x)``; None for the score tilt, whose term is -s(x) (its value
+        needs the score; a feature tilt's cache gives log pi and s back exactly).
+      gradient: ``(target, x, score, theta, alpha, reference) -> d/dx log pi_theta(x)`` given s(x).
+      gradient_alone: ``(target, x, theta, alpha, reference) -> gradient`` where no value is needed (an inner
+        leapfrog step); None: `gradient` with s(x).
+      statistic: ``(x, score, reference) -> g(x)``, what theta averages (mean zero under pi).
+      history_shape: ``score_shape -> theta's shape``.
+      feature_bound: ``reference -> sup |phi|`` per entry of theta (what a trust region scales by); None:
+        unbounded features (no trust region).
+      needs_reference: a continuous target needs pi's location and scale (the warm-up's, or given).
+      whitens: it whitens by L, the Cholesky factor of pi's covariance (up to `MAX_WHITENED_DIM` coordinates).
+      spaces: the state spaces it is defined on.
+      defaults: its `TiltDefaults`.
+      prediction: what predicts its variance over alpha (`srmc.method.prediction.Prediction`), or None: alpha
+        runs as given.
+      gradient_name: the kind of gradient its proposals use: ``"exact"``, or the score tilt's ``"shifted"`` and
+        ``"finite_difference"`` approximations (continuous targets only).
+    """
+
+    name: str
+    features: Callable | None
+    gradient: Callable
+    gradient_alone: Callable | None
+    statistic: Callable
+    history_shape: Callable
+    feature_bound: Callable | None
+    needs_reference: bool
+    whitens: bool
+    spaces: tuple[str, ...]
+    defaults: TiltDefaults
+    prediction: prediction.Prediction | None = None
+    gradient_name: str = "exact"
+
+    def term(self, target: Target, x: Array, score: Array | None, reference: TiltReference | None) -> Array:
+        """What theta multiplies in log pi_theta - log pi (over alpha): phi(x), or -s(x) for the score tilt."""
+        return -score if self.features is None else self.features(target, x, reference)
+
+    def value(self, logpi: Array, term: Array, theta: Array, alpha: Array) -> Array:
+        """log pi_theta(x) from log pi(x) and the tilt's `term`; log pi(x) itself where alpha == 0."""
+        return jnp.where(alpha == 0, logpi, logpi + alpha * jnp.vdot(theta, term))
+
+    def grad_alone(self, target: Target, x: Array, theta: Array, alpha: Array, reference: TiltReference | None
+                   ) -> Array:
+        """The gradient at a point where no value is needed."""
+        if self.gradient_alone is not None:
+            return self.gradient_alone(target, x, theta, alpha, reference)
+        return self.gradient(target, x, target.score(x), theta, alpha, reference)
+
+    def effective_theta(self, theta: Array, alpha: Array, reference: TiltReference | None,
+                        trust_region: Array | None) -> Array:
+        """theta as the surrogate sees it: clipped to +-kappa / (alpha sup|phi|) per entry under a trust region
+        kappa, so that no entry's tilt term exceeds kappa; else itself."""
+        if trust_region is None or reference is None or self.feature_bound is None:
+            return theta
+        tiny = jnp.finfo(jnp.result_type(theta)).tiny
+        bound = trust_region / (jnp.maximum(alpha, tiny) * self.feature_bound(reference))
+        return jnp.clip(theta, -bound, bound)
+
+
+# --- references ------------------------------------------------------------------------------------------------
 
 
 def bounded_reference(mean: Array, variance: Array) -> tuple[Array, Array]:
-    """The bounded tilt's (m, c) from pi's mean and variance: m = mean, c = `BOUNDED_WIDTH` sd (1 where the
-    variance is not a positive finite number)."""
+    """The tilt's (m, c) from pi's mean and variance: m = mean, c = `BOUNDED_WIDTH` sd (1 where the variance is not
+    a positive finite number)."""
     scale = BOUNDED_WIDTH * jnp.sqrt(jnp.asarray(variance))
     return jnp.asarray(mean), jnp.where(jnp.isfinite(scale) & (scale > 0), scale, 1.0)
-
-
-def tilt_features(target: Target, x: Array, tilt: str, reference: TiltReference | None) -> Array:
-    """phi(x) of a feature tilt: x (linear), c tanh((x - m) / c) (bounded, continuous), the pair
-    (tanh(z), tanh(z)^2 / 2) of the whitened z = L^-1 (x - m) stacked on a leading axis (second_order, see
-    `whitened`); discrete: the space's features, which are bounded already."""
-    if tilt == "second_order":
-        squashed = jnp.tanh(whitened(x, reference))
-        return jnp.stack([squashed, squashed**2 / 2])
-    if tilt == "bounded" and isinstance(target.space, Continuous):
-        return reference.scale * jnp.tanh((x - reference.location) / reference.scale)
-    return target.space.features(x)
 
 
 def with_whitening(reference: TiltReference, factor: Array) -> TiltReference:
@@ -140,8 +154,7 @@ def whitening_factor(covariance: Array | None, scale: Array) -> Array:
 
 
 def whitened(x: Array, reference: TiltReference) -> Array:
-    """z = L^-1 (x - m) with the reference's Cholesky factor L (x flattened for the product), or (x - m) / c
-    without one."""
+    """z = L^-1 (x - m) (x flattened for the product), or (x - m) / c without L."""
     centred = x - reference.location
     if reference.whitening is None:
         return centred / reference.scale
@@ -162,68 +175,29 @@ def _gradient_from_whitened(gradient_z: Array, reference: TiltReference) -> Arra
     return (reference.whitening_inverse.T @ gradient_z.reshape(-1)).reshape(gradient_z.shape)
 
 
-def history_statistic(tilt: str, x: Array, score: Array, reference: TiltReference) -> Array:
-    """What theta averages at a draw x: s(x); second_order: the pair (S, 1 + z * S) stacked on a leading axis,
-    z = `whitened` x and S = L^T s its score. Both have mean zero under pi (Stein's identity for the fields
-    L e_i and z_i L e_i, whose divergences are 0 and 1), for any m and L, so theta = 0 is the history's fixed
-    point."""
-    if tilt == "second_order":
-        score_z = _whitened_score(score, reference)
-        return jnp.stack([score_z, 1.0 + whitened(x, reference) * score_z])
+# --- the tilts' functions --------------------------------------------------------------------------------------
+
+
+def _same_shape(score_shape: tuple) -> tuple:
+    return tuple(score_shape)
+
+
+def _pair_shape(score_shape: tuple) -> tuple:
+    return (2, *score_shape)
+
+
+def _score_statistic(x: Array, score: Array, reference: TiltReference | None) -> Array:
     return score
 
 
-def history_shape(tilt: str, score_shape: tuple) -> tuple:
-    """The shape of theta for a score of shape `score_shape`: the same; second_order: (2, *score_shape)."""
-    return (2, *score_shape) if tilt == "second_order" else tuple(score_shape)
+def _space_features(target: Target, x: Array, reference: TiltReference | None) -> Array:
+    """x on R^d; the space's bounded one-hot features on a discrete space."""
+    return target.space.features(x)
 
 
-def feature_bound(tilt: str, reference: TiltReference) -> Array:
-    """sup |phi| per entry of theta of a referenced tilt: c (bounded), (1, 1 / 2) (second_order)."""
-    if tilt == "second_order":
-        return jnp.stack([jnp.ones_like(reference.scale), jnp.full_like(reference.scale, 0.5)])
-    return reference.scale
-
-
-def effective_theta(theta: Array, alpha: Array, reference: TiltReference | None, trust_region: float | None,
-                    tilt: str = "bounded") -> Array:
-    """theta as the surrogate sees it: clipped to +-kappa / (alpha sup|phi|) per entry with a trust region kappa
-    (`feature_bound`), else itself."""
-    if trust_region is None or reference is None:
-        return theta
-    tiny = jnp.finfo(jnp.result_type(theta)).tiny
-    bound = trust_region / (jnp.maximum(alpha, tiny) * feature_bound(tilt, reference))
-    return jnp.clip(theta, -bound, bound)
-GRADIENTS = ("exact", "shifted", "finite_difference")
-DEFAULT_FD_STEP = 1e-3  # the SRMC paper's c
-
-
-def tilted_value(logpi: Array, score: Array | None, features: Array, theta: Array, alpha: Array, tilt: str) -> Array:
-    """log pi_theta(x) from log pi(x), s(x) and phi(x) (``target.space.features``); log pi(x) where alpha == 0."""
-    tilt_term = -jnp.vdot(theta, score) if tilt == "score" else jnp.vdot(theta, features)  # feature tilts
-    return jnp.where(alpha == 0, logpi, logpi + alpha * tilt_term)
-
-
-def tilted_gradient(
-    target: Target, x: Array, score: Array, theta: Array, alpha: Array, tilt: str, gradient: str,
-    fd_step: float = DEFAULT_FD_STEP, reference: TiltReference | None = None,
-) -> Array:
-    """The gradient a kernel should see for pi_theta at x, given s(x) (exact, shifted or finite-difference with
-    step `fd_step`, see module doc)."""
-    if tilt == "linear":
-        return score + alpha * theta
-    if tilt == "bounded":
-        return score + alpha * theta * bounded_slope(x, reference)
-    if tilt == "second_order":
-        squashed = jnp.tanh(whitened(x, reference))
-        gradient_z = (1.0 - squashed**2) * (theta[0] + theta[1] * squashed)
-        return score + alpha * _gradient_from_whitened(gradient_z, reference)
-    if gradient == "shifted":
-        return jnp.where(alpha == 0, score, target.score(x - alpha * theta))
-    if gradient == "finite_difference":
-        return jnp.where(alpha == 0, score, score - alpha * (target.score(x + fd_step * theta) - score) / fd_step)
-    _, hessian_theta = jax.jvp(target.score, (x,), (theta,))
-    return jnp.where(alpha == 0, score, score - alpha * hessian_theta)
+def _linear_gradient(target: Target, x: Array, score: Array, theta: Array, alpha: Array,
+                     reference: TiltReference | None) -> Array:
+    return score + alpha * theta
 
 
 def bounded_slope(x: Array, reference: TiltReference) -> Array:
@@ -231,125 +205,119 @@ def bounded_slope(x: Array, reference: TiltReference) -> Array:
     return 1.0 - jnp.tanh((x - reference.location) / reference.scale) ** 2
 
 
-def surrogate_logdensity(
-    target: Target, theta: Array, alpha: Array, tilt: str = "score", gradient: str = "exact",
-    fd_step: float = DEFAULT_FD_STEP, reference: TiltReference | None = None,
-) -> Callable[[Array], Array]:
-    """log pi_theta as a function of x whose autodiff gradient is the chosen one (exact, shifted, finite_difference).
-
-    `theta` is the one the surrogate uses (after any trust region, `effective_theta`); `reference` is needed by
-    the bounded tilt on a continuous target.
-    """
-    _check_surrogate(target, tilt, gradient, reference)
-    if not isinstance(target.space, Continuous):
-        return lambda x: _discrete_surrogate(target, x, theta, alpha, tilt)
-    surrogate = _surrogate_fn(target, tilt, gradient, fd_step)
-    return lambda x: surrogate(x, theta, alpha, reference)
+def _bounded_features(target: Target, x: Array, reference: TiltReference | None) -> Array:
+    if isinstance(target.space, Continuous):
+        return reference.scale * jnp.tanh((x - reference.location) / reference.scale)
+    return target.space.features(x)
 
 
-def kernel_surrogate(
-    spec: KernelSpec, target: Target, theta: Array, alpha: Array, tilt: str = "score", gradient: str = "exact",
-    fd_step: float = DEFAULT_FD_STEP, reference: TiltReference | None = None,
-) -> Density | Callable[[Array], Array]:
-    """The surrogate as the kernel of `spec` takes it: a `Density` where it declares ``split_density``
-    (`surrogate_density`), else the plain callable (`surrogate_logdensity`)."""
-    make = surrogate_density if spec.split_density else surrogate_logdensity
-    return make(target, theta, alpha, tilt, gradient, fd_step, reference)
+def _bounded_gradient(target: Target, x: Array, score: Array, theta: Array, alpha: Array,
+                      reference: TiltReference | None) -> Array:
+    return score + alpha * theta * bounded_slope(x, reference)
 
 
-def _check_surrogate(target: Target, tilt: str, gradient: str, reference: TiltReference | None) -> None:
-    if tilt in CONTINUOUS_TILTS and not isinstance(target.space, Continuous):
-        raise ValueError(f"the {tilt} tilt is for continuous targets; {target.name} is {target.kind}: use "
-                         f"tilt='bounded'.")
-    if tilt in REFERENCED_TILTS and isinstance(target.space, Continuous) and reference is None:
-        raise ValueError(f"the {tilt} tilt needs a TiltReference (location and scale of pi): run a warm-up.")
-    if not isinstance(target.space, Continuous) and gradient != "exact":
-        raise ValueError(f"gradient={gradient!r} is for continuous targets; {target.name} is {target.kind}.")
+def _scale_bound(reference: TiltReference) -> Array:
+    return reference.scale
 
 
-class BaseValues(NamedTuple):
-    """A `Density`'s aux: log pi and the score at the evaluated point (score None where computing it is not free:
-    the feature tilts on a discrete target, whose value needs no score)."""
-
-    logdensity: Array
-    score: Array | None
+def _second_order_features(target: Target, x: Array, reference: TiltReference | None) -> Array:
+    squashed = jnp.tanh(whitened(x, reference))
+    return jnp.stack([squashed, squashed**2 / 2])
 
 
-def surrogate_density(
-    target: Target, theta: Array, alpha: Array, tilt: str = "score", gradient: str = "exact",
-    fd_step: float = DEFAULT_FD_STEP, reference: TiltReference | None = None,
-) -> Density:
-    """log pi_theta split by what a point needs (`srmc.samplers.spec.Density`), each value with `BaseValues` at
-    the point; the same surrogate as `surrogate_logdensity` (arguments as there)."""
-    _check_surrogate(target, tilt, gradient, reference)
-    if not isinstance(target.space, Continuous):
-        return _discrete_density(target, theta, alpha, tilt)
-
-    def value(x: Array) -> tuple[Array, BaseValues]:
-        logpi, score = target.value_and_score(x)
-        features = tilt_features(target, x, tilt, reference) if tilt in FEATURE_TILTS else x
-        return tilted_value(logpi, score, features, theta, alpha, tilt), BaseValues(logpi, score)
-
-    def value_and_grad(x: Array) -> tuple[Array, Array, BaseValues]:
-        surrogate_value, base = value(x)
-        grad = tilted_gradient(target, x, base.score, theta, alpha, tilt, gradient, fd_step, reference)
-        return surrogate_value, grad, base
-
-    def grad(x: Array) -> Array:
-        if tilt == "score" and gradient == "shifted":  # at alpha = 0, x - 0 theta is x: the score itself
-            return target.score(x - alpha * theta)
-        return tilted_gradient(target, x, target.score(x), theta, alpha, tilt, gradient, fd_step, reference)
-
-    return Density(value, value_and_grad, grad)
+def _second_order_gradient(target: Target, x: Array, score: Array, theta: Array, alpha: Array,
+                           reference: TiltReference | None) -> Array:
+    squashed = jnp.tanh(whitened(x, reference))
+    gradient_z = (1.0 - squashed**2) * (theta[0] + theta[1] * squashed)
+    return score + alpha * _gradient_from_whitened(gradient_z, reference)
 
 
-def _discrete_density(target: Target, theta: Array, alpha: Array, tilt: str) -> Density:
-    """The discrete surrogate with its aux (`BaseValues`); gradients through the targets' relaxation."""
-
-    def value(x: Array) -> tuple[Array, BaseValues]:
-        return _discrete_value(target, x, theta, alpha, tilt)
-
-    def value_and_grad(x: Array) -> tuple[Array, Array, BaseValues]:
-        (surrogate_value, base), grad = jax.value_and_grad(value, has_aux=True)(x)
-        return surrogate_value, grad, base
-
-    return Density(value, value_and_grad, jax.grad(lambda x: value(x)[0]))
+def _second_order_statistic(x: Array, score: Array, reference: TiltReference | None) -> Array:
+    """(S, 1 + z * S), z = L^-1 (x - m), S = L^T s: both mean zero under pi (Stein's identity for the fields L e_i
+    and z_i L e_i, whose divergences are 0 and 1), for any m and L."""
+    score_z = _whitened_score(score, reference)
+    return jnp.stack([score_z, 1.0 + whitened(x, reference) * score_z])
 
 
-def _discrete_surrogate(target: Target, x: Array, theta: Array, alpha: Array, tilt: str) -> Array:
-    return _discrete_value(target, x, theta, alpha, tilt)[0]
+def _second_order_bound(reference: TiltReference) -> Array:
+    ones = jnp.ones_like(reference.scale)
+    bound = jnp.stack([ones, 0.5 * ones])
+    return bound if ones.ndim else bound[:, None]  # a scalar (neutral) scale: (2, 1), against theta's (2, d)
 
 
-def _discrete_value(target: Target, x: Array, theta: Array, alpha: Array, tilt: str) -> tuple[Array, BaseValues]:
-    logpi = target.logdensity(x)
-    score = target.score(x) if tilt == "score" else None
-    return tilted_value(logpi, score, target.space.features(x), theta, alpha, tilt), BaseValues(logpi, score)
+def _exact_score_gradient(target: Target, x: Array, score: Array, theta: Array, alpha: Array,
+                          reference: TiltReference | None) -> Array:
+    """s(x) - alpha H(x) theta, forward-over-reverse."""
+    _, hessian_theta = jax.jvp(target.score, (x,), (theta,))
+    return jnp.where(alpha == 0, score, score - alpha * hessian_theta)
 
 
-def _surrogate_fn(target: Target, tilt: str, gradient: str, fd_step: float) -> Callable[..., Array]:
-    @jax.custom_jvp
-    def surrogate(x: Array, theta: Array, alpha: Array, reference: TiltReference | None) -> Array:
-        if tilt in FEATURE_TILTS:
-            return tilted_value(target.logdensity(x), None, tilt_features(target, x, tilt, reference), theta,
-                                alpha, tilt)
-        logpi, score = target.value_and_score(x)
-        return tilted_value(logpi, score, x, theta, alpha, tilt)
+def _shifted_score_gradient(target: Target, x: Array, score: Array, theta: Array, alpha: Array,
+                            reference: TiltReference | None) -> Array:
+    """s(x - alpha theta): a proposal drift only."""
+    return jnp.where(alpha == 0, score, target.score(x - alpha * theta))
 
-    @surrogate.defjvp
-    def surrogate_jvp(primals, tangents):
-        x, theta, alpha, reference = primals
-        x_dot, theta_dot, alpha_dot, _ = tangents  # the reference is a constant of the surrogate
-        # (log pi, s) always come from the same computation as the base kernel's, so alpha = 0 is bit-exact
-        logpi, score = target.value_and_score(x)
-        grad_x = tilted_gradient(target, x, score, theta, alpha, tilt, gradient, fd_step, reference)
-        features = tilt_features(target, x, tilt, reference) if tilt in FEATURE_TILTS else x
-        value = tilted_value(logpi, score, features, theta, alpha, tilt)
-        tilt_direction = -score if tilt == "score" else features
-        value_dot = (
-            jnp.vdot(grad_x, x_dot)
-            + alpha * jnp.vdot(tilt_direction, theta_dot)
-            + jnp.vdot(theta, tilt_direction) * alpha_dot
-        )
-        return value, value_dot
 
-    return surrogate
+def _shifted_score_alone(target: Target, x: Array, theta: Array, alpha: Array,
+                         reference: TiltReference | None) -> Array:
+    return target.score(x - alpha * theta)  # at alpha = 0, x - 0 theta is x: the score itself
+
+
+def _finite_difference_gradient(fd_step: float, target: Target, x: Array, score: Array, theta: Array, alpha: Array,
+                                reference: TiltReference | None) -> Array:
+    """s(x) - alpha (s(x + c theta) - s(x)) / c, a forward difference of H theta with step c."""
+    return jnp.where(alpha == 0, score, score - alpha * (target.score(x + fd_step * theta) - score) / fd_step)
+
+
+BOTH_SPACES = (CONTINUOUS, CATEGORICAL)
+PAPER_DEFAULTS = TiltDefaults(0, None, False)
+SAFE_DEFAULTS = TiltDefaults(100, 0.5, True)
+
+
+def score(gradient: str = "exact", fd_step: float = DEFAULT_FD_STEP) -> Tilt:
+    """The SRMC paper's score tilt, log pi - alpha <theta, s>, with its gradient in proposals `gradient`:
+    ``"exact"`` (s - alpha H theta), ``"shifted"`` (s(x - alpha theta)) or ``"finite_difference"`` (step
+    `fd_step`, units of length^2)."""
+    if gradient not in GRADIENTS:
+        raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}.")
+    if not (isinstance(fd_step, (int, float)) and not isinstance(fd_step, bool) and 0 < fd_step < float("inf")):
+        raise ValueError(f"fd_step must be a positive finite number, got {fd_step!r}.")
+    gradients = {"exact": (_exact_score_gradient, None), "shifted": (_shifted_score_gradient, _shifted_score_alone),
+                 "finite_difference": (StaticPartial(_finite_difference_gradient, float(fd_step)), None)}
+    full, alone = gradients[gradient]
+    spaces = BOTH_SPACES if gradient == "exact" else (CONTINUOUS,)  # approximations of a continuous H theta
+    return Tilt("score", None, full, alone, _score_statistic, _same_shape, None, False, False, spaces,
+                PAPER_DEFAULTS, gradient_name=gradient)
+
+
+SCORE = score()
+LINEAR = Tilt("linear", _space_features, _linear_gradient, None, _score_statistic, _same_shape, None, False, False,
+              BOTH_SPACES, PAPER_DEFAULTS)
+
+
+BOUNDED = Tilt("bounded", _bounded_features, _bounded_gradient, None, _score_statistic, _same_shape, _scale_bound,
+               True, False, BOTH_SPACES, SAFE_DEFAULTS, prediction.SCORE_HISTORY)
+SECOND_ORDER = Tilt("second_order", _second_order_features, _second_order_gradient, None, _second_order_statistic,
+                    _pair_shape, _second_order_bound, True, True, (CONTINUOUS,), SAFE_DEFAULTS,
+                    prediction.SECOND_ORDER_HISTORY)
+
+TILTS = {"score": SCORE, "linear": LINEAR, "bounded": BOUNDED, "second_order": SECOND_ORDER}  # by name, for wrap
+
+
+def resolve_tilt(tilt: str | Tilt, gradient: str = "exact", fd_step: float = DEFAULT_FD_STEP) -> Tilt:
+    """A `Tilt` from itself or its name in `TILTS`; the score tilt with the `gradient` kind asked for."""
+    if isinstance(tilt, Tilt):
+        return tilt
+    if tilt not in TILTS:
+        raise ValueError(f"tilt must be one of {tuple(TILTS)} or a srmc.method.tilt.Tilt, got {tilt!r}.")
+    if TILTS[tilt].features is None:
+        return score(gradient, fd_step)
+    if gradient != "exact":
+        raise ValueError(f"gradient={gradient!r} is an approximation of the score tilt's Hessian-vector product; "
+                         f"the {tilt} tilt's gradient is exact and free: leave gradient='exact'.")
+    return TILTS[tilt]
+
+
+def whitens(tilt: Tilt, size: int) -> bool:
+    """Whether `tilt` carries a dense whitening L for a position of `size` numbers."""
+    return tilt.whitens and size <= MAX_WHITENED_DIM

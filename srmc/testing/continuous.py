@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from srmc.method.kernels import resolve_kernel
-from srmc.method.tilt import kernel_surrogate, surrogate_logdensity
-from srmc.method.wrapper import SRMCState, default_reference, srmc_state, wrap
+from srmc.method.guard import initial_guard
+from srmc.method.srmc import SRMCState, wrap
+from srmc.method.surrogate import kernel_surrogate, surrogate_logdensity
+from srmc.method.tilt import LINEAR, resolve_tilt
 from srmc.targets import Target
 from srmc.targets.gaussian import gaussian
 from srmc.testing.running import (
@@ -82,9 +83,12 @@ def tilted_gaussian(target: Target, theta: Array, alpha: float, tilt: str = "sco
     """
     if target.gaussian is None:
         raise ValueError(f"target {target.name!r} is not a Gaussian (it has no exact Gaussian form, target.gaussian).")
+    resolved = resolve_tilt(tilt, gradient)
+    if resolved.features is not None and resolved != LINEAR:
+        raise ValueError(f"tilted_gaussian is exact for the score and linear tilts, got tilt={resolved.name!r}.")
     mean, cov = np.asarray(target.gaussian.mean), np.asarray(target.gaussian.cov)
     theta = np.asarray(theta, np.float64)
-    shift = alpha * theta if tilt == "score" else alpha * cov @ theta
+    shift = alpha * theta if resolved.features is None else alpha * cov @ theta  # -s(x) or x: mean moves by these
     exact = gaussian(f"tilted[{target.name}]", mean + shift, cov, {})
     dtype = jax.eval_shape(target.score, jnp.zeros(target.dim)).dtype
     surrogate = surrogate_logdensity(target, jnp.asarray(theta, dtype), alpha, tilt, gradient)
@@ -95,6 +99,11 @@ def tilted_gaussian(target: Target, theta: Array, alpha: float, tilt: str = "sco
 def no_history_step(count: Array) -> Array:
     """A history step size of 0 at every step: theta stays frozen."""
     return jnp.zeros((), jnp.result_type(float))
+
+
+def frozen_state(inner: Any, theta: Array, acceptance: Array) -> SRMCState:
+    """An SRMC state at step 0 around the kernel state `inner` with history `theta` and a fresh guard."""
+    return SRMCState(inner, theta, jnp.zeros((), jnp.int32), initial_guard(jnp.asarray(acceptance, theta.dtype)))
 
 
 def check_srmc_frozen_theta(
@@ -112,13 +121,12 @@ def check_srmc_frozen_theta(
                      **params)
     functions = kernel_functions(kernel, target)
     theta = jnp.asarray(theta, jnp.result_type(float))
-    surrogate = kernel_surrogate(resolve_kernel(kernel), target, theta, alpha, tilt, gradient)
+    surrogate = kernel_surrogate(algorithm.kernel.spec, target, theta, alpha, tilt, gradient)
     inverse_mass = inverse_mass_of(functions, kernel, params)
 
     def init_state(rng_key: Array, position: Array, _logdensity_fn: LogDensity) -> SRMCState:
         inner = stationary_momentum(functions, functions.init(position, surrogate), rng_key, inverse_mass)
-        numbers = algorithm.init(position, target).numbers  # the schedules' numbers the step reads
-        return srmc_state(inner, theta, default_reference(resolve_kernel(kernel), theta), numbers)
+        return frozen_state(inner, theta, algorithm.params.acceptance)
 
     return check_continuous_invariance(algorithm, {}, target, sample=exact.sample, init_state_fn=init_state,
                                        **check_kwargs)

@@ -12,11 +12,11 @@ import numpy as np
 from scipy import stats
 
 from srmc.method.kernels import init_params, resolve_kernel, target_params
-from srmc.method.tilt import kernel_surrogate, surrogate_logdensity
-from srmc.method.wrapper import SRMCState, default_reference, srmc_state, wrap
+from srmc.method.srmc import SRMCState, wrap
+from srmc.method.surrogate import kernel_surrogate, surrogate_logdensity
 from srmc.targets import Categorical, Target
 from srmc.targets.discrete import enumerated_probabilities
-from srmc.testing.continuous import no_history_step
+from srmc.testing.continuous import frozen_state, no_history_step
 from srmc.testing.running import (
     CheckResult,
     LogDensity,
@@ -218,8 +218,7 @@ def check_srmc_frozen_theta_discrete(
 
     def init_state(rng_key: Array, position: Array, _logdensity_fn: LogDensity) -> SRMCState:
         inner = spec.init(position, kernel_surrogate(spec, target, theta, alpha, tilt), **init_params(spec, filled))
-        numbers = algorithm.init(position, target).numbers  # the schedules' numbers the step reads
-        return srmc_state(inner, theta, default_reference(resolve_kernel(kernel), theta), numbers)
+        return frozen_state(inner, theta, algorithm.params.acceptance)
 
     return _chi_square_invariance(algorithm, {}, target, states, exact_probabilities(surrogate, states),
                                   target.num_categories, num_chains, num_steps, default_key(rng_key), false_alarm_rate,

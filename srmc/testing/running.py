@@ -15,7 +15,7 @@ import numpy as np
 from jax.tree_util import Partial
 
 from srmc.method.algorithm import Algorithm
-from srmc.method.kernels import resolve_kernel
+from srmc.method.kernels import is_static_value, resolve_kernel
 from srmc.samplers.spec import KernelSpec
 from srmc.targets import Target
 
@@ -75,7 +75,8 @@ def kernel_functions(kernel: Any, target: Any) -> KernelFunctions:
             def step(rng_key, state, _logdensity_fn):
                 return kernel.step(rng_key, state, target)
 
-            functions = KernelFunctions(init, step, kernel.kernel, kernel.kernel_state, kernel.with_kernel_state)
+            base = kernel.kernel
+            functions = KernelFunctions(init, step, base.spec, base.get_state, base.set_state)
             _BUILT[cache_key] = ((kernel, target), functions)
         return _BUILT[cache_key][1]
     if id(kernel) not in _BUILT:
@@ -107,7 +108,7 @@ def split_params(params: dict) -> tuple[dict, tuple]:
     """Floats and arrays are traced; ints, strings, None and callables are static (part of the cache key)."""
     dynamic, static = {}, {}
     for name, value in params.items():
-        if value is None or callable(value) or isinstance(value, (bool, int, str, np.integer)):
+        if is_static_value(value):
             static[name] = value
         else:
             dynamic[name] = value if isinstance(value, (float, np.floating, jax.Array)) else jnp.asarray(value)
@@ -119,7 +120,7 @@ def inverse_mass_of(functions: KernelFunctions, kernel: Any, params: dict) -> An
     tuning = functions.spec.tuning
     if tuning is None or tuning.inverse_mass_matrix is None:
         return None
-    bound = kernel.params if isinstance(kernel, Algorithm) else params
+    bound = kernel.params.kernel if isinstance(kernel, Algorithm) else params
     return bound.get(tuning.inverse_mass_matrix)
 
 

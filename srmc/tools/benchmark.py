@@ -21,10 +21,14 @@ from typing import Any, NamedTuple, Sequence
 import jax
 import numpy as np
 
-from srmc.engine.runner import resolve_warmup, sample
+from srmc.engine.adaptation import resolve_warmup
+from srmc.engine.options import RunOptions
+from srmc.engine.runner import sample
 from srmc.method import schedules
-from srmc.method.algorithm import Algorithm, base
-from srmc.method.wrapper import TILT_DEFAULTS, wrap
+from srmc.method.algorithm import Algorithm
+from srmc.method.base import base
+from srmc.method.srmc import wrap
+from srmc.method.tilt import SCORE, TILTS
 from srmc.targets import Continuous, Target
 from srmc.targets.base import spread_stderr
 from srmc.tools.control_variates import NOT_IN_EQUILIBRIUM, control_variate_mean, stein_check
@@ -216,7 +220,7 @@ def tilt_alpha_warmup(tilt: str, alpha_warmup: int | None) -> int:
     tilts and 0 for a tilt that ramps alpha itself (the bounded tilt's n / (100 + n / alpha))."""
     if alpha_warmup is not None:
         return alpha_warmup
-    return 0 if TILT_DEFAULTS.get(tilt, TILT_DEFAULTS["score"]).alpha_ramp else PAPER_TILT_ALPHA_WARMUP
+    return 0 if TILTS.get(tilt, SCORE).defaults.alpha_ramp else PAPER_TILT_ALPHA_WARMUP
 
 
 def configurations(kernel: Any, kernel_params: dict, alphas: Sequence[float], tilts: Sequence[str],
@@ -224,20 +228,15 @@ def configurations(kernel: Any, kernel_params: dict, alphas: Sequence[float], ti
                    ) -> list[tuple[str, str | None, float, Algorithm]]:
     """(label, tilt, alpha, algorithm) per configuration: the base kernel once if 0 is among `alphas`, then
     SRMC for every tilt and non-zero alpha (warmed up linearly over `tilt_alpha_warmup(tilt, alpha_warmup)`
-    steps when > 0). The alphas of one tilt share one algorithm's program (`Algorithm.with_numbers`), so they
-    compile once."""
+    steps when > 0). alpha is data (``algorithm.params``), so the alphas of one tilt share one compiled
+    program."""
     result = [("base", None, 0.0, base(kernel, **kernel_params))] if 0 in alphas else []
     for tilt in tilts:
         warmup_steps = tilt_alpha_warmup(tilt, alpha_warmup)
-        first = None
         for alpha in (a for a in alphas if a != 0):
-            if first is None:
-                alpha_value = schedules.linear_warmup(alpha, warmup_steps) if warmup_steps else alpha
-                first = algorithm = wrap(kernel, alpha=alpha_value, tilt=tilt, gradient=gradient, gamma=gamma,
-                                         **kernel_params)
-            else:
-                algorithm = first.with_numbers(alpha=float(alpha))
-            label = f"srmc[{tilt}]" if tilt == "linear" or gradient == "exact" else f"srmc[{tilt},{gradient}]"
+            alpha_value = schedules.linear_warmup(alpha, warmup_steps) if warmup_steps else float(alpha)
+            algorithm = wrap(kernel, alpha=alpha_value, tilt=tilt, gradient=gradient, gamma=gamma, **kernel_params)
+            label = f"srmc[{tilt}]" if gradient == "exact" else f"srmc[{tilt},{gradient}]"
             result.append((label, tilt, float(alpha), algorithm))
     return result
 
@@ -320,20 +319,20 @@ def variance_benchmark(
     runs = []
     configs = configurations(kernel, kernel_params, alphas, tilts, gradient, gamma, alpha_warmup)
     if warmup is None:  # every configuration gets the same warm-up: the longest any of them needs by default
-        warmup = max(resolve_warmup(None, algorithm, target) or 0 for *_, algorithm in configs)
+        warmup = max(getattr(resolve_warmup(None, algorithm, target), "num_steps", 0) for *_, algorithm in configs)
     for index, (label, tilt, alpha, algorithm) in enumerate(configs):
         key, config_starts = run_key, starts
         if independent_keys:
             key = jax.random.fold_in(run_key, index)
             config_starts = sampler(jax.random.fold_in(init_key, index), num_replicates)
         corrected = control_variates and tilt is None
-        result, seconds = timed_sample(
-            key, algorithm, target, num_steps, num_replicates, initial_position=config_starts, burn_in=burn_in,
-            thin=1 if corrected else thin, chunk_size=chunk, progress=progress,
-            snapshot_steps=snapshot_steps, warmup=warmup,
-        )
-        counts = (count_evaluations(algorithm, target, config_starts[0], num_steps=count_steps) if count_steps
-                  else EvaluationCounts(float("nan"), float("nan"), float("nan")))
+        options = RunOptions(burn_in=burn_in, thin=1 if corrected else thin, chunk_size=chunk, progress=progress,
+                             snapshot_steps=snapshot_steps)
+        result, seconds = timed_sample(key, algorithm, target, num_steps, num_replicates,
+                                       initial_position=config_starts, warmup=warmup, options=options)
+        run_params = jax.tree.map(lambda leaf: leaf[0], result.params)  # one chain's, after the warm-up
+        counts = (count_evaluations(algorithm, target, config_starts[0], num_steps=count_steps, params=run_params)
+                  if count_steps else EvaluationCounts(float("nan"), float("nan"), float("nan")))
         estimates = [np.asarray(result.chain_estimates[name], np.float64) for name in ("x", "x^2")]
         runs.append(_benchmark_run(label, tilt, alpha, result, seconds / (num_steps + burn_in), counts,
                                    truth_mean, truth_second, modes, *estimates, result.snapshots["x"]))
@@ -341,7 +340,7 @@ def variance_benchmark(
             runs.append(_control_variate_run(result, target, runs[-1].row, truth_mean, truth_second))
     runs = compare_with_base(runs)
     settings = {
-        "target": target.name, "kernel": configs[0][3].kernel.name,
+        "target": target.name, "kernel": configs[0][3].kernel.spec.name,
         "kernel_params": dict(kernel_params), "alphas": [float(a) for a in alphas], "tilts": list(tilts),
         "gradient": gradient, "gamma": "default" if gamma is None else repr(gamma), "alpha_warmup": alpha_warmup,
         "warmup": warmup, "num_steps": num_steps, "num_replicates": num_replicates, "burn_in": burn_in, "thin": thin,

@@ -327,10 +327,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     else:
         algorithm = srmc.wrap(kernel, alpha=_alpha(args, args.alpha), tilt=args.tilt, gradient=args.gradient,
                               **params)
-    result = srmc.sample(
-        jax.random.key(args.seed), algorithm, target, args.steps, args.chains, burn_in=args.burn_in,
-        thin=args.thin, progress=not args.quiet and None, warmup=args.warmup, devices=args.devices,
-    )
+    options = srmc.RunOptions(burn_in=args.burn_in, thin=args.thin, progress=not args.quiet and None,
+                              devices=args.devices)
+    result = srmc.sample(jax.random.key(args.seed), algorithm, target, args.steps, args.chains, warmup=args.warmup,
+                         options=options)
     truth = None if target.ground_truth is None else target.ground_truth.mean
     if distributed.is_writer():  # every process has the whole result; one prints it
         print(result.summary(max_rows=args.rows, truth=truth))

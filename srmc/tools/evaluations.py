@@ -1,34 +1,37 @@
 """Honest evaluation counts: how many log densities, gradients and Hessian-vector products one step costs.
 
-A few steps of one chain are traced (``jax.make_jaxpr``) under ``jax.disable_jit()`` on a copy of the target
-whose ``logdensity`` and ``score`` count their calls. ``disable_jit`` makes loops with a static trip count
-(``fori_loop``, ``scan``: HMC's leapfrog, a Gibbs sweep) run as Python loops, so each iteration calls the
-target again and is counted, and tracing compiles nothing, so counting takes well under a second. Each call is
-classified by the tracers JAX passes in:
+A few steps of one chain are traced (``jax.make_jaxpr``; nothing is compiled) on a copy of the target whose log
+density and score mark every evaluation with a named, jitted identity ("tick") inside `jax.custom_jvp` rules:
 
-- no differentiation tracer: a log-density value (``logdensity``) or a score/gradient (``score``);
-- each differentiation tracer (``value_and_grad``, ``jvp``) adds one order of derivative, so a log density
-  called under one is a gradient pass and a score called under one is a Hessian-vector product;
-- a batching tracer (``vmap``, e.g. Gibbs' conditionals over K values): counted once per batch element.
+- the log density's primal rule ticks a *value*; its derivative rule computes the gradient through a second
+  custom-derivative function whose primal rule ticks a *gradient* and whose derivative rule ticks a
+  *Hessian-vector product* (so a ``value_and_grad`` is one gradient pass, and a JVP of a gradient one HVP);
+- an explicit score ticks a *gradient* when evaluated and an HVP when differentiated.
 
-Limits: both branches of a ``lax.cond`` on a traced value are counted (as under ``vmap``, where both run), and
-the body of a ``while_loop`` whose condition depends on the state (NUTS) is counted once, not per iteration.
-The counts are what the algorithm asks for; XLA may merge repeated work (common-subexpression elimination),
-so they are an upper bound on what the compiled code computes.
+The ticks are counted in the traced program: each is multiplied by the length of every ``scan`` around it (HMC's
+leapfrog, a Gibbs sweep) and by its batch size under ``vmap`` (read off its input's shape: the tick carries one
+number per evaluation). Limits: both branches of a ``lax.cond`` are counted (as under ``vmap``, where both run),
+and the body of a ``while_loop`` whose trip count depends on the state (NUTS) is counted once. The counts are
+what the algorithm asks for; XLA may merge repeated work, so they are an upper bound on what it computes.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
-from srmc.method.algorithm import Algorithm
+from srmc.method.algorithm import Algorithm, as_target
 from srmc.targets import Target
 
 Array = jax.Array
+
+TICK_PREFIX = "srmc_count_"
+VALUE, GRADIENT, HESSIAN_VECTOR = "value", "gradient", "hessian_vector"
 
 
 class EvaluationCounts(NamedTuple):
@@ -42,62 +45,100 @@ class EvaluationCounts(NamedTuple):
     hessian_vector: float
 
 
-def derivative_order_and_batch(value: Any) -> tuple[int | None, int]:
-    """(order of derivative requested, batch size) of an argument, read off its nested tracers."""
-    order, batch = 0, 1
-    while isinstance(value, jax.core.Tracer):
-        if hasattr(value, "primal"):  # JVP / linearize tracers carry the point they differentiate at
-            order, value = order + 1, value.primal
-        elif hasattr(value, "batch_dim") and hasattr(value, "val"):
-            if isinstance(value.batch_dim, int):
-                batch *= value.val.shape[value.batch_dim]
-            value = value.val
-        else:  # the jaxpr tracer of make_jaxpr itself
-            break
-    return order, batch
+def _make_tick(kind: str) -> Callable[[Array], Array]:
+    def tick(marker: Array) -> Array:
+        return marker
+
+    tick.__name__ = TICK_PREFIX + kind
+    return jax.jit(tick)
 
 
-def counting_target(target: Target, tally: collections.Counter) -> Target:
-    """A copy of `target` whose log density and score add ``(kind, derivative order) -> calls`` to `tally`."""
+TICKS = {kind: _make_tick(kind) for kind in (VALUE, GRADIENT, HESSIAN_VECTOR)}
 
-    def counted(fn: Callable[[Array], Array], kind: str) -> Callable[[Array], Array]:
-        def wrapped(x: Array) -> Array:
-            order, batch = derivative_order_and_batch(x)
-            tally[(kind, order)] += batch
-            return fn(x)
 
-        return wrapped
+def _ticked(value: Array, kind: str, x: Array) -> Array:
+    """`value` plus 0 x a tick of `kind` carrying one number of `x` (its batch shape under vmap)."""
+    marker = jax.lax.stop_gradient(jnp.ravel(jnp.asarray(x, jnp.result_type(float)))[0])
+    return value + jnp.zeros_like(value) * TICKS[kind](marker).astype(jnp.result_type(value))
 
-    logdensity = counted(target.logdensity, "logdensity")
-    # keep an autodiff score autodiff (then value_and_score is one reverse pass, exactly as in the real run)
-    if target.score_is_autodiff:
+
+def counted_gradient(fn: Callable[[Array], Array]) -> Callable[[Array], Array]:
+    """`fn` (a gradient or a score) ticking a gradient pass when evaluated and an HVP when differentiated."""
+
+    @jax.custom_jvp
+    def gradient(x: Array) -> Array:
+        return _ticked(fn(x), GRADIENT, x)
+
+    @gradient.defjvp
+    def gradient_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+        (x,), (x_dot,) = primals, tangents
+        value, derivative = jax.jvp(fn, (x,), (x_dot,))
+        return _ticked(value, HESSIAN_VECTOR, x), derivative
+
+    return gradient
+
+
+def counted_logdensity(logdensity: Callable[[Array], Array]) -> Callable[[Array], Array]:
+    """`logdensity` ticking a value when evaluated and a gradient pass when differentiated."""
+    gradient = counted_gradient(jax.grad(logdensity))
+
+    @jax.custom_jvp
+    def value(x: Array) -> Array:
+        return _ticked(logdensity(x), VALUE, x)
+
+    @value.defjvp
+    def value_jvp(primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+        (x,), (x_dot,) = primals, tangents
+        return logdensity(x), jnp.sum(gradient(x) * x_dot)
+
+    return value
+
+
+def counting_target(target: Target) -> Target:
+    """A copy of `target` whose log density and score tick their evaluations (module doc)."""
+    logdensity = counted_logdensity(target.logdensity)
+    if target.score_is_autodiff:  # keep an autodiff score autodiff: value_and_score is one reverse pass
         return dataclasses.replace(target, logdensity=logdensity, score=None)
-    return dataclasses.replace(target, logdensity=logdensity, score=counted(target.score, "score"))
+    return dataclasses.replace(target, logdensity=logdensity, score=counted_gradient(target.score))
+
+
+def count_ticks(jaxpr: Any, factor: int = 1, tally: collections.Counter | None = None) -> collections.Counter:
+    """Ticks per kind in `jaxpr` (a ``jax.make_jaxpr`` result's ``.jaxpr``), scans multiplied by their length."""
+    tally = collections.Counter() if tally is None else tally
+    for equation in jaxpr.eqns:
+        name = equation.params.get("name")
+        if isinstance(name, str) and name.startswith(TICK_PREFIX):
+            tally[name[len(TICK_PREFIX):]] += factor * math.prod(equation.invars[0].aval.shape)
+            continue
+        repeat = equation.params.get("length", 1) if equation.primitive.name == "scan" else 1
+        for param in equation.params.values():
+            for inner in param if isinstance(param, (tuple, list)) else (param,):
+                if hasattr(inner, "jaxpr") and hasattr(inner, "consts"):
+                    count_ticks(inner.jaxpr, factor * repeat, tally)
+                elif hasattr(inner, "eqns"):
+                    count_ticks(inner, factor * repeat, tally)
+    return tally
 
 
 def count_evaluations(
-    algorithm: Algorithm, target: Target, position: Array, *, num_steps: int = 3, rng_key: Array | None = None
+    algorithm: Algorithm, target: Target | Callable, position: Array, *, num_steps: int = 3,
+    rng_key: Array | None = None, params: Any = None,
 ) -> EvaluationCounts:
-    """Mean evaluations per step over `num_steps` traced steps of one chain from `position` (init not counted)."""
+    """Mean evaluations per step over `num_steps` traced steps of one chain from `position` (init not counted),
+    with `params` (default ``algorithm.params``; parameters a warm-up would set must be given)."""
     if num_steps < 1:
         raise ValueError(f"num_steps must be >= 1, got {num_steps}.")
     rng_key = jax.random.key(0) if rng_key is None else rng_key
-    tally: collections.Counter = collections.Counter()
-    counted_target = counting_target(target, tally)
+    position = jnp.asarray(position)
+    counted = counting_target(as_target(target, position))
+    params = algorithm.params if params is None else params
 
-    def run(key: Array, x: Array) -> Any:
-        state = algorithm.init(x, counted_target)
-        tally.clear()  # a Python side effect at trace time: only the steps are counted
+    def steps(key: Array, state: Any) -> Any:
         for step in range(num_steps):
-            state, _ = algorithm.step(jax.random.fold_in(key, step), state, counted_target)
+            state, _ = algorithm.step(jax.random.fold_in(key, step), state, counted, params)
         return state
 
-    with jax.disable_jit():
-        jax.make_jaxpr(run)(rng_key, jax.numpy.asarray(position))
-    per_step = {key: calls / num_steps for key, calls in tally.items()}
-    return EvaluationCounts(
-        logdensity=per_step.get(("logdensity", 0), 0.0),
-        gradient=per_step.get(("logdensity", 1), 0.0) + per_step.get(("score", 0), 0.0),
-        hessian_vector=float(sum(calls for (kind, order), calls in per_step.items()
-                           if order >= 2 or (kind == "score" and order == 1))),
-    )
+    state = algorithm.init(position, counted, params)
+    per_step = {kind: calls / num_steps
+                for kind, calls in count_ticks(jax.make_jaxpr(steps)(rng_key, state).jaxpr).items()}
+    return EvaluationCounts(per_step.get(VALUE, 0.0), per_step.get(GRADIENT, 0.0), per_step.get(HESSIAN_VECTOR, 0.0))

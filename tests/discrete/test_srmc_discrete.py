@@ -29,8 +29,8 @@ def marginal_z_scores(result: srmc.SampleResult, truth: targets.GroundTruth) -> 
 
 
 def run(algorithm, target, num_steps, key=1):
-    return srmc.sample(jax.random.key(key), algorithm, target, num_steps, NUM_CHAINS, burn_in=500,
-                       initial_position=target.sample(jax.random.key(5), NUM_CHAINS))
+    return srmc.sample(jax.random.key(key), algorithm, target, num_steps, NUM_CHAINS,
+                       initial_position=target.sample(jax.random.key(5), NUM_CHAINS), options=srmc.RunOptions(burn_in=500))
 
 
 @pytest.mark.parametrize("name", ["gibbs", "gwg"])
@@ -83,20 +83,20 @@ def test_the_frozen_theta_check_catches_a_broken_kernel_inside_the_wrapper():
 def test_alpha_zero_reproduces_every_discrete_kernel_bit_for_bit(ising):
     for module, params in KERNELS.values():
         key = jax.random.key(2)
-        plain = srmc.sample(key, srmc.base(module, **params), ising, 30, 3, thin=1)
-        wrapped = srmc.sample(key, srmc.wrap(module, tilt="score", alpha=0.0, **params), ising, 30, 3, thin=1)
+        plain = srmc.sample(key, srmc.base(module, **params), ising, 30, 3, options=srmc.RunOptions(thin=1), warmup=0)
+        wrapped = srmc.sample(key, srmc.wrap(module, tilt="score", alpha=0.0, **params), ising, 30, 3, options=srmc.RunOptions(thin=1), warmup=0)
         np.testing.assert_array_equal(plain.draws, wrapped.draws)
 
 
 def test_categorical_targets_get_their_number_of_categories(ising):
     potts = targets.get("potts", side=2, num_colours=3)
-    result = srmc.sample(jax.random.key(0), srmc.wrap(samplers.gwg, tilt="score", alpha=1.0), potts, 50, 2, thin=1)
+    result = srmc.sample(jax.random.key(0), srmc.wrap(samplers.gwg, tilt="score", alpha=1.0), potts, 50, 2, options=srmc.RunOptions(thin=1))
     assert result.draws.max() == 2 and result.final_state.theta.shape == (2, 8)
 
 
 def test_kernel_and_target_must_fit(ising):
     with pytest.raises((ValueError, TypeError), match="mala is a continuous kernel but target ising.* is binary"):
-        srmc.sample(jax.random.key(0), srmc.base(samplers.mala, step_size=0.1), ising, 10)
+        srmc.sample(jax.random.key(0), srmc.base(samplers.mala, step_size=0.1), ising, 10, warmup=0)
     with pytest.raises((ValueError, TypeError), match="gibbs is a discrete kernel but target .* is continuous"):
         srmc.sample(jax.random.key(0), srmc.wrap(samplers.gibbs, tilt="score"), targets.get("iid_gaussian", dim=3), 10)
     with pytest.raises((ValueError, TypeError), match="num_categories=3 but target"):

@@ -11,8 +11,7 @@ import pytest
 
 import srmc
 from srmc import interop, targets
-from srmc.engine import prng
-from srmc.method.tilt import surrogate_logdensity
+from srmc.method.surrogate import surrogate_logdensity
 from tests.srmc.test_recovery import assert_within_standard_errors
 
 blackjax = pytest.importorskip("blackjax")
@@ -36,7 +35,9 @@ def kernel_config(name: str, dim: int = 5) -> tuple:
 
 
 def plain_blackjax_draws(api, params: dict, key, target, num_steps: int, num_chains: int) -> np.ndarray:
-    """BlackJAX alone, jitted scan over vmapped chains, with srmc.sample's keys: (chains, steps, dim)."""
+    """BlackJAX alone, jitted scan over vmapped chains, with srmc.sample's keys and its numeric parameters handed
+    in as data (as srmc does: constants folded into the program may round the last bit differently): (chains,
+    steps, dim)."""
     init_key, run_key = jax.random.split(key)
     positions = target.initial_position(init_key, num_chains)
     chain_keys = jax.random.split(run_key, num_chains)
@@ -48,30 +49,32 @@ def plain_blackjax_draws(api, params: dict, key, target, num_steps: int, num_cha
     else:
         states = jax.vmap(api.init, in_axes=(0, None))(positions, target.logdensity)
 
-    def one_step(states, n):
-        keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, n)
-        states, _ = jax.vmap(lambda k, s: kernel(k, s, target.logdensity, **params))(keys, states)
-        return states, states.position
+    data = {name: value for name, value in params.items() if not callable(value) and not isinstance(value, int)}
+    static = {name: value for name, value in params.items() if name not in data}
 
-    _, draws = jax.jit(lambda s: jax.lax.scan(one_step, s, jnp.arange(num_steps)))(states)
-    return np.swapaxes(np.asarray(draws), 0, 1)
+    def run(states, data):
+        def one_step(states, n):
+            keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, n)
+            states, _ = jax.vmap(lambda k, s: kernel(k, s, target.logdensity, **data, **static))(keys, states)
+            return states, states.position
+
+        return jax.lax.scan(one_step, states, jnp.arange(num_steps))[1]
+
+    return np.swapaxes(np.asarray(jax.jit(run)(states, data)), 0, 1)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_alpha_zero_matches_plain_blackjax_bit_for_bit(name, monkeypatch):
-    # with JAX's default threefry lowering, as the plain loop is compiled: srmc's unrolled one draws the same
-    # random bits, but XLA may fuse the floats computed from them differently (GHMC: last-bit differences)
-    monkeypatch.setattr(prng, "UNROLL_THREEFRY", False)
+def test_alpha_zero_matches_plain_blackjax_bit_for_bit(name):
     api, params = kernel_config(name)
     key = jax.random.key(3)
     plain = plain_blackjax_draws(api, params, key, TARGET, 30, 3)
     # plain BlackJAX has no step jitter (srmc's default for HMC-type kernels): off for this comparison
-    wrapped = srmc.sample(key, srmc.wrap(api, tilt="score", alpha=0.0, step_jitter=0.0, **params), TARGET, 30, 3, thin=1)
+    wrapped = srmc.sample(key, srmc.wrap(api, tilt="score", alpha=0.0, step_jitter=0.0, **params), TARGET, 30, 3, options=srmc.RunOptions(thin=1), warmup=0)
     np.testing.assert_array_equal(wrapped.draws, plain)
     assert 0.2 < wrapped.acceptance_rate.mean() <= 1.0
     assert wrapped.num_nonfinite.sum() == 0
     if name in ("mala", "ghmc"):  # the base runner goes through the same adapter
-        base = srmc.sample(key, srmc.base(api, **params), TARGET, 30, 3, thin=1)
+        base = srmc.sample(key, srmc.base(api, **params), TARGET, 30, 3, warmup=0, options=srmc.RunOptions(thin=1))
         np.testing.assert_array_equal(base.draws, plain)
 
 
@@ -96,8 +99,8 @@ def test_blackjax_cache_is_refreshed_exactly(name, tilt):
 def test_srmc_around_blackjax_mala_recovers_moments(tilt, alpha, num_steps):
     api, params = kernel_config("mala")
     algorithm = srmc.wrap(api, alpha=srmc.schedules.linear_warmup(alpha, 1000), tilt=tilt, **params)
-    result = srmc.sample(jax.random.key(1), algorithm, TARGET, num_steps, 128, burn_in=1000,
-                         initial_position=TARGET.sample(jax.random.key(5), 128))
+    result = srmc.sample(jax.random.key(1), algorithm, TARGET, num_steps, 128,
+                         initial_position=TARGET.sample(jax.random.key(5), 128), options=srmc.RunOptions(burn_in=1000), warmup=0)
     assert_within_standard_errors(result, TARGET.ground_truth)
     assert result.num_nonfinite.sum() == 0
 
@@ -113,7 +116,7 @@ def test_nonfinite_proposals_are_rejected_and_counted(name):
     # srmc.base and srmc.wrap read the same adapted info; alternate them to keep compilation short
     make = srmc.base if name in ("mala", "ghmc", "rmh") else lambda api, **p: srmc.wrap(api, tilt="score", alpha=1.0, **p)
     result = srmc.sample(jax.random.key(0), make(api, **params), half_space_logdensity, 300, 4,
-                         initial_position=jnp.zeros(5), thin=1)
+                         initial_position=jnp.zeros(5), options=srmc.RunOptions(thin=1), warmup=0)
     assert result.num_nonfinite.sum() > 0
     assert np.all(result.draws[..., 0] < 1.0) and np.all(np.isfinite(result.mean))
 

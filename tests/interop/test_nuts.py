@@ -30,7 +30,7 @@ def nuts_params(dim: int, step_size: float) -> dict:
 def test_alpha_zero_matches_plain_blackjax_nuts_bit_for_bit():
     params, key = nuts_params(5, 0.5), jax.random.key(3)
     plain = plain_blackjax_draws(blackjax.nuts, params, key, GAUSSIAN, 30, 3)
-    wrapped = srmc.sample(key, srmc.wrap(blackjax.nuts, tilt="score", alpha=0.0, **params), GAUSSIAN, 30, 3, thin=1)
+    wrapped = srmc.sample(key, srmc.wrap(blackjax.nuts, tilt="score", alpha=0.0, **params), GAUSSIAN, 30, 3, options=srmc.RunOptions(thin=1), warmup=0)
     np.testing.assert_array_equal(wrapped.draws, plain)
 
 
@@ -43,8 +43,8 @@ def test_srmc_nuts_with_frozen_theta_leaves_the_tilted_gaussian_invariant(tilt):
 
 def test_srmc_nuts_recovers_the_correlated_gaussian():
     algorithm = srmc.wrap(blackjax.nuts, tilt="score", alpha=srmc.schedules.linear_warmup(1.0, 300), **nuts_params(5, 0.5))
-    result = srmc.sample(jax.random.key(0), algorithm, GAUSSIAN, 1000, 64, burn_in=300,
-                         initial_position=GAUSSIAN.sample(jax.random.key(1), 64))
+    result = srmc.sample(jax.random.key(0), algorithm, GAUSSIAN, 1000, 64,
+                         initial_position=GAUSSIAN.sample(jax.random.key(1), 64), options=srmc.RunOptions(burn_in=300), warmup=0)
     assert 0.8 < result.acceptance_rate.mean() and result.num_nonfinite.sum() == 0
     assert_within_standard_errors(result, GAUSSIAN.ground_truth)
 
@@ -78,7 +78,8 @@ def test_srmc_nuts_lowers_the_variance_of_the_base_nuts_on_eight_schools():
 
 def test_an_inverse_mass_left_out_is_the_warmups_to_adapt():
     algorithm = srmc.wrap(blackjax.nuts, alpha=1.0)  # neither step size nor inverse mass given
-    assert set(algorithm.unset_params) == {"step_size", "inverse_mass_matrix"}
+    assert {node.name for node in srmc.method.algorithm.unset_parameters(algorithm.params.kernel)} == \
+        {"step_size", "inverse_mass_matrix"}
     with pytest.raises(ValueError, match="inverse_mass_matrix"):
         srmc.sample(jax.random.key(0), algorithm, GAUSSIAN, 10, 2, warmup=0)
     with pytest.raises(ValueError, match="mass='diagonal'"):

@@ -106,8 +106,7 @@ def test_rerunning_srmc_sample_reproduces_the_benchmark(bench):
     algorithm = srmc.wrap(samplers.rwm, alpha=srmc.schedules.linear_warmup(ALPHA, WARMUP), tilt="linear",
                           step_size=STEP_SIZE)
     thin = report.settings["thin"]
-    result = srmc.sample(run_key, algorithm, target, STEPS, REPLICATES, initial_position=starts, thin=thin,
-                         snapshot_steps=run.curve.steps.tolist(), progress=False)
+    result = srmc.sample(run_key, algorithm, target, STEPS, REPLICATES, initial_position=starts, options=srmc.RunOptions(thin=thin, progress=False, snapshot_steps=run.curve.steps.tolist()), warmup=0)
     np.testing.assert_allclose(result.chain_estimates["x"], run.estimates, rtol=1e-5, atol=1e-6)
     truth = np.asarray(target.ground_truth.mean)
     curve = [np.mean((snapshot - truth) ** 2) for snapshot in result.snapshots["x"]]

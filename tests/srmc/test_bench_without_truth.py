@@ -45,7 +45,7 @@ def logp(x):
 def bench(target, alphas=(0, ALPHA)):
     return variance_benchmark(jax.random.key(1), target, samplers.mala, {"step_size": 0.3}, list(alphas),
                               num_steps=STEPS, num_replicates=REPLICATES, tilts=("linear",), burn_in=50,
-                              count_steps=0, chunk_size=STEPS + 50)  # one chunk: one compilation per configuration
+                              count_steps=0, chunk_size=STEPS + 50, warmup=0)  # one chunk: one compilation per configuration
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_without_a_base_row_the_comparisons_are_nan_and_a_note_says_so(report):
     assert np.isnan(rows[0].variance_ratio) and np.isnan(rows[0].bias_z_vs_base)
     assert np.isfinite(rows[0].variance)
     tiny = variance_benchmark(jax.random.key(0), targets.from_logdensity(logp, 3), samplers.rwm, {"step_size": 1.0},
-                              [1.0], num_steps=20, num_replicates=2, tilts=("linear",), count_steps=0)
+                              [1.0], num_steps=20, num_replicates=2, tilts=("linear",), count_steps=0, warmup=0)
     assert tiny.settings["notes"] == [NO_BASE_NOTE] and np.isnan(tiny.rows[0].variance_ratio)
 
 

@@ -14,7 +14,7 @@ import pytest
 import srmc
 from srmc import samplers
 from srmc.engine import checkpoint as checkpoints
-from tests.srmc.tiny_runs import ALGORITHM, KEY, RUN, TARGET, assert_same_run, interrupt_at_save
+from tests.srmc.tiny_runs import ALGORITHM, KEY, RUN, TARGET, assert_same_run, interrupt_at_save, run_with
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,8 @@ def test_run_interrupted_in_burn_in_resumes_bit_identical_with_another_chunk_siz
     monkeypatch.undo()
     progress = checkpoints.load(path).metadata["progress"]
     assert progress == {"step": 6, "total_steps": 72, "complete": False}  # the first chunk: only the second lost
-    resumed = srmc.sample(KEY, ALGORITHM, TARGET, **(RUN | {"chunk_size": 12}), resume=path)
+    resumed = srmc.sample(KEY, ALGORITHM, TARGET, **run_with(chunk_size=12),
+                          checkpoint=srmc.Checkpointing(path, resume=True))
     assert_same_run(reference, resumed)
     assert checkpoints.load(path).metadata["progress"]["complete"]
     assert os.listdir(tmp_path) == ["run.npz"]  # no temporary file left behind
@@ -62,7 +63,7 @@ def test_checkpoint_holds_the_full_state(finished):
 
 
 def test_resuming_a_finished_run_returns_its_result(finished, reference):
-    assert_same_run(reference, srmc.sample(KEY, ALGORITHM, TARGET, **RUN, resume=finished))
+    assert_same_run(reference, srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint=srmc.Checkpointing(finished, resume=True)))
 
 
 @pytest.mark.parametrize(
@@ -74,15 +75,15 @@ def test_resuming_a_finished_run_returns_its_result(finished, reference):
         ({"algorithm": srmc.wrap(samplers.mala, alpha=srmc.schedules.linear_warmup(2.0, 10), tilt="linear",
                                  step_size=0.4)}, "algorithm_params"),
         ({"functions": {"x": lambda x: x}}, "functions"),
-        ({"snapshot_steps": (3, 60)}, "snapshot_steps"),
-        ({"num_batches": 8}, "num_batches"),
+        ({"options": RUN["options"]._replace(snapshot_steps=(3, 60))}, "snapshot_steps"),
+        ({"options": RUN["options"]._replace(num_batches=8)}, "num_batches"),
         ({"initial_position": np.zeros(3)}, "initial_positions"),
     ],
 )
 def test_mismatched_checkpoint_is_refused_naming_what_differs(finished, change, message):
     arguments = {"rng_key": KEY, "algorithm": ALGORITHM, "target": TARGET} | RUN | change
     with pytest.raises(checkpoints.CheckpointError, match=message):
-        srmc.sample(**arguments, resume=finished)
+        srmc.sample(**arguments, checkpoint=srmc.Checkpointing(finished, resume=True))
 
 
 def test_corrupt_or_truncated_checkpoint_gives_a_clear_error(finished, tmp_path):
@@ -99,25 +100,25 @@ def test_corrupt_or_truncated_checkpoint_gives_a_clear_error(finished, tmp_path)
         path = tmp_path / f"{name}.npz"
         path.write_bytes(content)
         with pytest.raises(ValueError, match=message):
-            srmc.sample(KEY, ALGORITHM, TARGET, **RUN, resume=path)
+            srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint=srmc.Checkpointing(path, resume=True))
         assert path.read_bytes() == content  # refused, not overwritten
 
 
 def test_existing_checkpoint_is_never_silently_overwritten(finished, tmp_path):
     before = finished.read_bytes()
-    with pytest.raises(FileExistsError, match="already exists.*resume=.*overwrite=True"):
+    with pytest.raises(FileExistsError, match="already exists.*resume=True.*overwrite=True"):
         srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint=finished)
     assert finished.read_bytes() == before
     other = tmp_path / "other.npz"
     other.write_bytes(b"someone else's file")
-    srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint=other, overwrite=True)  # replaced only when asked
+    srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint=srmc.Checkpointing(other, overwrite=True))  # replaced only when asked
     assert checkpoints.load(other).metadata["progress"]["complete"]
     with pytest.raises(FileNotFoundError, match="resume="):
-        srmc.sample(KEY, ALGORITHM, TARGET, **RUN, resume=tmp_path / "missing.npz")
+        srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint=srmc.Checkpointing(tmp_path / "missing.npz", resume=True))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint=tmp_path / "no" / "run.npz")
-    with pytest.raises(ValueError, match="checkpoint_every needs checkpoint"):
-        srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint_every=6)
+    with pytest.raises(TypeError, match="srmc.Checkpointing"):
+        srmc.sample(KEY, ALGORITHM, TARGET, **RUN, checkpoint=6)
 
 
 def test_failed_write_keeps_the_previous_checkpoint(finished, tmp_path, monkeypatch):
@@ -141,7 +142,7 @@ CHILD = """
 import sys
 import srmc
 from tests.srmc.tiny_runs import ALGORITHM, KEY, RUN, TARGET
-srmc.sample(KEY, ALGORITHM, TARGET, **(RUN | {"num_steps": 3000}), checkpoint=sys.argv[1], checkpoint_every=300)
+srmc.sample(KEY, ALGORITHM, TARGET, **(RUN | {"num_steps": 3000}), checkpoint=srmc.Checkpointing(sys.argv[1], every=300))
 """
 
 
@@ -160,5 +161,5 @@ def test_run_killed_with_sigkill_resumes_bit_identical(tmp_path):
     assert child.returncode == -signal.SIGKILL
     progress = checkpoints.load(path).metadata["progress"]
     assert 0 < progress["step"] < progress["total_steps"] == 3012, progress  # killed mid-way
-    resumed = srmc.sample(KEY, ALGORITHM, TARGET, **KILLED_RUN, resume=path, checkpoint_every=300)
+    resumed = srmc.sample(KEY, ALGORITHM, TARGET, **KILLED_RUN, checkpoint=srmc.Checkpointing(path, resume=True, every=300))
     assert_same_run(srmc.sample(KEY, ALGORITHM, TARGET, **KILLED_RUN), resumed)

@@ -49,8 +49,8 @@ def test_on_a_real_run():
     """On stored draws of an MALA run on the correlated Gaussian the corrected mean is within 4 of its SEs of the
     truth, and its SE is a tenth of the plain chain-spread SE (x is linear in s)."""
     target = targets.get("correlated_gaussian")
-    result = srmc.sample(jax.random.key(2), srmc.base(samplers.mala, step_size=0.2), target, 400, 8, thin=1,
-                         warmup=200, progress=False)
+    result = srmc.sample(jax.random.key(2), srmc.base(samplers.mala, step_size=0.2), target, 400, 8,
+                         warmup=200, options=srmc.RunOptions(thin=1, progress=False))
     draws = np.asarray(result.draws)
     estimate = control_variates.control_variate_mean(draws, control_variates.scores_of(target, draws))
     assert np.all(np.abs(estimate.mean - target.ground_truth.mean) < 4 * estimate.stderr)
@@ -77,16 +77,15 @@ def test_streaming_matches_the_stored_draws_fit(features):
     """From running means alone (no stored draws) the corrected means are those of the fit on every stored draw
     (same chains, same pooled least squares; "score+diagonal" with 1 + x s spans what 1 + (x - m) s does)."""
     target = targets.get("banana")
-    result = srmc.sample(jax.random.key(4), srmc.base(samplers.mala, step_size=0.5), target, 300, 6, thin=1,
-                         warmup=100, functions=control_variates.streaming_functions(target, features),
-                         progress=False)
+    result = srmc.sample(jax.random.key(4), srmc.base(samplers.mala, step_size=0.5), target, 300, 6,
+                         warmup=100, functions=control_variates.streaming_functions(target, features), options=srmc.RunOptions(thin=1, progress=False))
     draws = np.asarray(result.draws)
     stored = control_variates.control_variate_mean(draws, control_variates.scores_of(target, draws), features)
     streamed = control_variates.from_running_means(result)
     np.testing.assert_allclose(streamed.chain_estimates, stored.chain_estimates, atol=2e-4)
     with pytest.raises(ValueError, match="streaming_functions"):
         control_variates.from_running_means(srmc.sample(jax.random.key(4), srmc.base(samplers.mala, step_size=0.5),
-                                                        target, 10, 2, progress=False))
+                                                        target, 10, 2, options=srmc.RunOptions(progress=False), warmup=0))
 
 
 def test_draws_that_are_not_from_pi_are_flagged():

@@ -66,6 +66,6 @@ def test_exact_draws_cover_the_25_mode_mixture():
 
 def test_a_stuck_sampler_covers_few_modes():
     target = targets.get("gaussian_mixture_25")
-    result = srmc.sample(jax.random.key(0), srmc.base(samplers.mala, step_size=0.01), target, 500, 4, thin=5)
+    result = srmc.sample(jax.random.key(0), srmc.base(samplers.mala, step_size=0.01), target, 500, 4, options=srmc.RunOptions(thin=5), warmup=0)
     coverage = mode_coverage(result.draws, target.mixture.means, target.mixture.weights)
     assert np.all(coverage.fraction_visited < 0.5) and np.all(coverage.total_variation > 0.5)

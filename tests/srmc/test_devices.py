@@ -19,7 +19,7 @@ import jax
 import pytest
 
 import srmc
-from tests.srmc.tiny_runs import ALGORITHM, KEY, RUN, TARGET
+from tests.srmc.tiny_runs import ALGORITHM, KEY, RUN, TARGET, run_with
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # float32 runs; XLA:CPU may vectorise an elementwise op differently for 8 rows than for 2 rows per device
@@ -39,9 +39,10 @@ assert jax.device_count() == 4, jax.devices()
 report = {}
 iid = targets.get("iid_gaussian", dim=3)
 algorithm = srmc.wrap(samplers.mala, alpha=2.0, tilt="linear", step_size=0.4)
-run = dict(num_steps=48, num_chains=8, burn_in=0, thin=4, chunk_size=12, snapshot_steps=(8, 48))
-single = srmc.sample(jax.random.key(3), algorithm, iid, **run)
-sharded = srmc.sample(jax.random.key(3), algorithm, iid, devices=jax.devices(), **run)
+options = srmc.RunOptions(burn_in=0, thin=4, chunk_size=12, snapshot_steps=(8, 48))
+run = dict(num_steps=48, num_chains=8, warmup=0)
+single = srmc.sample(jax.random.key(3), algorithm, iid, **run, options=options)
+sharded = srmc.sample(jax.random.key(3), algorithm, iid, **run, options=options._replace(devices=jax.devices()))
 assert_same_run(single, sharded, rtol=RTOL)
 report["sharding"] = str(sharded.final_state.theta.sharding)
 
@@ -53,12 +54,13 @@ def interrupted(*args, **kwargs):
     return save(*args, **kwargs)
 checkpoints.save = interrupted
 try:
-    srmc.sample(jax.random.key(3), algorithm, iid, devices=4, checkpoint=sys.argv[1], **run)
+    srmc.sample(jax.random.key(3), algorithm, iid, **run, options=options._replace(devices=4), checkpoint=sys.argv[1])
 except KeyboardInterrupt:
     pass
 checkpoints.save = save
 assert checkpoints.load(sys.argv[1]).metadata["progress"]["step"] == 12
-assert_same_run(single, srmc.sample(jax.random.key(3), algorithm, iid, resume=sys.argv[1], **run), rtol=RTOL)
+assert_same_run(single, srmc.sample(jax.random.key(3), algorithm, iid, **run, options=options,
+                                    checkpoint=srmc.Checkpointing(sys.argv[1], resume=True)), rtol=RTOL)
 report["checkpoint from 4 devices resumed on 1"] = True
 
 # a matrix product batched over chains: XLA:CPU's GEMM for 8 rows vs 2 rows per device differs in the last bit
@@ -71,10 +73,11 @@ report["correlated gemm max abs difference"] = max(
     float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(value_and_grad(positions), value_and_grad(on_mesh)))
 if len(sys.argv) > 3:  # the slow test: a whole run on the correlated target
     base = srmc.base(samplers.mala, step_size=0.4)
-    one, four = (srmc.sample(jax.random.key(3), base, correlated, devices=d, **run) for d in (None, 4))
+    one, four = (srmc.sample(jax.random.key(3), base, correlated, **run, options=options._replace(devices=d))
+                 for d in (None, 4))
     report["correlated run max relative difference"] = float(np.max(np.abs(one.draws - four.draws) / np.abs(one.draws)))
 try:
-    srmc.sample(jax.random.key(3), algorithm, iid, 10, 6, devices=4)
+    srmc.sample(jax.random.key(3), algorithm, iid, 10, 6, options=srmc.RunOptions(devices=4))
 except ValueError as error:
     report["not divisible"] = str(error)
 print(json.dumps(report))
@@ -116,4 +119,4 @@ def test_correlated_target_on_four_devices_agrees_to_float_rounding(tmp_path):
 )
 def test_bad_devices_fail_before_running(devices, error, message):
     with pytest.raises(error, match=message):
-        srmc.sample(KEY, ALGORITHM, TARGET, **RUN, devices=devices)
+        srmc.sample(KEY, ALGORITHM, TARGET, **run_with(devices=devices))

@@ -49,7 +49,8 @@ from srmc.engine import runner
 
 target = targets.get("correlated_gaussian", dim=2, rho=0.5)
 algorithm = srmc.wrap(samplers.mala, alpha=2.0, step_size=0.4)  # the default bounded tilt: a warm-up first
-run = dict(num_steps=96, num_chains=4, burn_in=12, thin=4, chunk_size=12, snapshot_steps=(8, 96), warmup=60)
+options = srmc.RunOptions(burn_in=12, thin=4, chunk_size=12, snapshot_steps=(8, 96), devices="all")
+run = dict(num_steps=96, num_chains=4, warmup=60, options=options)
 path = f"{workdir}/run.npz"
 STOP = 60  # stop after the checkpoint at step 60 (burn-in 12 + 48 counted steps)
 
@@ -65,7 +66,7 @@ def arrays(result):
         out[f"warmup/{i}"] = leaf
     return {name: np.asarray(value) for name, value in out.items()}
 
-full = srmc.sample(jax.random.key(5), algorithm, target, devices="all", **run)
+full = srmc.sample(jax.random.key(5), algorithm, target, **run)
 
 save = runner._save_checkpoint
 def stopping(*args, **kwargs):
@@ -75,24 +76,24 @@ def stopping(*args, **kwargs):
     return drawn
 runner._save_checkpoint = stopping
 try:
-    srmc.sample(jax.random.key(5), algorithm, target, devices="all", checkpoint=path, **run)
+    srmc.sample(jax.random.key(5), algorithm, target, checkpoint=path, **run)
     raise AssertionError("the run was not interrupted")
 except KeyboardInterrupt:
     pass
 runner._save_checkpoint = save
 from srmc.engine import checkpoint as checkpoints
 assert checkpoints.load(path).metadata["progress"]["step"] == STOP
-resumed = srmc.sample(jax.random.key(5), algorithm, target, devices="all", resume=path, **run)
+resumed = srmc.sample(jax.random.key(5), algorithm, target, checkpoint=srmc.Checkpointing(path, resume=True), **run)
 
 errors = []
 try:
-    srmc.sample(jax.random.key(5), algorithm, target, 12, 3, devices="all", warmup=0)
+    srmc.sample(jax.random.key(5), algorithm, target, 12, 3, warmup=0, options=srmc.RunOptions(devices="all"))
 except ValueError as error:
     errors.append(str(error))
 if mode == "multi":
     others = [device for device in jax.devices() if device.process_index != jax.process_index()]
     try:
-        srmc.sample(jax.random.key(5), algorithm, target, 12, 2, devices=others, warmup=0)
+        srmc.sample(jax.random.key(5), algorithm, target, 12, 2, warmup=0, options=srmc.RunOptions(devices=others))
     except ValueError as error:
         errors.append(str(error))
 import contextlib, io
@@ -212,9 +213,9 @@ def test_devices_all_in_a_multi_task_launch_without_initialize_is_refused(monkey
     monkeypatch.setenv("SLURM_NTASKS", "4")
     target = targets.get("iid_gaussian", dim=2)
     with pytest.raises(ValueError, match=r"SLURM_NTASKS=4.*jax.distributed.initialize\(\)"):
-        srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), target, 10, 2, devices="all",
-                    warmup=0)
+        srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), target, 10, 2,
+                    warmup=0, options=srmc.RunOptions(devices="all"))
     monkeypatch.setenv("SLURM_NTASKS", "1")  # one task: devices='all' is this process's devices
-    result = srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), target, 10, 2, devices="all",
-                         warmup=0)
+    result = srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), target, 10, 2,
+                         warmup=0, options=srmc.RunOptions(devices="all"))
     assert result.mean.shape == (2,)

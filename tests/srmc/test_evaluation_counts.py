@@ -17,7 +17,7 @@ import pytest
 
 import srmc
 from srmc import samplers, targets
-from srmc.method.tilt import REFERENCED_TILTS
+from srmc.method.tilt import TILTS as TILT_VALUES
 from srmc.tools.evaluations import EvaluationCounts, count_evaluations
 
 BANANA = targets.get("banana")
@@ -79,7 +79,7 @@ def _algorithm(name: str, tilt: str | None, alpha: float, target: targets.Target
     if tilt is None:
         return srmc.base(module, **params)
     tilt_name, _, gradient = tilt.partition(" ")
-    referenced = tilt_name in REFERENCED_TILTS and target is BANANA
+    referenced = TILT_VALUES[tilt_name].needs_reference and target is BANANA
     reference = (jnp.zeros(target.dim), jnp.ones(target.dim)) if referenced else None
     return srmc.wrap(module, alpha=alpha, tilt=tilt_name, gradient=gradient or "exact", tilt_reference=reference,
                      **params)

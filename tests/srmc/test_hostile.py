@@ -2,6 +2,7 @@
 every estimate finite (and correct on the rest); a non-finite estimate is never returned without a flag."""
 
 import math
+import tempfile
 import warnings
 
 import jax
@@ -40,7 +41,7 @@ def test_truncated_gaussian_rejects_outside_counts_and_recovers_exact_moments():
     two-sided p ~ 4e-4 for each of the 4 comparisons)."""
     positions = jax.random.uniform(jax.random.key(1), (16, 2), minval=LOWER, maxval=UPPER)
     result = srmc.sample(jax.random.key(0), srmc.base(samplers.mala, step_size=0.5), truncated_gaussian, 2000, 16,
-                         initial_position=positions, chunk_size=2000)  # uniform starts: O(tau / n) bias, negligible
+                         initial_position=positions, options=srmc.RunOptions(chunk_size=2000), warmup=0)  # uniform starts: O(tau / n) bias, negligible
     mean, variance = truncated_moments(LOWER, UPPER)
     assert np.all(result.num_nonfinite > 0)
     assert result.nonfinite_estimates == [] and all(np.all(np.isfinite(v)) for v in result.estimates.values())
@@ -59,20 +60,27 @@ def hostile(x):
 def test_srmc_on_exploding_overflowing_and_nan_regions_stays_finite():
     """The score tilt's exact Hessian-vector products see the same explosions; everything stays finite."""
     algorithm = srmc.wrap(samplers.mala, tilt="score", alpha=srmc.schedules.linear_warmup(2.0, 100), step_size=0.3)
-    result = srmc.sample(jax.random.key(0), algorithm, hostile, 400, 4, initial_position=jnp.zeros(2),
-                         chunk_size=400)
+    result = srmc.sample(jax.random.key(0), algorithm, hostile, 400, 4, initial_position=jnp.zeros(2), options=srmc.RunOptions(chunk_size=400), warmup=0)
     assert np.all(result.num_nonfinite > 0) and np.all(result.acceptance_rate > 0)
     assert result.nonfinite_estimates == [] and all(np.all(np.isfinite(v)) for v in result.estimates.values())
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree.leaves(result.final_state))  # theta included
 
 
-SHORT = dict(num_steps=6, num_chains=4, chunk_size=6)  # one compiled program, shared by the tests below
+SHORT = dict(num_steps=6, num_chains=4, warmup=0, options=srmc.RunOptions(chunk_size=6))  # one compiled program
 FLAGGED_FUNCTIONS = {"x": lambda x: x, "log": jnp.log, "overflow": lambda x: jnp.exp(100.0 * x)}
+CHECKPOINT_FIELDS = {"every": "every", "overwrite": "overwrite", "resume": "resume"}
 
 
 def _sample(**changes):
-    """A short run of the shared tiny configuration, with functions that go non-finite (so always flagged)."""
+    """A short run of the shared tiny configuration, with functions that go non-finite (so always flagged); a
+    change named as a `srmc.RunOptions` field goes into the options, one of `CHECKPOINT_FIELDS` into a
+    `srmc.Checkpointing` of a fresh path."""
+    options = {name: changes.pop(name) for name in list(changes) if name in srmc.RunOptions._fields}
+    checkpoint = {CHECKPOINT_FIELDS[name]: changes.pop(name) for name in list(changes) if name in CHECKPOINT_FIELDS}
     arguments = {"rng_key": KEY, "algorithm": ALGORITHM, "target": TARGET, "functions": FLAGGED_FUNCTIONS} | SHORT
+    arguments["options"] = SHORT["options"]._replace(**options)
+    if checkpoint:
+        arguments["checkpoint"] = srmc.Checkpointing(tempfile.mktemp(suffix=".npz"), **checkpoint)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return srmc.sample(**(arguments | changes))
@@ -88,7 +96,7 @@ def test_float64_and_float32_mixing():
     with jax.enable_x64(True):
         in_float64 = lambda x: -0.5 * jnp.sum(x.astype(jnp.float64) ** 2)
         algorithm = srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.4)  # score tilt: its custom JVP sees dtypes
-        short = {"num_steps": 30, "num_chains": 2, "chunk_size": 30}
+        short = {"num_steps": 30, "num_chains": 2, "warmup": 0, "options": srmc.RunOptions(chunk_size=30)}
         promoted = srmc.sample(KEY, algorithm, in_float64, **short, initial_position=np.zeros(3, np.float32))
         native = srmc.sample(KEY, algorithm, in_float64, **short, initial_position=np.zeros(3, np.float64))
     assert_same_run(promoted, native)
@@ -126,10 +134,10 @@ NOT_PATHS = st.one_of(NUMBERS, st.sampled_from([True, [], {"a": 1}, object(), ""
 BAD_SAMPLE_ARGUMENTS = {
     name: BAD for name in ("rng_key", "algorithm", "target", "num_steps", "num_chains", "initial_position", "functions",
                            "burn_in", "thin", "chunk_size", "snapshot_steps", "devices", "overwrite", "progress",
-                           "checkpoint_every")
+                           "every", "warmup", "options")
 } | {"num_steps": st.one_of(BAD, st.just(0)), "num_chains": st.one_of(BAD, st.just(0)), "num_batches": st.one_of(
     BAD, st.sampled_from([1, 3])), "devices": st.one_of(BAD, st.sampled_from([0, 99])), "checkpoint": NOT_PATHS,
-     "resume": NOT_PATHS}
+     "resume": NOT_PATHS.filter(lambda value: value is not True)}  # resume=True is a valid choice
 BAD_KERNEL_ARGUMENTS = {"alpha": BAD, "gamma": st.one_of(NUMBERS, st.just(0.0), JUNK.filter(lambda v: v is not None)),
                         "tilt": BAD, "gradient": BAD, "step_size": st.one_of(BAD, st.just(0.0))}
 SCHEDULES = {"constant": (srmc.schedules.constant, ("value",)), "linear_warmup": (srmc.schedules.linear_warmup,

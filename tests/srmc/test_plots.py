@@ -16,7 +16,7 @@ def report():
     """One small benchmark (base kernel and SRMC, alpha warmed up over 60 steps, no burn-in)."""
     return variance_benchmark(jax.random.key(0), targets.get("iid_gaussian", dim=2), samplers.rwm, {"step_size": 1.0},
                               [0, 2.0], num_steps=200, num_replicates=4, tilts=("linear",), alpha_warmup=60,
-                              count_steps=0)
+                              count_steps=0, warmup=0)
 
 
 def with_settings(report, **settings):

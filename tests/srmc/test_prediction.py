@@ -147,17 +147,17 @@ def test_default_lowers_alpha_where_predicted_and_says_so():
     target = bananas(scales=(3.0,), bends=(0.1,))
     starts = target.sample(jax.random.key(1), 16)
     result = srmc.sample(jax.random.key(0), srmc.wrap(samplers.hmc, alpha=10.0, **HMC), target, 20, 16,
-                         initial_position=starts, warmup=400, progress=False)
+                         initial_position=starts, warmup=400, options=srmc.RunOptions(progress=False))
     factor = result.counters["alpha_factor"]
     assert np.all(factor == factor[0]) and factor[0] < 1.0
-    assert result.warmup_stats.predicted_variance.shape == prediction.ALPHA_GRID.shape
-    assert result.warmup_stats.variance_floor.shape == (2,)
+    assert result.warmup_stats.extra.get("predicted_variance").shape == prediction.ALPHA_GRID.shape
+    assert result.warmup_stats.extra.get("variance_floor").shape == (2,)
     assert "no alpha buys more than" in result.summary()
     warning = next(w for w in result.warnings if w.code == "alpha_reduced")
     assert warning.data["alpha_factor"] == pytest.approx(float(factor[0]))
     forced = srmc.sample(jax.random.key(0), srmc.wrap(samplers.hmc, alpha=10.0, alpha_search=False, **HMC), target,
-                         20, 16, initial_position=starts, warmup=400, progress=False)
-    assert np.all(forced.counters["alpha_factor"] == 1.0) and forced.warmup_stats.predicted_variance is None
+                         20, 16, initial_position=starts, warmup=400, options=srmc.RunOptions(progress=False))
+    assert np.all(forced.counters["alpha_factor"] == 1.0) and forced.warmup_stats.extra.get("predicted_variance") is None
     assert "alpha_reduced" not in [w.code for w in forced.warnings]
 
 
@@ -165,7 +165,7 @@ def test_default_keeps_alpha_on_a_gaussian_bit_for_bit():
     """Where the prediction keeps alpha, the run is the one without the search, bit for bit."""
     target = targets.get("correlated_gaussian")
     runs = [srmc.sample(jax.random.key(2), srmc.wrap(samplers.mala, alpha=10.0, alpha_search=search, step_size=0.1),
-                        target, 50, 8, warmup=200, progress=False) for search in (True, False)]
+                        target, 50, 8, warmup=200, options=srmc.RunOptions(progress=False)) for search in (True, False)]
     assert np.all(runs[0].counters["alpha_factor"] == 1.0)
     np.testing.assert_array_equal(runs[0].chain_estimates["x"], runs[1].chain_estimates["x"])
 
@@ -191,7 +191,7 @@ def test_hmc_at_alpha_10_is_not_worse_than_base_on_bananas(tilt):
 
     def estimates(algorithm):
         result = srmc.sample(jax.random.key(0), algorithm, target, 2000, chains, initial_position=starts,
-                             warmup=1000, progress=False)
+                             warmup=1000, options=srmc.RunOptions(progress=False))
         return np.asarray(result.chain_estimates["x"], np.float64)
 
     base = estimates(srmc.base(samplers.hmc, **HMC))

@@ -52,8 +52,8 @@ def test_progress_bar_counts_finished_steps(bars):
         return x[0]
 
     algorithm = srmc.base(samplers.rwm, step_size=0.5)
-    srmc.sample(jax.random.key(0), algorithm, TARGET, NUM_STEPS, 1, burn_in=BURN_IN, chunk_size=CHUNK,
-                warmup=WARMUP, functions={"tick": tick}, progress=True)
+    srmc.sample(jax.random.key(0), algorithm, TARGET, NUM_STEPS, 1,
+                warmup=WARMUP, functions={"tick": tick}, options=srmc.RunOptions(burn_in=BURN_IN, chunk_size=CHUNK, progress=True))
     (bar,) = made
     assert bar.total == WARMUP + BURN_IN + NUM_STEPS and bar.closed
     assert bar.kwargs["desc"] == algorithm.name
@@ -66,14 +66,14 @@ def test_progress_bar_counts_finished_steps(bars):
 
 def test_progress_bar_off_by_default_without_a_terminal(bars):
     made, _ = bars  # pytest captures stderr: not a terminal
-    srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), TARGET, NUM_STEPS, 1, chunk_size=CHUNK,
-                warmup=0)
+    srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), TARGET, NUM_STEPS, 1,
+                warmup=0, options=srmc.RunOptions(chunk_size=CHUNK))
     assert made == []
 
 
 def test_compile_and_sampling_time():
     algorithm = srmc.base(samplers.rwm, step_size=0.5)
-    first, second = (srmc.sample(jax.random.key(0), algorithm, TARGET, NUM_STEPS, 2, chunk_size=CHUNK, warmup=0)
+    first, second = (srmc.sample(jax.random.key(0), algorithm, TARGET, NUM_STEPS, 2, warmup=0, options=srmc.RunOptions(chunk_size=CHUNK))
                      for _ in range(2))
     for result in (first, second):
         assert result.compile_time >= 0 and result.sampling_time >= 0
@@ -88,15 +88,15 @@ class ZMQInteractiveShell:
 
 
 def test_progress_bar_on_by_default_in_a_notebook(bars, monkeypatch):
-    from srmc.engine import runner
+    from srmc.engine import progress
 
     fake_ipython = types.SimpleNamespace(get_ipython=ZMQInteractiveShell)
     monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed: import fails
-    assert runner.in_notebook()
-    assert runner.progress_bar_class() is pytest.importorskip("tqdm.std").tqdm  # no "IProgress not found" warning
-    monkeypatch.setattr(runner, "progress_bar_class", lambda: tqdm_auto.tqdm)
+    assert progress.in_notebook()
+    assert progress.progress_bar_class() is pytest.importorskip("tqdm.std").tqdm  # no "IProgress not found" warning
+    monkeypatch.setattr(progress, "progress_bar_class", lambda: tqdm_auto.tqdm)
     made, _ = bars
-    srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), TARGET, NUM_STEPS, 1, chunk_size=CHUNK,
-                warmup=0)
+    srmc.sample(jax.random.key(0), srmc.base(samplers.rwm, step_size=0.5), TARGET, NUM_STEPS, 1,
+                warmup=0, options=srmc.RunOptions(chunk_size=CHUNK))
     assert len(made) == 1 and made[0].n == NUM_STEPS

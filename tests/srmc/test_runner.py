@@ -30,13 +30,13 @@ def _assert_same(a, b):
     jax.tree.map(np.testing.assert_array_equal, a.final_state, b.final_state)
     if a.draws is not None:
         np.testing.assert_array_equal(a.draws, b.draws)
-        np.testing.assert_array_equal(a.theta_norm, b.theta_norm)
+        np.testing.assert_array_equal(a.draw_stats.get("theta_norm"), b.draw_stats.get("theta_norm"))
 
 
 def test_same_key_same_result_for_any_chunk_size(target, algorithm):
     key = jax.random.key(3)
     runs = [
-        srmc.sample(key, algorithm, target, num_steps=60, num_chains=4, burn_in=7, thin=3, chunk_size=size)
+        srmc.sample(key, algorithm, target, num_steps=60, num_chains=4, options=srmc.RunOptions(burn_in=7, thin=3, chunk_size=size), warmup=0)
         for size in (6, 60, 9)
     ]
     _assert_same(runs[0], runs[1])
@@ -45,30 +45,30 @@ def test_same_key_same_result_for_any_chunk_size(target, algorithm):
 
 
 def test_different_keys_differ(target, algorithm):
-    a = srmc.sample(jax.random.key(0), algorithm, target, num_steps=20, num_chains=2)
-    b = srmc.sample(jax.random.key(1), algorithm, target, num_steps=20, num_chains=2)
+    a = srmc.sample(jax.random.key(0), algorithm, target, num_steps=20, num_chains=2, warmup=0)
+    b = srmc.sample(jax.random.key(1), algorithm, target, num_steps=20, num_chains=2, warmup=0)
     assert not np.array_equal(a.mean, b.mean)
 
 
 def test_jit_and_eager_agree(target, algorithm):
     key = jax.random.key(5)
-    compiled = srmc.sample(key, algorithm, target, num_steps=8, num_chains=2, thin=2)
+    compiled = srmc.sample(key, algorithm, target, num_steps=8, num_chains=2, options=srmc.RunOptions(thin=2), warmup=0)
     with jax.disable_jit():
-        eager = srmc.sample(key, algorithm, target, num_steps=8, num_chains=2, thin=2)
+        eager = srmc.sample(key, algorithm, target, num_steps=8, num_chains=2, options=srmc.RunOptions(thin=2), warmup=0)
     np.testing.assert_allclose(compiled.draws, eager.draws, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(compiled.mean, eager.mean, rtol=1e-5, atol=1e-6)
 
 
 def test_running_means_match_stored_draws(target, algorithm):
-    result = srmc.sample(jax.random.key(2), algorithm, target, num_steps=50, num_chains=3, burn_in=5, thin=1)
+    result = srmc.sample(jax.random.key(2), algorithm, target, num_steps=50, num_chains=3, options=srmc.RunOptions(burn_in=5, thin=1), warmup=0)
     np.testing.assert_allclose(result.chain_estimates["x"], result.draws.mean(axis=1), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(result.chain_estimates["x^2"], (result.draws**2).mean(axis=1), rtol=1e-4, atol=1e-5)
-    assert result.theta_norm.shape == (3, 50)
+    assert result.draw_stats.get("theta_norm").shape == (3, 50)
 
 
 def test_custom_functions_and_summary(target, algorithm):
     functions = {"x": lambda x: x, "x^2": lambda x: x**2, "norm": lambda x: jnp.linalg.norm(x)}
-    result = srmc.sample(jax.random.key(2), algorithm, target, num_steps=40, num_chains=4, thin=2, functions=functions)
+    result = srmc.sample(jax.random.key(2), algorithm, target, num_steps=40, num_chains=4, functions=functions, options=srmc.RunOptions(thin=2), warmup=0)
     assert result.estimates["norm"].shape == ()
     assert result.chain_estimates["norm"].shape == (4,)
     table = result.summary(max_rows=2, truth=target.ground_truth.mean)
@@ -78,17 +78,16 @@ def test_custom_functions_and_summary(target, algorithm):
 def test_bare_logdensity_and_base_algorithm():
     logdensity = lambda x: -0.5 * jnp.sum(x**2)
     result = srmc.sample(
-        jax.random.key(0), srmc.base(samplers.mala, step_size=0.5), logdensity, 100, 2, initial_position=jnp.zeros(3)
+        jax.random.key(0), srmc.base(samplers.mala, step_size=0.5), logdensity, 100, 2, initial_position=jnp.zeros(3), warmup=0
     )
     assert result.mean.shape == (3,)
-    assert result.theta_norm is None and result.draws is None
+    assert result.draw_stats.get("theta_norm") is None and result.draws is None
     assert 0.0 < result.acceptance_rate.mean() <= 1.0
 
 
 def test_snapshots_are_the_running_means_at_those_steps(target, algorithm):
     key = jax.random.key(4)
-    result = srmc.sample(key, algorithm, target, num_steps=30, num_chains=3, burn_in=4, thin=1, chunk_size=7,
-                         snapshot_steps=[30, 1, 10])
+    result = srmc.sample(key, algorithm, target, num_steps=30, num_chains=3, options=srmc.RunOptions(burn_in=4, thin=1, chunk_size=7, snapshot_steps=[30, 1, 10]), warmup=0)
     np.testing.assert_array_equal(result.snapshot_steps, [1, 10, 30])
     assert result.snapshots["x"].shape == (3, 3, 5)
     for index, step in enumerate(result.snapshot_steps):
@@ -96,7 +95,7 @@ def test_snapshots_are_the_running_means_at_those_steps(target, algorithm):
                                    atol=1e-5)
     np.testing.assert_array_equal(result.snapshots["x^2"][-1], result.chain_estimates["x^2"])
     with pytest.raises(ValueError, match="snapshot_steps must lie in 1..num_steps=30"):
-        srmc.sample(key, algorithm, target, num_steps=30, snapshot_steps=[31])
+        srmc.sample(key, algorithm, target, num_steps=30, options=srmc.RunOptions(snapshot_steps=[31]), warmup=0)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +103,7 @@ def long_base_run():
     """64 MALA chains x 2000 steps from exact draws (no burn-in needed), every position stored."""
     target = targets.get("iid_gaussian", dim=4)
     return srmc.sample(jax.random.key(7), srmc.base(samplers.mala, step_size=1.0), target, num_steps=2000,
-                       num_chains=64, thin=1, chunk_size=2000)
+                       num_chains=64, options=srmc.RunOptions(thin=1, chunk_size=2000), warmup=0)
 
 
 def test_batch_means_are_the_means_of_consecutive_batches(long_base_run):

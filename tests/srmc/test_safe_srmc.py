@@ -10,10 +10,10 @@ import pytest
 import srmc
 from srmc import samplers, targets
 from srmc.engine.health import bias_from_halves
-from srmc.method.tilt import TiltReference, effective_theta, kernel_surrogate, surrogate_logdensity
-from srmc.method.wrapper import srmc_state
+from srmc.method.surrogate import kernel_surrogate, surrogate_logdensity
+from srmc.method.tilt import BOUNDED, TiltReference
 from srmc.testing import check_continuous_invariance
-from srmc.testing.continuous import no_history_step
+from srmc.testing.continuous import frozen_state, no_history_step
 from tests.srmc.tilt_checks import assert_gradient_matches_differences, product_sampler
 
 jax.config.update("jax_enable_x64", False)
@@ -33,7 +33,7 @@ def student_t(dim: int = 3, dof: float = 5.0) -> targets.Target:
                                      np.full(dim, dof / (dof - 2.0)), {"dim": dim, "dof": dof})
 
 
-REFERENCE = TiltReference(jnp.array([0.3, -0.2]), jnp.array([0.8, 1.5]), jnp.asarray(0.57), jnp.asarray(1.0))
+REFERENCE = TiltReference(jnp.array([0.3, -0.2]), jnp.array([0.8, 1.5]))
 
 
 def test_bounded_tilt_gradient_is_the_gradient_of_its_value():
@@ -57,9 +57,9 @@ def test_bounded_tilt_is_bounded_for_every_theta():
 
 def test_trust_region_bounds_every_coordinate_of_the_tilt():
     theta = jnp.array([5.0, -0.01])
-    clipped = effective_theta(theta, jnp.asarray(4.0), REFERENCE, 0.5)
+    clipped = BOUNDED.effective_theta(theta, jnp.asarray(4.0), REFERENCE, 0.5)
     np.testing.assert_allclose(clipped, [0.5 / (4.0 * 0.8), -0.01])
-    assert effective_theta(theta, jnp.asarray(4.0), REFERENCE, None) is theta
+    assert BOUNDED.effective_theta(theta, jnp.asarray(4.0), REFERENCE, None) is theta
 
 
 def _tilted_product_sampler(theta, alpha, reference):
@@ -81,8 +81,7 @@ def test_frozen_theta_bounded_tilt_leaves_its_surrogate_invariant():
     surrogate = kernel_surrogate(samplers.mala.spec, target, theta, jnp.asarray(alpha), "bounded", reference=reference)
 
     def init_state(rng_key, position, _logdensity):
-        return srmc_state(samplers.mala.init(position, surrogate), theta, reference,
-                          algorithm.init(position, target).numbers)
+        return frozen_state(samplers.mala.init(position, surrogate), theta, algorithm.params.acceptance)
 
     check = check_continuous_invariance(algorithm, {}, target, init_state_fn=init_state, num_steps=10,
                                         sample=_tilted_product_sampler(theta, alpha, reference),
@@ -92,18 +91,19 @@ def test_frozen_theta_bounded_tilt_leaves_its_surrogate_invariant():
 
 def test_default_is_the_bounded_tilt_with_ramp_trust_region_guard_and_warmup():
     algorithm = srmc.wrap(samplers.mala, alpha=10.0, step_size=0.3)
-    assert algorithm.params["tilt"] == "bounded" and algorithm.params["trust_region"] == 0.5
-    assert algorithm.needs_reference
-    alpha_n = algorithm.params["alpha"]
+    assert dict(algorithm.shown)["tilt"] == "bounded" and dict(algorithm.shown)["trust_region"] == 0.5
+    assert isinstance(algorithm.params.reference, srmc.Unset)  # measured by the warm-up
+    alpha_n = srmc.schedules.Schedule(algorithm.step_fn.config.alpha, algorithm.params.alpha)
     np.testing.assert_allclose(float(alpha_n(100)), 100 / (100 + 100 / 10.0))  # rational ramp, C = 100
     target = targets.get("iid_gaussian", dim=3)
-    result = srmc.sample(jax.random.key(0), algorithm, target, 50, 4, progress=False)
+    result = srmc.sample(jax.random.key(0), algorithm, target, 50, 4, options=srmc.RunOptions(progress=False))
     assert result.warmup_steps == srmc.engine.warmup.DEFAULT_WARMUP
     with pytest.raises(ValueError, match="warmup"):
         srmc.sample(jax.random.key(0), algorithm, target, 50, 4, warmup=0)
     # the paper's tilts keep their settings: constant alpha, no trust region, no warm-up needed
     paper = srmc.wrap(samplers.mala, alpha=10.0, tilt="score", step_size=0.3)
-    assert paper.params["alpha"] == 10.0 and "trust_region" not in paper.params and not paper.needs_reference
+    shown = dict(paper.shown)
+    assert shown["alpha"] == 10.0 and "trust_region" not in shown and not isinstance(paper.params.reference, srmc.Unset)
     with pytest.raises(ValueError, match="trust_region"):
         srmc.wrap(samplers.mala, alpha=1.0, tilt="score", trust_region=0.5, step_size=0.3)
 
@@ -113,7 +113,7 @@ def test_default_recovers_a_heavy_tailed_target_where_the_linear_tilt_is_imprope
     truth, and it does not lose to the base kernel."""
     target = student_t()
     starts = target.sample(jax.random.key(5), 64)
-    common = dict(initial_position=starts, progress=False, warmup=500)
+    common = dict(initial_position=starts, options=srmc.RunOptions(progress=False), warmup=500)
     base = srmc.sample(jax.random.key(1), srmc.base(samplers.mala, step_size=0.5), target, 3000, 64, **common)
     srmc_run = srmc.sample(jax.random.key(1), srmc.wrap(samplers.mala, alpha=10.0, step_size=0.5), target, 3000, 64,
                            **common)
@@ -135,7 +135,7 @@ def test_guard_backs_alpha_off_on_a_collapsing_surrogate_and_reports_it():
 
     def run(guard):
         algorithm = srmc.wrap(samplers.mala, alpha=10.0, tilt="score", step_size=0.3, guard=guard)
-        return srmc.sample(jax.random.key(2), algorithm, target, 1500, 16, warmup=500, progress=False)
+        return srmc.sample(jax.random.key(2), algorithm, target, 1500, 16, warmup=500, options=srmc.RunOptions(progress=False))
 
     guarded, unguarded = run(True), run(False)
     events = guarded.counters["guard_events"]
@@ -152,7 +152,7 @@ def test_guard_is_silent_and_invisible_on_a_healthy_run():
 
     def run(guard):
         algorithm = srmc.wrap(samplers.mala, alpha=5.0, tilt="score", step_size=0.3, guard=guard)
-        return srmc.sample(jax.random.key(4), algorithm, target, 500, 8, initial_position=starts, progress=False)
+        return srmc.sample(jax.random.key(4), algorithm, target, 500, 8, initial_position=starts, options=srmc.RunOptions(progress=False), warmup=0)
 
     guarded, plain = run(True), run(False)
     assert guarded.counters["guard_events"].sum() == 0
@@ -165,11 +165,10 @@ def test_bias_check_flags_a_drifting_estimate_and_not_a_stationary_one():
     256 chains, and the health report says it exceeds the MCSE; from exact draws it stays silent."""
     target = targets.get("iid_gaussian", dim=2)
     algorithm = srmc.base(samplers.mala, step_size=0.2)
-    far = srmc.sample(jax.random.key(1), algorithm, target, 400, 256, initial_position=jnp.full((256, 2), 4.0),
-                      progress=False)
+    far = srmc.sample(jax.random.key(1), algorithm, target, 400, 256, initial_position=jnp.full((256, 2), 4.0), options=srmc.RunOptions(progress=False), warmup=0)
     bias, stderr = bias_from_halves(far)
     assert np.all(bias / stderr > 4)
     assert "bias_exceeds_mcse" in [w.code for w in far.warnings]
-    exact = srmc.sample(jax.random.key(1), algorithm, target, 400, 256, progress=False,
-                        initial_position=target.sample(jax.random.key(2), 256))
+    exact = srmc.sample(jax.random.key(1), algorithm, target, 400, 256,
+                        initial_position=target.sample(jax.random.key(2), 256), options=srmc.RunOptions(progress=False))
     assert "bias_exceeds_mcse" not in [w.code for w in exact.warnings]

@@ -11,7 +11,7 @@ import pytest
 import srmc
 from srmc import samplers, targets
 from srmc.method import prediction
-from srmc.method.tilt import TiltReference, history_statistic, with_whitening
+from srmc.method.tilt import SECOND_ORDER, TiltReference, with_whitening
 from tests.srmc.test_prediction import BATCH, BATCHES, CHAINS, COVARIANCE, HMC, ar1_gaussian, bananas, unit_banana
 
 jax.config.update("jax_enable_x64", False)
@@ -40,13 +40,12 @@ def second_order_curve(x: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, float,
 
 def test_history_batch_means_from_x_s_products_are_the_histories_own():
     """The warm-up stores batch means of s and of x s^T (the reference is known only at its end); from them and the
-    reference, the batch means of g = (S, 1 + z * S) are those of `history_statistic` itself (float32)."""
+    reference, the batch means of g = (S, 1 + z * S) are those of `SECOND_ORDER.statistic` itself (float32)."""
     x = ar1_gaussian(jax.random.key(2), 0.5)
     s = np.asarray(jax.random.normal(jax.random.key(3), x.shape))  # any s: the identity is algebra
     factor = np.array([[1.2, 0.0, 0.0], [0.4, 0.9, 0.0], [-0.3, 0.2, 0.6]])
-    reference = with_whitening(TiltReference(jnp.array([0.2, -0.1, 0.4]), jnp.ones(3), jnp.asarray(0.5),
-                                             jnp.asarray(1.0)), jnp.asarray(factor))
-    direct = jax.vmap(jax.vmap(lambda xi, si: history_statistic("second_order", xi, si, reference)))(x, s)
+    reference = with_whitening(TiltReference(jnp.array([0.2, -0.1, 0.4]), jnp.ones(3)), jnp.asarray(factor))
+    direct = jax.vmap(jax.vmap(lambda xi, si: SECOND_ORDER.statistic(xi, si, reference)))(x, s)
     stored = prediction.second_order_history_means(jnp.asarray(batch_means(s)),
                                                    jnp.asarray(batch_means(x[..., :, None] * s[..., None, :])),
                                                    reference.location, reference.whitening)
@@ -72,9 +71,8 @@ def test_coefficient_is_the_stein_instrumented_regression_of_x_on_the_history():
     for key in jax.random.split(jax.random.key(3), 16):
         x, s = gumbel_pair(key, 20_000)
         location, factor = x.mean(0), np.linalg.cholesky(np.cov(x.T))
-        reference = with_whitening(TiltReference(jnp.asarray(location), jnp.ones(2), jnp.asarray(0.5),
-                                                 jnp.asarray(1.0)), jnp.asarray(factor))
-        history = jax.vmap(lambda xi, si: history_statistic("second_order", xi, si, reference))(x, s)
+        reference = with_whitening(TiltReference(jnp.asarray(location), jnp.ones(2)), jnp.asarray(factor))
+        history = jax.vmap(lambda xi, si: SECOND_ORDER.statistic(xi, si, reference))(x, s)
         z = np.linalg.solve(factor, (x - location).T).T
         features = np.concatenate([np.tanh(z), np.tanh(z) ** 2 / 2], axis=1)
         centred = features - features.mean(0)
@@ -131,15 +129,15 @@ def test_second_order_default_lowers_alpha_where_predicted_and_says_so():
     target = bananas(scales=(3.0,), bends=(0.1,))
     starts = target.sample(jax.random.key(1), 16)
     result = srmc.sample(jax.random.key(0), srmc.wrap(samplers.hmc, alpha=10.0, tilt="second_order", **HMC), target,
-                         20, 16, initial_position=starts, warmup=400, progress=False)
+                         20, 16, initial_position=starts, warmup=400, options=srmc.RunOptions(progress=False))
     factor = result.counters["alpha_factor"]
     assert np.all(factor == factor[0]) and factor[0] < 1.0
-    assert result.warmup_stats.variance_floor.shape == (2,)
+    assert result.warmup_stats.extra.get("variance_floor").shape == (2,)
     assert "alpha_reduced" in [w.code for w in result.warnings]
     forced = srmc.sample(jax.random.key(0), srmc.wrap(samplers.hmc, alpha=10.0, tilt="second_order",
                                                       alpha_search=False, **HMC), target, 20, 16,
-                         initial_position=starts, warmup=400, progress=False)
-    assert np.all(forced.counters["alpha_factor"] == 1.0) and forced.warmup_stats.predicted_variance is None
+                         initial_position=starts, warmup=400, options=srmc.RunOptions(progress=False))
+    assert np.all(forced.counters["alpha_factor"] == 1.0) and forced.warmup_stats.extra.get("predicted_variance") is None
 
 
 def test_second_order_default_keeps_alpha_on_a_gaussian_bit_for_bit():
@@ -147,26 +145,25 @@ def test_second_order_default_keeps_alpha_on_a_gaussian_bit_for_bit():
     target = targets.get("correlated_gaussian", dim=6, rho=0.8)
     runs = [srmc.sample(jax.random.key(2), srmc.wrap(samplers.mala, alpha=10.0, tilt="second_order",
                                                      alpha_search=search, step_size=0.3),
-                        target, 50, 8, warmup=200, progress=False) for search in (True, False)]
+                        target, 50, 8, warmup=200, options=srmc.RunOptions(progress=False)) for search in (True, False)]
     assert np.all(runs[0].counters["alpha_factor"] == 1.0)
     np.testing.assert_array_equal(runs[0].chain_estimates["x"], runs[1].chain_estimates["x"])
 
 
-def test_health_report_says_when_the_target_is_too_large_to_predict(monkeypatch):
-    """Up to `largest_predicted_dim` coordinates the second-order prediction runs; beyond (128; here lowered to 4 to
-    keep the test small) it does not (its buffers grow like d^2): alpha runs as given and the health report says so,
-    naming the limit."""
-    monkeypatch.setattr(prediction, "MAX_SECOND_ORDER_PREDICTION_DIM", 4)
+def test_health_report_says_when_the_target_is_too_large_to_predict():
+    """Up to its prediction's `max_dim` coordinates the second-order prediction runs; beyond (128; here lowered to 4
+    to keep the test small) it does not (its buffers grow like d^2): alpha runs as given and the health report says
+    so, naming the limit."""
+    lowered = SECOND_ORDER._replace(prediction=prediction.SECOND_ORDER_HISTORY._replace(max_dim=4))
 
     def run(dim):
-        algorithm = srmc.wrap(samplers.mala, alpha=1.5, tilt="second_order", step_size=0.27)
-        return srmc.sample(jax.random.key(0), algorithm, targets.get("iid_gaussian", dim=dim), 10, 2, warmup=40,
-                           progress=False)
+        algorithm = srmc.wrap(samplers.mala, alpha=1.5, tilt=lowered, step_size=0.27)
+        return srmc.sample(jax.random.key(0), algorithm, targets.get("iid_gaussian", dim=dim), 10, 2, warmup=40, options=srmc.RunOptions(progress=False))
 
-    assert prediction.largest_predicted_dim("second_order") == 4
-    assert run(4).warmup_stats.predicted_variance is not None
+    assert lowered.prediction.max_dim == 4
+    assert run(4).warmup_stats.extra.get("predicted_variance") is not None
     beyond = run(5)
-    assert beyond.warmup_stats.predicted_variance is None
+    assert beyond.warmup_stats.extra.get("predicted_variance") is None
     warning = next(w for w in beyond.warnings if w.code == "alpha_not_predicted")
     assert warning.data == {"dim": 5, "largest": 4}
 

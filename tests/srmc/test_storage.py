@@ -35,8 +35,7 @@ def small_model(y):
 def model_result():
     target = targets.from_numpyro(small_model, np.array([0.5, -0.3]), name="small_model")
     algorithm = srmc.wrap(samplers.mala, tilt="score", alpha=srmc.schedules.linear_warmup(1.0, 50), step_size=0.3)
-    return target, srmc.sample(jax.random.key(7), algorithm, target, 120, 4, burn_in=20, thin=10,
-                               snapshot_steps=[10, 120], num_batches=4, initial_position=np.zeros((4, 4)))
+    return target, srmc.sample(jax.random.key(7), algorithm, target, 120, 4, initial_position=np.zeros((4, 4)), options=srmc.RunOptions(burn_in=20, thin=10, snapshot_steps=[10, 120], num_batches=4), warmup=0)
 
 
 def assert_same(loaded, original, where="result"):
@@ -112,7 +111,7 @@ def test_loaded_result_keeps_named_sites_for_arviz(model_result, tmp_path):
 
 
 def test_a_result_without_draws_or_sites_round_trips(tmp_path):
-    result = srmc.sample(jax.random.key(0), srmc.base(samplers.mala, step_size=0.3), targets.get("banana"), 50, 2)
+    result = srmc.sample(jax.random.key(0), srmc.base(samplers.mala, step_size=0.3), targets.get("banana"), 50, 2, warmup=0)
     loaded = srmc.load_result(result.save(tmp_path / "base.npz"))
     assert loaded.draws is None and loaded.site_unravel is None and loaded.snapshot_steps is None
     np.testing.assert_array_equal(loaded.mean, result.mean)

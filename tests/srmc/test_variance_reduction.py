@@ -21,14 +21,14 @@ def setup():
     target = targets.get("correlated_gaussian", dim=20, rho=0.9)
     starts = target.sample(jax.random.key(5), NUM_REPLICATES)
     plain = srmc.sample(jax.random.key(1), srmc.base(samplers.mala, step_size=STEP_SIZE), target, NUM_STEPS,
-                        NUM_REPLICATES, initial_position=starts)
+                        NUM_REPLICATES, initial_position=starts, warmup=0)
     return target, starts, plain.chain_estimates["x"]
 
 
 def _ratio(setup, **wrap_options):
     target, starts, plain = setup
     algorithm = srmc.wrap(samplers.mala, step_size=STEP_SIZE, **wrap_options)
-    result = srmc.sample(jax.random.key(1), algorithm, target, NUM_STEPS, NUM_REPLICATES, initial_position=starts)
+    result = srmc.sample(jax.random.key(1), algorithm, target, NUM_STEPS, NUM_REPLICATES, initial_position=starts, warmup=0)
     return mse_ratio_with_stderr(plain, result.chain_estimates["x"], target.ground_truth.mean)
 
 

@@ -107,7 +107,7 @@ def test_per_chain_step_sizes_unfreeze_chains_started_where_the_gradient_is_huge
     starts; with the default, each chain's own dual averaging, every chain moves."""
     logdensity = poisson_regression_logdensity()
     starts = jax.random.uniform(jax.random.key(1), (32, 6), minval=-2.0, maxval=2.0)
-    run = dict(initial_position=starts, progress=False)
+    run = dict(initial_position=starts, options=srmc.RunOptions(progress=False))
     pooled = srmc.sample(jax.random.key(0), srmc.base(samplers.mala), logdensity, 200, 32,
                          warmup=Warmup(500, pooled_step_size=True), **run)
     assert "frozen_chains" in {warning.code for warning in pooled.warnings}
@@ -138,7 +138,7 @@ def test_logistic_regression_from_a_bad_step_size(name):
     target = targets.get("logistic_breast_cancer")
     kernel, params = LOGISTIC_KERNELS[name]
     key = jax.random.key(3)
-    cold = srmc.sample(key, srmc.base(kernel, **params), target, 500, 8)
+    cold = srmc.sample(key, srmc.base(kernel, **params), target, 500, 8, warmup=0)
     assert {"acceptance_low", "frozen_chains"} <= {warning.code for warning in cold.warnings}
     warm = srmc.sample(key, srmc.base(kernel, **params), target, 4000, 32, warmup=2000)
     assert 0.4 <= float(warm.acceptance_rate.mean()) <= 0.9
@@ -158,15 +158,15 @@ def test_srmc_warms_up_its_base_kernel_with_the_history_frozen():
 
 def test_warmup_does_not_depend_on_the_chunk_size():
     key, algorithm = jax.random.key(5), srmc.wrap(samplers.hmc, tilt="score", alpha=2.0, step_size=0.05, num_integration_steps=3)
-    first = srmc.sample(key, algorithm, SPREAD, 60, 4, warmup=130, thin=5)
-    second = srmc.sample(key, algorithm, SPREAD, 60, 4, warmup=130, thin=5, chunk_size=15)
+    first = srmc.sample(key, algorithm, SPREAD, 60, 4, warmup=130, options=srmc.RunOptions(thin=5))
+    second = srmc.sample(key, algorithm, SPREAD, 60, 4, warmup=130, options=srmc.RunOptions(thin=5, chunk_size=15))
     np.testing.assert_array_equal(first.draws, second.draws)
     np.testing.assert_array_equal(first.adapted_params["step_size"], second.adapted_params["step_size"])
 
 
 def test_a_checkpointed_warmed_up_run_resumes_bit_identical(tmp_path, monkeypatch):
     key, algorithm = jax.random.key(6), srmc.wrap(samplers.mala, tilt="score", alpha=1.0, step_size=0.05)
-    run = dict(num_steps=60, num_chains=4, warmup=100, thin=5, chunk_size=20)
+    run = dict(num_steps=60, num_chains=4, warmup=100, options=srmc.RunOptions(thin=5, chunk_size=20))
     reference = srmc.sample(key, algorithm, SPREAD, **run)
     path, calls, save = tmp_path / "run.npz", [], checkpoints.save
 
@@ -181,7 +181,7 @@ def test_a_checkpointed_warmed_up_run_resumes_bit_identical(tmp_path, monkeypatc
         srmc.sample(key, algorithm, SPREAD, **run, checkpoint=path)
     monkeypatch.undo()
     assert checkpoints.load(path).metadata["progress"]["step"] == 20
-    resumed = srmc.sample(key, algorithm, SPREAD, **run, resume=path)
+    resumed = srmc.sample(key, algorithm, SPREAD, **run, checkpoint=srmc.Checkpointing(path, resume=True))
     np.testing.assert_array_equal(resumed.draws, reference.draws)
     np.testing.assert_array_equal(resumed.chain_estimates["x"], reference.chain_estimates["x"])
     np.testing.assert_array_equal(resumed.adapted_params["step_size"], reference.adapted_params["step_size"])

@@ -1,7 +1,5 @@
 """The SRMC wrapper: alpha = 0 identity, exact cache refresh, surrogate gradients, theta contraction."""
 
-import types
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +7,8 @@ import pytest
 
 import srmc
 from srmc import targets
-from srmc.method.tilt import TiltReference, surrogate_density, surrogate_logdensity
+from srmc.method.surrogate import surrogate_density, surrogate_logdensity
+from srmc.method.tilt import TiltReference
 from tests.srmc.kernel_configs import CONTINUOUS_KERNELS, kernel
 
 
@@ -23,9 +22,9 @@ def gaussian():
 def test_alpha_zero_reproduces_base_kernel_bit_for_bit(gaussian, name, tilt, gradient):
     module, params = kernel(name)
     key = jax.random.key(11)
-    plain = srmc.sample(key, srmc.base(module, **params), gaussian, num_steps=30, num_chains=3, thin=1)
+    plain = srmc.sample(key, srmc.base(module, **params), gaussian, num_steps=30, num_chains=3, options=srmc.RunOptions(thin=1), warmup=0)
     wrapped = srmc.sample(
-        key, srmc.wrap(module, alpha=0.0, tilt=tilt, gradient=gradient, **params), gaussian, 30, 3, thin=1
+        key, srmc.wrap(module, alpha=0.0, tilt=tilt, gradient=gradient, **params), gaussian, 30, 3, options=srmc.RunOptions(thin=1), warmup=0
     )
     np.testing.assert_array_equal(plain.draws, wrapped.draws)
     np.testing.assert_array_equal(plain.acceptance_rate, wrapped.acceptance_rate)
@@ -89,17 +88,17 @@ def test_theta_shrinks_towards_zero_on_a_gaussian(tilt):
     module, params = kernel("mala")
     params["step_size"] = 0.3
     result = srmc.sample(
-        jax.random.key(4), srmc.wrap(module, alpha=5.0, tilt=tilt, **params), target, 4000, 32, thin=1,
-        initial_position=target.sample(jax.random.key(1), 32),
+        jax.random.key(4), srmc.wrap(module, alpha=5.0, tilt=tilt, **params), target, 4000, 32,
+        initial_position=target.sample(jax.random.key(1), 32), options=srmc.RunOptions(thin=1), warmup=0,
     )
-    start, end = result.theta_norm[:, 0].mean(), result.theta_norm[:, -1].mean()
+    start, end = result.draw_stats["theta_norm"][:, 0].mean(), result.draw_stats["theta_norm"][:, -1].mean()
     assert end < 0.25 * start, (start, end)
     plain = srmc.sample(
-        jax.random.key(4), srmc.wrap(module, alpha=0.0, tilt=tilt, **params), target, 4000, 32, thin=1,
-        initial_position=target.sample(jax.random.key(1), 32),
+        jax.random.key(4), srmc.wrap(module, alpha=0.0, tilt=tilt, **params), target, 4000, 32,
+        initial_position=target.sample(jax.random.key(1), 32), options=srmc.RunOptions(thin=1), warmup=0,
     )
     # with repellence theta shrinks faster than the plain running average of scores
-    assert end < 0.5 * plain.theta_norm[:, -1].mean()
+    assert end < 0.5 * plain.draw_stats["theta_norm"][:, -1].mean()
 
 
 @pytest.mark.parametrize("name", ["rwm", "mala", "hmc"])
@@ -118,8 +117,9 @@ def test_the_kernel_hands_back_log_pi_and_the_score_and_a_warmup_refreshes_them(
     for i in range(20):  # as the warm-up does: the base kernel on pi
         inner, _ = step(jax.random.key(100 + i), inner, target.logdensity, **params)
     assert not np.allclose(inner.position, state.inner.position)
-    stats = types.SimpleNamespace(acceptance=0.6, mean=jnp.zeros(2), variance=jnp.ones(2))
-    warmed = algorithm.with_reference(state._replace(inner=inner), stats, target)
+    stats = srmc.WarmupStats(jnp.zeros(2), jnp.ones(2), jnp.zeros(2), jnp.ones(2), 0.6, 100)
+    params = algorithm.adaptation.finish(algorithm.params, stats, target)
+    warmed = algorithm.adaptation.restart(state._replace(inner=inner), target, params)
     for aux, expected in zip(warmed.inner.aux, target.value_and_score(inner.position)):
         np.testing.assert_allclose(aux, expected, rtol=1e-6)
 
@@ -131,7 +131,7 @@ def test_the_split_surrogate_is_the_custom_derivative_one(tilt, gradient):
     `surrogate_logdensity`, and its aux is (log pi, s)."""
     target = targets.get("banana")
     x, theta, alpha = jnp.array([0.7, -1.3]), jnp.array([0.4, 0.9]), 0.5
-    reference = TiltReference(jnp.array([0.1, -0.2]), jnp.array([1.5, 0.8]), jnp.asarray(0.5), jnp.asarray(1.0))
+    reference = TiltReference(jnp.array([0.1, -0.2]), jnp.array([1.5, 0.8]))
     value, grad = jax.value_and_grad(surrogate_logdensity(target, theta, alpha, tilt, gradient,
                                                           reference=reference))(x)
     density = surrogate_density(target, theta, alpha, tilt, gradient, reference=reference)

@@ -16,8 +16,14 @@ TARGET = targets.get("iid_gaussian", dim=3)
 ALGORITHM = srmc.wrap(samplers.mala, alpha=2.0, tilt="linear", step_size=0.4)
 KEY = jax.random.key(11)
 # burn-in chunks of 6 and sampling chunks of 6 = 2 blocks of thin 3: two compiled programs for any num_steps
-# that is a multiple of 6
-RUN = dict(num_steps=60, num_chains=4, burn_in=12, thin=3, chunk_size=6, snapshot_steps=(3, 30, 60))
+# that is a multiple of 6; no warm-up (the step size is given)
+OPTIONS = srmc.RunOptions(burn_in=12, thin=3, chunk_size=6, snapshot_steps=(3, 30, 60))
+RUN = dict(num_steps=60, num_chains=4, warmup=0, options=OPTIONS)
+
+
+def run_with(**changes) -> dict:
+    """`RUN` with some of its options changed (e.g. ``run_with(chunk_size=12)``)."""
+    return RUN | {"options": OPTIONS._replace(**changes)}
 
 
 def assert_same_run(a: srmc.SampleResult, b: srmc.SampleResult, rtol: float = 0.0) -> None:

@@ -85,8 +85,8 @@ def srmc_hmc(target, tilt, num_steps, burn_in, step_size, num_integration_steps,
     # the fixed-length leapfrog these reference comparisons were set up with (no step jitter)
     algorithm = srmc.wrap(samplers.hmc, alpha=srmc.schedules.linear_warmup(1.0, 1000), tilt=tilt,
                           step_size=step_size, num_integration_steps=num_integration_steps, step_jitter=0.0)
-    result = srmc.sample(jax.random.key(2), algorithm, target, num_steps, 128, burn_in=burn_in, thin=thin,
-                         functions=targets.constrained_functions(target))
+    result = srmc.sample(jax.random.key(2), algorithm, target, num_steps, 128,
+                         functions=targets.constrained_functions(target), options=srmc.RunOptions(burn_in=burn_in, thin=thin), warmup=0)
     assert 0.6 < result.acceptance_rate.mean()
     assert result.num_nonfinite.sum() <= 10  # rare overflowing leapfrog paths (rejected), e.g. log tau far out
     return result

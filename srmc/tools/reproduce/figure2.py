@@ -42,7 +42,8 @@ import numpy as np
 from srmc import samplers, targets
 from srmc.method import schedules
 from srmc.method.kernels import state_cache
-from srmc.method.tilt import kernel_surrogate, tilted_gradient, tilted_value
+from srmc.method.surrogate import kernel_surrogate
+from srmc.method.tilt import score as score_tilt
 from srmc.targets.base import spread_stderr
 from srmc.targets.logistic import synthetic_logistic_starts
 from srmc.tools.reproduce import common
@@ -143,10 +144,11 @@ def sweep_step(block: Block, target: targets.Target) -> tuple[Callable, Callable
     module = kernel_module(block.kernel)
     kernel = module.build_kernel()
     gamma = schedules.polynomial(block.theta_step, 0.6)
+    tilt = score_tilt("shifted")
 
     def surrogate(theta: jax.Array, alpha_n: jax.Array) -> Any:
         """The surrogate as srmc.wrap hands it to the kernel (a `Density`: drifts alone inside trajectories)."""
-        return kernel_surrogate(module.spec, target, theta, alpha_n, "score", "shifted")
+        return kernel_surrogate(module.spec, target, theta, alpha_n, tilt)
 
     def init(x0: jax.Array) -> tuple[Any, jax.Array]:
         # theta_0 = 0: the surrogate's value and gradient are pi's
@@ -162,8 +164,8 @@ def sweep_step(block: Block, target: targets.Target) -> tuple[Callable, Callable
         alpha_next = alpha_at(n + 1, alpha, adaptive)
         cache = state_cache(module.spec, inner)
         inner = inner._replace(**{
-            cache.logdensity: tilted_value(logpi, score, x, theta, alpha_next, "score"),
-            cache.gradient: tilted_gradient(target, x, score, theta, alpha_next, "score", "shifted"),
+            cache.logdensity: tilt.value(logpi, -score, theta, alpha_next),
+            cache.gradient: tilt.gradient(target, x, score, theta, alpha_next, None),
         })
         return (inner, theta), info
 
