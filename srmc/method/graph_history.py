@@ -1,0 +1,175 @@
+"""The history of SRRW and HDT: a measure x_n on the nodes, updated by one scatter per step.
+
+    x_{n+1} = x_n + gamma_{n+1} (delta_{X_{n+1}} - x_n),      gamma_n = (n + m)^(-a),  a in (1/2, 1],  m > 0,
+
+from a positive starting measure x_0 (default uniform). With a = 1, x_n = (m x_0 + visits_n) / (m + n): the
+visit counts from the pseudo-counts m x_0 (m = 1 is the issue's gamma_n = (n + 1)^(-a)).
+
+Storage without an O(|V|) rescale per step ("lazy decay"). With s_n = prod_{k <= n} (1 - gamma_k), every node
+decays by the same factor, so node j is stored as its value at its last update t_j with the log scale then:
+
+    x_j(n) = values_j * exp(log s_n - stamps_j),        stamps_j = log s_{t_j}.
+
+A step multiplies nothing: it adds log(1 - gamma) to the scalar log s (a compensated, Kahan, sum so that rounding
+does not drift over millions of steps) and rewrites the visited node only. Reading a node is a gather; reading
+the whole of x (`history_measure`) is O(|V|) and is for read-outs, not for the hot path. Values never exceed 1
+and log x is computed as ``log(values) + log s - stamps``, so a node unvisited for a long time underflows to a
+tiny x only when read with `history_measure`, never inside a step.
+
+Two stores share one interface (`HistoryStore`, a record of functions, chosen when the algorithm is built):
+`FULL` (the whole (|V|,) history per chain) and `lru_store(fraction, ways)` (HDT's LRU cache: a fraction of
+the nodes, set-associative, see `srmc.method.graph_cache`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+
+
+class HistoryParams(NamedTuple):
+    """The numbers of SRRW and HDT, data (a sweep over them is another array, not another compile).
+
+    Attributes:
+      alpha: repellence strength, >= 0 (0: the base chain).
+      step_exponent: a in (1/2, 1]: gamma_n = (n + pseudo_count)^(-a).
+      pseudo_count: m > 0, the mass of the starting history x_0 (with a = 1, x_n = (m x_0 + visits) / (m + n)).
+    """
+
+    alpha: Array
+    step_exponent: Array
+    pseudo_count: Array
+
+
+def _concrete(value: Any) -> np.ndarray | None:
+    """`value` as a float array, or None when it is traced."""
+    if isinstance(value, jax.core.Tracer):
+        return None
+    return np.asarray(value, np.float64)
+
+
+def history_params(alpha: Any = 1.0, step_exponent: Any = 1.0, pseudo_count: Any = 1.0) -> HistoryParams:
+    """`HistoryParams` as float arrays, each concrete value checked (a ValueError naming it and the fix)."""
+    checks = (("alpha", alpha, lambda v: np.isfinite(v) & (v >= 0), "must be finite and >= 0 (0: the base chain)"),
+              ("step_exponent", step_exponent, lambda v: (v > 0.5) & (v <= 1.0),
+               "must lie in (1/2, 1] (gamma_n = (n + m)^-a must sum to infinity with summable squares)"),
+              ("pseudo_count", pseudo_count, lambda v: np.isfinite(v) & (v > 0),
+               "must be finite and > 0 (the starting history's mass)"))
+    for name, value, ok, rule in checks:
+        array = _concrete(value)
+        if array is not None and not np.all(ok(array)):
+            raise ValueError(f"{name} {rule}, got {value!r}.")
+    dtype = jnp.result_type(float)
+    return HistoryParams(*(jnp.asarray(v, dtype) for v in (alpha, step_exponent, pseudo_count)))
+
+
+def step_size(count: Array, params: HistoryParams) -> Array:
+    """gamma_{n+1} = (n + 1 + m)^(-a) for the update after `count` = n steps."""
+    return (count.astype(params.pseudo_count.dtype) + 1.0 + params.pseudo_count) ** (-params.step_exponent)
+
+
+class LogScale(NamedTuple):
+    """log s_n as a compensated (Kahan) sum: ``value`` the sum, ``error`` the rounding carried to the next add."""
+
+    value: Array
+    error: Array
+
+
+def add_log_scale(scale: LogScale, increment: Array) -> LogScale:
+    """``scale + increment`` with Kahan compensation."""
+    corrected = increment - scale.error
+    total = scale.value + corrected
+    return LogScale(total, (total - scale.value) - corrected)
+
+
+def zero_log_scale(dtype: Any) -> LogScale:
+    """log s_0 = 0."""
+    return LogScale(jnp.zeros((), dtype), jnp.zeros((), dtype))
+
+
+class History(NamedTuple):
+    """The full history of one chain: node j's value and log scale at its last update (see the module doc)."""
+
+    values: Array
+    stamps: Array
+    log_scale: LogScale
+
+
+def initial_measure(num_nodes: int, initial_history: Any = None) -> np.ndarray:
+    """x_0 as float64 summing to 1: uniform, or `initial_history` normalised (a ValueError unless it has shape
+    (num_nodes,) and is positive and finite)."""
+    if initial_history is None:
+        return np.full(num_nodes, 1.0 / num_nodes)
+    x0 = np.asarray(initial_history, np.float64)
+    if x0.shape != (num_nodes,) or not np.all(np.isfinite(x0) & (x0 > 0)):
+        raise ValueError(f"initial_history must be a positive finite array of shape ({num_nodes},) (one weight per "
+                         f"node; it is normalised), got shape {x0.shape}.")
+    return x0 / x0.sum()
+
+
+def full_init(x0: np.ndarray, logdensity_fn: Callable) -> History:
+    """The full history at x_0 (`logdensity_fn` unused: the full store needs no target values)."""
+    dtype = jnp.result_type(float)
+    values = jnp.asarray(x0, dtype)
+    return History(values, jnp.zeros_like(values), zero_log_scale(dtype))
+
+
+def full_log_ratio(history: History, nodes: Array, log_target: Array) -> Array:
+    """log (x_j / mu_j) = log x_j - log mu_j at `nodes` (log mu unnormalised: the constant cancels everywhere)."""
+    return jnp.log(history.values[nodes]) + history.log_scale.value - history.stamps[nodes] - log_target
+
+
+def full_update(history: History, node: Array, gamma: Array, count: Array, log_target: Array) -> History:
+    """x <- x + gamma (delta_node - x): one scatter (`count` and `log_target` unused by the full store)."""
+    scale = add_log_scale(history.log_scale, jnp.log1p(-gamma))
+    decayed = history.values[node] * jnp.exp(scale.value - history.stamps[node])
+    return History(history.values.at[node].set(decayed + gamma), history.stamps.at[node].set(scale.value), scale)
+
+
+def full_measure(history: History) -> Array:
+    """x_n, the whole (|V|,) measure (O(|V|): a read-out)."""
+    return history.values * jnp.exp(history.log_scale.value - history.stamps)
+
+
+class HistoryStore(NamedTuple):
+    """How a history is kept: functions with one signature for every store (a static choice, hashable).
+
+    Attributes:
+      name: ``"full"`` or ``"lru(<fraction>, <ways>)"``.
+      init: ``(x0 (NumPy, (|V|,)), logdensity_fn) -> history``.
+      log_ratio: ``(history, nodes, log_target) -> log (x_j / mu_j)`` at `nodes` (imputed where not stored).
+      update: ``(history, node, gamma, count, log_target) -> history``, after a move to `node` at step `count`.
+      measure: ``history -> x_n`` (the full store only; None where the store keeps part of it).
+    """
+
+    name: str
+    init: Callable[..., Any]
+    log_ratio: Callable[..., Array]
+    update: Callable[..., Any]
+    measure: Callable[[Any], Array] | None
+
+
+FULL = HistoryStore("full", full_init, full_log_ratio, full_update, full_measure)
+
+
+def lru_store(fraction: float, ways: int = 8) -> HistoryStore:
+    """HDT's LRU cache keeping ``ceil(fraction |V|)`` nodes (see `srmc.method.graph_cache`)."""
+    from srmc.method import graph_cache
+
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction <= 1.0:
+        raise ValueError(f"cache must be None (the full history) or a fraction in (0, 1] of the nodes to keep, got "
+                         f"{fraction!r}.")
+    if isinstance(ways, bool) or not isinstance(ways, int) or ways < 1:
+        raise ValueError(f"cache_ways must be a positive integer, got {ways!r}.")
+    return graph_cache.store(float(fraction), ways)
+
+
+def capacity(num_nodes: int, fraction: float) -> int:
+    """The number of nodes a cache of `fraction` keeps: ceil(fraction |V|), at least 1."""
+    return max(1, math.ceil(fraction * num_nodes))
