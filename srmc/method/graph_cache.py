@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from srmc.method.graph_history import HistoryStore, LogScale, add_log_scale, capacity, zero_log_scale
+from srmc.method.graph_history import HistoryStore, LogScale, add_log_scale, capacity, log_decay, zero_log_scale
 
 Array = jax.Array
 
@@ -33,12 +33,14 @@ EMPTY = -1
 
 
 class CachedHistory(NamedTuple):
-    """The cache of one chain: per slot (S sets x W ways) the node (-1: empty), its value and log scale at its
-    last update, its log target and the step of its last visit (-2: empty, -1: filled at the start)."""
+    """The cache of one chain: per slot (S sets x W ways) the node (-1: empty), its value and log scale (value and
+    compensation) at its last update, its log target and the step of its last visit (-2: empty, -1: filled at
+    the start)."""
 
     keys: Array
     values: Array
     stamps: Array
+    stamp_errors: Array
     log_target: Array
     last_used: Array
     log_scale: LogScale
@@ -75,16 +77,15 @@ def cache_init(x0: np.ndarray, logdensity_fn: Callable, fraction: float, ways: i
     log_target = jax.vmap(jax.vmap(lambda j: jnp.asarray(logdensity_fn(j[None]), dtype)))(safe)
     return CachedHistory(
         jnp.asarray(keys, jnp.int32), jnp.asarray(np.where(filled, x0[np.where(filled, keys, 0)], 0.0), dtype),
-        jnp.zeros(keys.shape, dtype), jnp.where(filled, log_target, -jnp.inf), jnp.asarray(np.where(filled, -1, -2),
-                                                                                            jnp.int32),
-        zero_log_scale(dtype))
+        jnp.zeros(keys.shape, dtype), jnp.zeros(keys.shape, dtype), jnp.where(filled, log_target, -jnp.inf),
+        jnp.asarray(np.where(filled, -1, -2), jnp.int32), zero_log_scale(dtype))
 
 
 def _set_log_mass(history: CachedHistory, s: Array) -> tuple[Array, Array]:
     """log x of every way of set `s` (-inf where empty) and log (sum_w x_w / sum_w mu_w) over its occupants."""
     occupied = history.keys[s] != EMPTY
-    log_x = jnp.where(occupied, jnp.log(jnp.where(occupied, history.values[s], 1.0)) + history.log_scale.value
-                      - history.stamps[s], -jnp.inf)
+    decay = log_decay(history.log_scale, history.stamps[s], history.stamp_errors[s])
+    log_x = jnp.where(occupied, jnp.log(jnp.where(occupied, history.values[s], 1.0)) + decay, -jnp.inf)
     return log_x, jax.nn.logsumexp(log_x) - jax.nn.logsumexp(history.log_target[s])
 
 
@@ -107,13 +108,16 @@ def cache_update(history: CachedHistory, node: Array, gamma: Array, count: Array
     """x <- x + gamma (delta_node - x): the node's slot (a hit, or its set's least recently visited way, evicted)
     gets (1 - gamma) x_node + gamma, x_node imputed on a miss."""
     s = set_of(node, history.keys.shape[0])
-    log_x_now = _log_ratio_one(history, node, log_target) + log_target  # log x_node(n), imputed on a miss
     hit = history.keys[s] == node
-    way = jnp.where(jnp.any(hit), jnp.argmax(hit), jnp.argmin(history.last_used[s]))
+    found = jnp.any(hit)
+    way = jnp.where(found, jnp.argmax(hit), jnp.argmin(history.last_used[s]))
     scale = add_log_scale(history.log_scale, jnp.log1p(-gamma))
-    value = jnp.exp(log_x_now + jnp.log1p(-gamma)) + gamma
+    kept = history.values[s, way] * jnp.exp(log_decay(scale, history.stamps[s, way], history.stamp_errors[s, way]))
+    imputed = jnp.exp(_log_ratio_one(history, node, log_target) + log_target + jnp.log1p(-gamma))
+    value = jnp.where(found, kept, imputed) + gamma
     return CachedHistory(history.keys.at[s, way].set(node), history.values.at[s, way].set(value),
-                         history.stamps.at[s, way].set(scale.value), history.log_target.at[s, way].set(log_target),
+                         history.stamps.at[s, way].set(scale.value), history.stamp_errors.at[s, way].set(scale.error),
+                         history.log_target.at[s, way].set(log_target),
                          history.last_used.at[s, way].set(count), scale)
 
 
