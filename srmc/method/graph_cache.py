@@ -24,7 +24,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from srmc.method.graph_history import HistoryStore, LogScale, add_log_scale, capacity, log_decay, zero_log_scale
+from srmc.method.graph_history import (
+    HistoryStore,
+    LogScale,
+    add_log_scale,
+    capacity,
+    row_log_value,
+    updated_row,
+    zero_log_scale,
+)
 
 Array = jax.Array
 
@@ -33,17 +41,23 @@ EMPTY = -1
 
 
 class CachedHistory(NamedTuple):
-    """The cache of one chain: per slot (S sets x W ways) the node (-1: empty), its value and log scale (value and
-    compensation) at its last update, its log target and the step of its last visit (-2: empty, -1: filled at
-    the start)."""
+    """The cache of one chain, as two tables over its slots (S sets x W ways):
 
-    keys: Array
-    values: Array
-    stamps: Array
-    stamp_errors: Array
-    log_target: Array
-    last_used: Array
+    - ``rows`` (S, W, 4) float: the node's history row (value, stamp, stamp error; `graph_history.History`) and
+      its log target;
+    - ``tags`` (S, W, 2) int32: the node (-1: empty) and the step of its last visit (-2: empty, -1: filled at
+      the start).
+
+    Tables rather than one array per field: a step reads the visited set and writes one slot computed from what
+    it read, which XLA does in place."""
+
+    rows: Array
+    tags: Array
     log_scale: LogScale
+
+
+LOG_TARGET = 3  # the rows' fourth column
+KEY, LAST_USED = 0, 1  # the tags' columns
 
 
 def set_of(nodes: Array, num_sets: int) -> Array:
@@ -75,50 +89,55 @@ def cache_init(x0: np.ndarray, logdensity_fn: Callable, fraction: float, ways: i
     dtype = jnp.result_type(float)
     safe = jnp.asarray(np.where(filled, keys, 0), jnp.int32)
     log_target = jax.vmap(jax.vmap(lambda j: jnp.asarray(logdensity_fn(j[None]), dtype)))(safe)
-    return CachedHistory(
-        jnp.asarray(keys, jnp.int32), jnp.asarray(np.where(filled, x0[np.where(filled, keys, 0)], 0.0), dtype),
-        jnp.zeros(keys.shape, dtype), jnp.zeros(keys.shape, dtype), jnp.where(filled, log_target, -jnp.inf),
-        jnp.asarray(np.where(filled, -1, -2), jnp.int32), zero_log_scale(dtype))
+    values = jnp.asarray(np.where(filled, x0[np.where(filled, keys, 0)], 0.0), dtype)
+    zeros = jnp.zeros(keys.shape, dtype)
+    rows = jnp.stack([values, zeros, zeros, jnp.where(filled, log_target, -jnp.inf)], axis=-1)
+    tags = jnp.stack([jnp.asarray(keys, jnp.int32), jnp.asarray(np.where(filled, -1, -2), jnp.int32)], axis=-1)
+    return CachedHistory(rows, tags, zero_log_scale(dtype))
 
 
-def _set_log_mass(history: CachedHistory, s: Array) -> tuple[Array, Array]:
-    """log x of every way of set `s` (-inf where empty) and log (sum_w x_w / sum_w mu_w) over its occupants."""
-    occupied = history.keys[s] != EMPTY
-    decay = log_decay(history.log_scale, history.stamps[s], history.stamp_errors[s])
-    log_x = jnp.where(occupied, jnp.log(jnp.where(occupied, history.values[s], 1.0)) + decay, -jnp.inf)
-    return log_x, jax.nn.logsumexp(log_x) - jax.nn.logsumexp(history.log_target[s])
+def _set_log_mass(rows: Array, tags: Array, scale: LogScale) -> tuple[Array, Array]:
+    """log x of every way of a set (-inf where empty) and log (sum_w x_w / sum_w mu_w) over its occupants."""
+    occupied = tags[:, KEY] != EMPTY
+    safe = jnp.where(occupied[:, None], rows, 1.0)
+    log_x = jnp.where(occupied, row_log_value(safe, scale), -jnp.inf)
+    return log_x, jax.nn.logsumexp(log_x) - jax.nn.logsumexp(rows[:, LOG_TARGET])
 
 
-def _log_ratio_one(history: CachedHistory, node: Array, log_target: Array) -> Array:
-    s = set_of(node, history.keys.shape[0])
-    log_x, log_imputed = _set_log_mass(history, s)
-    hit = history.keys[s] == node
-    cached = jnp.sum(jnp.where(hit, log_x, 0.0)) - log_target
-    return jnp.where(jnp.any(hit), cached, log_imputed)
+def _log_ratio_in_set(rows: Array, tags: Array, scale: LogScale, node: Array, log_target: Array) -> Array:
+    """log (x_node / mu_node) from the node's set: stored on a hit, imputed on a miss."""
+    log_x, log_imputed = _set_log_mass(rows, tags, scale)
+    hit = tags[:, KEY] == node
+    return jnp.where(jnp.any(hit), jnp.sum(jnp.where(hit, log_x, 0.0)) - log_target, log_imputed)
 
 
 def cache_log_ratio(history: CachedHistory, nodes: Array, log_target: Array) -> Array:
     """log (x_j / mu_j) at `nodes`: stored where cached, the set's imputed ratio elsewhere."""
     flat_nodes, flat_target = jnp.reshape(nodes, (-1,)), jnp.reshape(log_target, (-1,))
-    ratios = jax.vmap(lambda j, t: _log_ratio_one(history, j, t))(flat_nodes, flat_target)
-    return jnp.reshape(ratios, jnp.shape(nodes))
+    num_sets = history.rows.shape[0]
+
+    def one(node: Array, target: Array) -> Array:
+        s = set_of(node, num_sets)
+        return _log_ratio_in_set(history.rows[s], history.tags[s], history.log_scale, node, target)
+
+    return jnp.reshape(jax.vmap(one)(flat_nodes, flat_target), jnp.shape(nodes))
 
 
 def cache_update(history: CachedHistory, node: Array, gamma: Array, count: Array, log_target: Array) -> CachedHistory:
     """x <- x + gamma (delta_node - x): the node's slot (a hit, or its set's least recently visited way, evicted)
     gets (1 - gamma) x_node + gamma, x_node imputed on a miss."""
-    s = set_of(node, history.keys.shape[0])
-    hit = history.keys[s] == node
+    s = set_of(node, history.rows.shape[0])
+    rows, tags = history.rows[s], history.tags[s]
+    hit = tags[:, KEY] == node
     found = jnp.any(hit)
-    way = jnp.where(found, jnp.argmax(hit), jnp.argmin(history.last_used[s]))
+    way = jnp.where(found, jnp.argmax(hit), jnp.argmin(tags[:, LAST_USED]))
     scale = add_log_scale(history.log_scale, jnp.log1p(-gamma))
-    kept = history.values[s, way] * jnp.exp(log_decay(scale, history.stamps[s, way], history.stamp_errors[s, way]))
-    imputed = jnp.exp(_log_ratio_one(history, node, log_target) + log_target + jnp.log1p(-gamma))
-    value = jnp.where(found, kept, imputed) + gamma
-    return CachedHistory(history.keys.at[s, way].set(node), history.values.at[s, way].set(value),
-                         history.stamps.at[s, way].set(scale.value), history.stamp_errors.at[s, way].set(scale.error),
-                         history.log_target.at[s, way].set(log_target),
-                         history.last_used.at[s, way].set(count), scale)
+    kept = updated_row(rows[way, :3], scale, gamma)  # a hit: as the full store does
+    imputed_log_x = _log_ratio_in_set(rows, tags, history.log_scale, node, log_target) + log_target
+    fresh = jnp.stack([jnp.exp(imputed_log_x + jnp.log1p(-gamma)) + gamma, scale.value, scale.error])
+    new_row = jnp.concatenate([jnp.where(found, kept, fresh), log_target[None]])
+    new_tag = jnp.stack([node, count]).astype(jnp.int32)
+    return CachedHistory(history.rows.at[s, way].set(new_row), history.tags.at[s, way].set(new_tag), scale)
 
 
 def store(fraction: float, ways: int) -> HistoryStore:

@@ -8,7 +8,7 @@ visit counts from the pseudo-counts m x_0 (m = 1 is the issue's gamma_n = (n + 1
 Storage without an O(|V|) rescale per step ("lazy decay"). With s_n = prod_{k <= n} (1 - gamma_k), every node
 decays by the same factor, so node j is stored as its value at its last update t_j with the log scale then:
 
-    x_j(n) = values_j * exp(log s_n - stamps_j),        stamps_j = log s_{t_j}.
+    x_j(n) = value_j * exp(log s_n - stamp_j),        stamp_j = log s_{t_j}.
 
 A step multiplies nothing: it adds log(1 - gamma) to the scalar log s and rewrites the visited node only. log s
 is a compensated (Kahan) sum, and each stamp keeps the sum's compensation too, so that the decay factor
@@ -16,7 +16,7 @@ exp(log s_n - log s_t) is exact to float32 rounding however long the run: the st
 recursion only by float32 rounding of each node's own updates (a random walk of about 1e-7 relative per update;
 `tests/graphs/test_srrw_hdt.py` measures 2e5 steps). Reading a node is a gather; reading
 the whole of x (`history_measure`) is O(|V|) and is for read-outs, not for the hot path. Values never exceed 1
-and log x is computed as ``log(values) + log s - stamps``, so a node unvisited for a long time underflows to a
+and log x is computed as ``log(value) + log s - stamp``, so a node unvisited for a long time underflows to a
 tiny x only when read with `history_measure`, never inside a step.
 
 Two stores share one interface (`HistoryStore`, a record of functions, chosen when the algorithm is built):
@@ -102,13 +102,16 @@ def log_decay(now: LogScale, stamp: Array, stamp_error: Array) -> Array:
 
 
 class History(NamedTuple):
-    """The full history of one chain: node j's value and log scale (a compensated sum: value and error) at its
-    last update (see the module doc)."""
+    """The full history of one chain: a ``(|V|, 3)`` table whose row j holds node j's value, and the log scale
+    at its last update as a compensated sum (value, error); see the module doc. One table rather than three
+    arrays: a step gathers the visited row and scatters the new row computed from it, which XLA does in place
+    (three separate arrays made it copy two (chains, |V|) arrays per step)."""
 
-    values: Array
-    stamps: Array
-    stamp_errors: Array
+    table: Array
     log_scale: LogScale
+
+
+VALUE, STAMP, STAMP_ERROR = 0, 1, 2  # the columns of a history table
 
 
 def initial_measure(num_nodes: int, initial_history: Any = None) -> np.ndarray:
@@ -123,30 +126,45 @@ def initial_measure(num_nodes: int, initial_history: Any = None) -> np.ndarray:
     return x0 / x0.sum()
 
 
+def initial_table(x0: np.ndarray, dtype: Any) -> Array:
+    """The ``(|V|, 3)`` table of x_0 at log scale 0."""
+    values = jnp.asarray(x0, dtype)
+    return jnp.stack([values, jnp.zeros_like(values), jnp.zeros_like(values)], axis=-1)
+
+
+def row_log_value(row: Array, scale: LogScale) -> Array:
+    """log x_j(n) from node j's row(s) (..., 3) and the current log scale."""
+    return jnp.log(row[..., VALUE]) + log_decay(scale, row[..., STAMP], row[..., STAMP_ERROR])
+
+
+def updated_row(row: Array, scale: LogScale, gamma: Array) -> Array:
+    """The visited node's new row: value (1 - gamma) x_j(n) + gamma = value * exp(log s_{n+1} - stamp) + gamma,
+    stamped with the new log scale `scale` (log s_{n+1})."""
+    decayed = row[..., VALUE] * jnp.exp(log_decay(scale, row[..., STAMP], row[..., STAMP_ERROR]))
+    return jnp.stack([decayed + gamma, scale.value, scale.error], axis=-1)
+
+
 def full_init(x0: np.ndarray, logdensity_fn: Callable) -> History:
     """The full history at x_0 (`logdensity_fn` unused: the full store needs no target values)."""
     dtype = jnp.result_type(float)
-    values = jnp.asarray(x0, dtype)
-    return History(values, jnp.zeros_like(values), jnp.zeros_like(values), zero_log_scale(dtype))
+    return History(initial_table(x0, dtype), zero_log_scale(dtype))
 
 
 def full_log_ratio(history: History, nodes: Array, log_target: Array) -> Array:
     """log (x_j / mu_j) = log x_j - log mu_j at `nodes` (log mu unnormalised: the constant cancels everywhere)."""
-    decay = log_decay(history.log_scale, history.stamps[nodes], history.stamp_errors[nodes])
-    return jnp.log(history.values[nodes]) + decay - log_target
+    return row_log_value(history.table[nodes], history.log_scale) - log_target
 
 
 def full_update(history: History, node: Array, gamma: Array, count: Array, log_target: Array) -> History:
-    """x <- x + gamma (delta_node - x): one scatter (`count` and `log_target` unused by the full store)."""
+    """x <- x + gamma (delta_node - x): one gather and one scatter of the visited row (`count` and `log_target`
+    unused by the full store)."""
     scale = add_log_scale(history.log_scale, jnp.log1p(-gamma))
-    decayed = history.values[node] * jnp.exp(log_decay(scale, history.stamps[node], history.stamp_errors[node]))
-    return History(history.values.at[node].set(decayed + gamma), history.stamps.at[node].set(scale.value),
-                   history.stamp_errors.at[node].set(scale.error), scale)
+    return History(history.table.at[node].set(updated_row(history.table[node], scale, gamma)), scale)
 
 
 def full_measure(history: History) -> Array:
     """x_n, the whole (|V|,) measure (O(|V|): a read-out)."""
-    return history.values * jnp.exp(log_decay(history.log_scale, history.stamps, history.stamp_errors))
+    return jnp.exp(row_log_value(history.table, history.log_scale))
 
 
 class HistoryStore(NamedTuple):

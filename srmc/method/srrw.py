@@ -93,7 +93,7 @@ def _row_pass(rng_key: Array, state: SRRWState, logdensity_fn: Callable, graph: 
     node = state.position[0]
     start, degree = graph.offsets[node], graph.degrees[node]
     lanes = jnp.arange(chunk_size, dtype=jnp.int32)
-    dtype = state.history.values.dtype
+    dtype = state.history.table.dtype
 
     def body(row: _Row) -> _Row:
         offsets = row.chunk * chunk_size + lanes

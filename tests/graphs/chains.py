@@ -59,7 +59,7 @@ def run_chains(algorithm: Any, target: targets.Target, num_chains: int, num_step
     states = scan(states, key_run)
     visits = np.asarray(states.visits, np.float64) / num_steps
     history = None
-    if hasattr(states.history, "values") and states.history.values.ndim == 2:
+    if hasattr(states.history, "table"):  # the full store
         from srmc.method.graph_history import full_measure
 
         history = np.asarray(jax.vmap(full_measure)(states.history), np.float64)

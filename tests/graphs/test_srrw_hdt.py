@@ -48,8 +48,7 @@ def test_hdt_at_alpha_zero_is_the_base_kernel_bit_for_bit(kernel, params):
 
 
 def _frozen_state(node: int, x: np.ndarray) -> srrw.SRRWState:
-    values = jnp.asarray(x / x.sum(), jnp.float32)
-    history = History(values, jnp.zeros_like(values), jnp.zeros_like(values), zero_log_scale(values.dtype))
+    history = History(graph_history.initial_table(x / x.sum(), jnp.float32), zero_log_scale(jnp.float32))
     return srrw.SRRWState(jnp.array([node], jnp.int32), history, jnp.zeros(len(x), jnp.int32), jnp.zeros((), jnp.int32))
 
 
@@ -175,7 +174,7 @@ def test_the_lru_cache_keeps_a_fraction_and_at_full_size_is_exact_hdt():
     cached = run_chains(hdt.hdt(alpha=5.0, cache=1.0, cache_ways=64), target, 4, 300, seed=2)
     np.testing.assert_array_equal(full.states.visits, cached.states.visits)
     small = run_chains(hdt.hdt(alpha=5.0, cache=0.1, cache_ways=2), target, 4, 300, seed=2)
-    assert small.states.history.keys.shape[1:] == (2, 2)  # ceil(3.4) = 4 slots in 2 sets of 2 ways
+    assert small.states.history.tags.shape[1:3] == (2, 2)  # ceil(3.4) = 4 slots in 2 sets of 2 ways
     assert np.all(np.asarray(small.states.visits).sum(axis=1) == 300)
 
 
