@@ -10,10 +10,11 @@ walks as a bare jitted scan of vmapped chains (`_timing.algorithm_scan`: no runn
 --repeats, with 1 chain (20000 steps) and with 1024 chains (2000 steps). The table prints microseconds per
 chain-step and the speed-up over the NumPy loop.
 
---hubs: the same three walks with 1024 chains on ego networks (`targets.get("ego_network")`) whose hub has each
-given degree and 1000 alters... chains at uniformly drawn nodes: MHRW and HDT read O(1) nodes per step whatever the
-degree; SRRW reads the current node's row, so a batch of chains pays for the largest degree among its chains at
-each step (`srmc.method.srrw`). The last line prints the speed-ups at 1 and 1024 chains.
+--hubs: the same three walks with 1024 chains on ego networks (`targets.get("ego_network")`, uniform mu) whose hub
+has each given degree (= its number of alters, so |V| grows with it), chains started at uniformly drawn nodes: MHRW
+and HDT read O(1) nodes per step whatever the degree; SRRW reads the current node's row, so a batch of chains pays
+for the largest degree among its chains at each step (`srmc.method.srrw`). The last line prints the speed-ups at 1
+and 1024 chains.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def srmc_seconds_per_chain_step(target: targets.Target, alpha: float, num_chains
 
 def hub_table(hubs: list[int], alpha: float, repeats: int) -> None:
     """Microseconds per chain-step at 1024 chains on ego networks with hubs of the given degrees."""
-    print(f"\n1024 chains x 500 steps on ego networks (hub degree = alters; uniform mu); us per chain-step")
+    print("\n1024 chains x 500 steps on ego networks (hub degree = alters; uniform mu); us per chain-step")
     print(f"{'hub degree':>10}" + "".join(f"{name:>10}" for name in algorithms(alpha)))
     for hub in hubs:
         target = targets.get("ego_network", num_alters=hub)

@@ -171,10 +171,10 @@ def srrw_spec(kernel: Any) -> GraphKernelSpec:
     """The record of `kernel`, a ValueError unless it is reversible and hands over its transition row."""
     spec = as_graph_spec(kernel)
     if spec.transition_row is None or not spec.reversible:
+        reason = "cannot hand over its row" if spec.transition_row is None else "is not reversible"
         raise ValueError(f"SRRW needs a reversible base kernel that hands over its whole transition row; "
-                         f"{spec.name} {'cannot hand over its row' if spec.transition_row is None else 'is not reversible'}"
-                         ". Use srmc.samplers.mhrw, or run this kernel with srmc.method.hdt.hdt (any mu-invariant "
-                         "kernel).")
+                         f"{spec.name} {reason}. Use srmc.samplers.mhrw, or run this kernel with "
+                         "srmc.method.hdt.hdt (any mu-invariant kernel).")
     return spec
 
 

@@ -94,7 +94,7 @@ def _one_step_ends(spec: Any, chain: ExactChain, target: Any, params: dict, num_
     return chain.rows_of(jax.device_get(ends)).reshape(num_states, num_samples)
 
 
-def _pearson(counts: np.ndarray, probabilities: np.ndarray, num_samples: int) -> tuple[float, int, bool]:
+def pearson_row(counts: np.ndarray, probabilities: np.ndarray, num_samples: int) -> tuple[float, int, bool]:
     """Pearson's statistic and degrees of freedom over one row (cells with few expected counts pooled), and
     whether the row landed anywhere the matrix forbids."""
     expected = probabilities * num_samples
@@ -123,7 +123,7 @@ def check_graph_transitions(kernel: Any, target: Any, params: dict | None = None
     total, dof, forbidden = 0.0, 0, False
     for state in range(num_states):
         counts = np.bincount(ends[state], minlength=num_states).astype(np.float64)
-        statistic, degrees, bad = _pearson(counts, chain.matrix[state], num_samples)
+        statistic, degrees, bad = pearson_row(counts, chain.matrix[state], num_samples)
         total, dof, forbidden = total + statistic, dof + degrees, forbidden or bad
     p_value = float(stats.chi2.sf(total, dof)) if dof > 0 else 1.0
     passed = (p_value >= false_alarm_rate) and not forbidden
