@@ -134,6 +134,7 @@ def test_the_history_update_is_the_recursion_and_the_visit_counts_add_up():
             np.testing.assert_allclose(x, (2.0 * 0.2 + visits) / (2.0 + 3000), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_the_a1_history_stays_accurate_over_a_long_run():
     """After 2e5 SRRW steps in float32, the stored x_n equals (x_0 + visits) / (1 + n) to 5e-5 relative (measured:
     9e-6; without the compensated stamps it was 3e-4)."""
