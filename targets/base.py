@@ -209,6 +209,9 @@ def from_logdensity(
     enumeration when K^d is small, chains start uniformly; `conditional_logits` speeds up the score.
     """
     space = as_space(space, "space")
+    if space.score_rule == NO_SCORE:
+        raise ValueError("a graph target needs its graph: build it with srmc.targets.graph(G, weights) from a "
+                         "networkx graph.")
     if isinstance(space, Categorical):
         from .discrete import discrete_target
 

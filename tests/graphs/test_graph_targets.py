@@ -135,3 +135,8 @@ def test_a_graph_target_takes_no_score():
         targets.Target("g", target.space, target.logdensity, target.initial_position, score=lambda x: x)
     with pytest.raises(ValueError, match="no score"):
         target.value_and_score(jnp.array([0]))
+
+
+def test_from_logdensity_points_graph_spaces_to_targets_graph():
+    with pytest.raises(ValueError, match=r"targets.graph\(G, weights\)"):
+        targets.from_logdensity(lambda x: 0.0, Graph(4))
