@@ -12,13 +12,39 @@ off by O(h^2)), whose bias shrinks with the step size but never vanishes. Discre
 ``num_categories``, which srmc fills in from the target): gibbs, discrete_metropolis, gwg (Gibbs-with-Gradients),
 dmala (discrete Langevin with a Metropolis correction). The discrete kernels expose ``transition_probabilities``
 for exact invariance checks by enumeration.
+
+Graph kernels, on the nodes of a finite connected graph (`srmc.targets.graph`), declared by a `GraphKernelSpec`
+(`srmc.samplers.graph_spec`: its exact transition matrix, whether it is reversible, whether it hands over its
+transition row): mhrw (Metropolis–Hastings random walk; hands over its row), nbrw (non-backtracking MH in the style
+of MHDA; non-reversible, mu-invariant) and mtm (multiple-try Metropolis with locally balanced weights). They are
+listed in ``GRAPH_KERNELS``, apart from ``KERNELS`` (whose kernels the SRMC engine and CLI run).
 """
 
-from . import discrete_metropolis, dmala, gibbs, gwg, hmc, kinetic_langevin, mala, rwm, spec, ula, uld
+from . import (
+    discrete_metropolis,
+    dmala,
+    gibbs,
+    graph_spec,
+    gwg,
+    hmc,
+    kinetic_langevin,
+    mala,
+    mhrw,
+    mtm,
+    nbrw,
+    rwm,
+    spec,
+    ula,
+    uld,
+)
+from .graph_spec import ExactChain, GraphKernelSpec
 from .spec import KernelSpec
 
 # every built-in kernel module
 KERNELS = (rwm, mala, hmc, kinetic_langevin, ula, uld, gibbs, discrete_metropolis, gwg, dmala)
+# every built-in graph kernel module (records: GraphKernelSpec)
+GRAPH_KERNELS = (mhrw, nbrw, mtm)
 
-__all__ = ["KERNELS", "KernelSpec", "discrete_metropolis", "dmala", "gibbs", "gwg", "hmc", "kinetic_langevin",
-           "mala", "rwm", "spec", "ula", "uld"]
+__all__ = ["ExactChain", "GRAPH_KERNELS", "GraphKernelSpec", "KERNELS", "KernelSpec", "discrete_metropolis", "dmala",
+           "gibbs", "graph_spec", "gwg", "hmc", "kinetic_langevin", "mala", "mhrw", "mtm", "nbrw", "rwm", "spec",
+           "ula", "uld"]

@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (register the other continuous families)  # noqa:
                    fhmm,
                    funnel,
                    gaussian,  # noqa: F401  (registers the Gaussian family)
+                   graphs,  # noqa: F401  (graph targets: karate_club, barabasi_albert, ...)
                    lattice,
                    logistic,
                    mixture,
@@ -31,12 +32,13 @@ from .base import (
                    parameters,
                    register,
 )
+from .graphs import CSRGraph, GraphData, graph
 from .logdensity import from_logdensity
 from .numpyro_model import constrain, constrained_functions, constrained_moments, from_numpyro
-from .space import Categorical, Continuous, StateSpace
+from .space import Categorical, Continuous, Graph, StateSpace
 
 __all__ = [
-    "Categorical", "Continuous", "GaussianForm", "GroundTruth", "MixtureForm", "StateSpace", "Target", "constrain",
-    "constrained_functions", "constrained_moments", "describe", "exact_truth", "from_logdensity", "from_numpyro",
-    "get", "missing_requirement", "names", "parameters", "register",
+    "CSRGraph", "Categorical", "Continuous", "GaussianForm", "Graph", "GraphData", "GroundTruth", "MixtureForm",
+    "StateSpace", "Target", "constrain", "constrained_functions", "constrained_moments", "describe", "exact_truth",
+    "from_logdensity", "from_numpyro", "get", "graph", "missing_requirement", "names", "parameters", "register",
 ]

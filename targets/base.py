@@ -11,7 +11,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .space import Categorical, Continuous, StateSpace, as_space, check_int  # noqa: F401  (check_int re-exported)
+from .space import (  # noqa: F401  (check_int re-exported)
+    AUTODIFF_SCORE,
+    NO_SCORE,
+    REQUIRED_SCORE,
+    Categorical,
+    Continuous,
+    StateSpace,
+    as_space,
+    check_int,
+)
 
 Array = jax.Array
 
@@ -66,7 +75,8 @@ class Target:
 
     Attributes:
       name: registry name (with parameters, e.g. ``"correlated_gaussian(dim=20,rho=0.9)"``).
-      space: its state space, `Continuous(dim)` or `Categorical(dim, num_categories)` (`targets.space`).
+      space: its state space, `Continuous(dim)`, `Categorical(dim, num_categories)` or `Graph(num_nodes)`
+        (`targets.space`); its ``score_rule`` decides what a missing score means (see `__post_init__`).
       logdensity: unnormalised log density of one position of shape ``(dim,)``.
       initial_position: ``(rng_key, num) -> (num, dim)`` starting points for chains.
       score: ``s(x)`` with ``E_pi[s] = 0``; defaults to ``jax.grad(logdensity)`` on a continuous space. Discrete
@@ -82,6 +92,8 @@ class Target:
       gaussian: the exact Gaussian form, for Gaussian targets.
       mixture: the exact Gaussian-mixture form, for mixture targets.
       model: the model a target was made from (`targets.from_numpyro`: a `NumPyroModel`), else None.
+      graph: graph targets (`targets.graph`): the `targets.graphs.GraphData` (CSR structure, exact mu, node
+        labels), else None.
       score_is_autodiff: set, not given: the score is ``jax.grad(logdensity)``, made because none was given.
     """
 
@@ -99,17 +111,24 @@ class Target:
     gaussian: GaussianForm | None = None
     mixture: MixtureForm | None = None
     model: Any = None
+    graph: Any = None
     score_is_autodiff: bool = dataclasses.field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        """Check the space and settle the score by the space's declared ``score_rule``: `AUTODIFF_SCORE`
+        (continuous: ``jax.grad(logdensity)`` unless given), `REQUIRED_SCORE` (categorical: a mean-zero score must
+        be given) or `NO_SCORE` (graph: none, and none may be given)."""
         object.__setattr__(self, "space", as_space(self.space, "Target space"))
-        discrete = isinstance(self.space, Categorical)
+        rule = self.space.score_rule
+        if rule == NO_SCORE and self.score is not None:
+            raise ValueError(f"Target {self.name!r}: a {self.space.label} target has no score; pass score=None.")
         if self.score is None:
-            if discrete:
+            if rule == REQUIRED_SCORE:
                 raise ValueError(f"Target {self.name!r}: a discrete target needs an explicit mean-zero score.")
-            object.__setattr__(self, "score", jax.grad(self.logdensity))
-            object.__setattr__(self, "score_is_autodiff", True)
-        if discrete and self.score_is_gradient:
+            if rule == AUTODIFF_SCORE:
+                object.__setattr__(self, "score", jax.grad(self.logdensity))
+                object.__setattr__(self, "score_is_autodiff", True)
+        if rule != AUTODIFF_SCORE and self.score_is_gradient:
             object.__setattr__(self, "score_is_gradient", False)
 
     @property
@@ -119,9 +138,9 @@ class Target:
 
     @property
     def num_categories(self) -> int:
-        """Values per site of a discrete target (2 for binary); a ValueError for a continuous one."""
+        """Values per site of a discrete target (2 for binary); a ValueError for a continuous or graph one."""
         if not isinstance(self.space, Categorical):
-            raise ValueError(f"target {self.name} is continuous; it has no num_categories.")
+            raise ValueError(f"target {self.name} is {self.kind}; it has no num_categories.")
         return self.space.num_categories
 
     @property
@@ -130,7 +149,10 @@ class Target:
         return self.space.label
 
     def value_and_score(self, position: Array) -> tuple[Array, Array]:
-        """``(log pi(x), s(x))``; one reverse pass when the score is the autodiff gradient."""
+        """``(log pi(x), s(x))``; one reverse pass when the score is the autodiff gradient (a ValueError on a space
+        without a score)."""
+        if self.score is None:
+            raise ValueError(f"target {self.name} is a {self.kind} target; it has no score.")
         if self.score_is_autodiff:
             return jax.value_and_grad(self.logdensity)(position)
         return self.logdensity(position), self.score(position)

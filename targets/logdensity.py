@@ -8,7 +8,7 @@ import jax
 
 from .base import Target
 from .discrete import discrete_target
-from .space import Categorical, StateSpace, as_space
+from .space import NO_SCORE, Categorical, StateSpace, as_space
 
 Array = jax.Array
 
@@ -32,6 +32,9 @@ def from_logdensity(
     enumeration when K^d is small, chains start uniformly; `conditional_logits` speeds up the score.
     """
     space = as_space(space, "space")
+    if space.score_rule == NO_SCORE:
+        raise ValueError("a graph target needs its graph: build it with srmc.targets.graph(G, weights) from a "
+                         "networkx graph.")
     if isinstance(space, Categorical):
         return discrete_target(name, logdensity, space.dim, space.num_categories, {}, score=score or "barker",
                                conditional_logits=conditional_logits)

@@ -1,11 +1,15 @@
-"""Typed state spaces: `Continuous(dim)` (R^d) and `Categorical(dim, num_categories)` ({0..K-1}^d, binary: K = 2).
+"""Typed state spaces: `Continuous(dim)` (R^d), `Categorical(dim, num_categories)` ({0..K-1}^d, binary: K = 2) and
+`Graph(num_nodes)` (the nodes of a finite connected graph).
 
 A target carries one (``target.space``), and everything that depends on which kind of space it is lives here:
 the position dtype and its validation, the shape of the score, the linear tilt's features, the relaxation that
 gradient-based discrete kernels differentiate through, and enumeration (with the one limit on its size).
 
 ``kind`` equals the state-space constant a kernel declares in its record (`srmc.samplers.spec.CONTINUOUS`,
-`srmc.samplers.spec.CATEGORICAL`), so ``kernel.state_space == target.space.kind`` says whether they fit.
+`srmc.samplers.spec.CATEGORICAL`, `srmc.samplers.graph_spec.GRAPH`), so ``kernel.state_space == target.space.kind``
+says whether they fit. ``score_rule`` declares what a target on the space does about a score (see `Target`):
+`AUTODIFF_SCORE` (none given: ``jax.grad`` of the log density), `REQUIRED_SCORE` (a mean-zero score must be given)
+or `NO_SCORE` (the space has no score: graph targets, sampled by SRRW/HDT, which need none).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ import numpy as np
 Array = jax.Array
 
 MAX_ENUMERATED_STATES = 2**20  # the most configurations anything in srmc enumerates
+
+AUTODIFF_SCORE = "autodiff"  # no score given: jax.grad(logdensity)
+REQUIRED_SCORE = "required"  # a mean-zero score must be given
+NO_SCORE = "none"  # the space has no score
 
 
 def check_int(value: Any, name: str, *, minimum: int = 1, non_integer: type[Exception] = ValueError) -> int:
@@ -54,6 +62,7 @@ class Continuous(NamedTuple):
 
     dim: int
     kind = "continuous"
+    score_rule = AUTODIFF_SCORE
 
     @property
     def label(self) -> str:
@@ -89,6 +98,7 @@ class Categorical(NamedTuple):
     dim: int
     num_categories: int = 2
     kind = "categorical"
+    score_rule = REQUIRED_SCORE
 
     @property
     def label(self) -> str:
@@ -139,11 +149,70 @@ class Categorical(NamedTuple):
         return jax.random.randint(rng_key, (num, self.dim), 0, self.num_categories, jnp.int32)
 
 
-StateSpace = Continuous | Categorical
+class Graph(NamedTuple):
+    """The nodes 0..num_nodes-1 of a finite, connected, undirected graph (`srmc.targets.graph` builds targets on it).
+
+    A position is an int32 array of shape ``(1,)`` holding the current node, so chains stack as ``(chains, 1)`` like
+    every other target's positions; ``dim`` is 1. The space has no score (``score_rule = NO_SCORE``). The graph's
+    structure is not part of the space (which stays small and hashable): a graph target carries it in
+    ``target.graph`` (`srmc.targets.graphs.GraphData`).
+    """
+
+    num_nodes: int
+    kind = "graph"
+    score_rule = NO_SCORE
+
+    @property
+    def dim(self) -> int:
+        """Length of a position vector: 1 (the node)."""
+        return 1
+
+    @property
+    def label(self) -> str:
+        """A word for tables: ``"graph"``."""
+        return "graph"
+
+    def check_positions(self, positions: Array, name: str = "initial_position") -> Array:
+        """Positions as int32 of shape ``(..., 1)``, or a ValueError naming `name` unless they are nodes 0..n-1."""
+        positions = jnp.asarray(positions)
+        if not jnp.issubdtype(positions.dtype, jnp.integer):
+            raise ValueError(f"{name} for a graph target must hold integer node indices in 0..{self.num_nodes - 1}.")
+        if positions.ndim == 0 or positions.shape[-1] != 1:
+            raise ValueError(f"{name} for a graph target must have shape (..., 1) (one node per chain), got "
+                             f"{positions.shape}; pass nodes[:, None].")
+        if bool(jnp.any((positions < 0) | (positions >= self.num_nodes))):
+            raise ValueError(f"{name} values must be nodes in 0..{self.num_nodes - 1}.")
+        return positions.astype(jnp.int32)
+
+    @property
+    def num_states(self) -> int:
+        """The number of nodes."""
+        return self.num_nodes
+
+    @property
+    def enumerable(self) -> bool:
+        """Whether `enumerate` will list every node (num_nodes <= `MAX_ENUMERATED_STATES`)."""
+        return self.num_nodes <= MAX_ENUMERATED_STATES
+
+    def enumerate(self) -> np.ndarray:
+        """Every node as a position, shape (num_nodes, 1), int32."""
+        if not self.enumerable:
+            raise ValueError(f"{self.num_nodes} nodes is too many to enumerate (limit {MAX_ENUMERATED_STATES}).")
+        return np.arange(self.num_nodes, dtype=np.int32)[:, None]
+
+    def uniform_positions(self, rng_key: Array, num: int) -> Array:
+        """`num` nodes drawn uniformly, shape (num, 1)."""
+        return jax.random.randint(rng_key, (num, 1), 0, self.num_nodes, jnp.int32)
+
+
+StateSpace = Continuous | Categorical | Graph
 
 
 def as_space(space: Any, name: str = "space") -> StateSpace:
-    """A `Continuous` or `Categorical` space; an int d means ``Continuous(d)``."""
+    """A `Continuous`, `Categorical` or `Graph` space; an int d means ``Continuous(d)``."""
+    if isinstance(space, Graph):
+        check_int(space.num_nodes, f"{name}.num_nodes", minimum=2)
+        return space
     if isinstance(space, (Continuous, Categorical)):
         check_int(space.dim, f"{name}.dim")
         if isinstance(space, Categorical):

@@ -45,6 +45,7 @@ from srmc.testing.discrete import (
                                      transition_counts,
                                      transition_matrix,
 )
+from srmc.testing.graphs import check_graph_invariance, check_graph_transitions, exact_graph_chain  # noqa: F401
 from srmc.testing.identities import check_alpha_zero_identity, check_determinism, check_vmap_and_jit
 from srmc.testing.running import CheckResult, final_states, kernel_functions, run_kernel, stationary_momentum
 from srmc.testing.strategies import (
