@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .smoothed import smoothed_gaussian, smoothed_isotropic_mixture
 from .space import Categorical, Continuous, StateSpace, as_space, check_int  # noqa: F401  (check_int re-exported)
 
 Array = jax.Array
@@ -83,6 +84,10 @@ class Target:
       mixture: the exact Gaussian-mixture form, for mixture targets.
       model: the model a target was made from (`targets.from_numpyro`: a `NumPyroModel`), else None.
       score_is_autodiff: set, not given: the score is ``jax.grad(logdensity)``, made because none was given.
+      smoothed_logdensity: ``(y, noise_variance) -> log p_s(y)``, the log of the Gaussian smoothing
+        ``p_s(y) = ∫ pi(x) N(y; x, s I) dx`` of the NORMALISED pi (s = noise variance >= 0), where it is known in
+        closed form (Gaussians, Gaussian mixtures: `targets.smoothed`); None otherwise. Walk-jump sampling
+        (`srmc.method.walk_jump`) reads it; without it the smoothed score must be estimated.
     """
 
     name: str
@@ -100,6 +105,7 @@ class Target:
     mixture: MixtureForm | None = None
     model: Any = None
     score_is_autodiff: bool = dataclasses.field(default=False, init=False, repr=False)
+    smoothed_logdensity: Callable[[Array, Array], Array] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "space", as_space(self.space, "Target space"))
@@ -151,9 +157,16 @@ def exact_target(
     initial_position: Callable[[Array, int], Array] | None = None,
     gaussian: GaussianForm | None = None,
     mixture: MixtureForm | None = None,
+    smoothed_logdensity: Callable[[Array, Array], Array] | None = None,
 ) -> Target:
-    """A continuous target with an exact sampler and closed-form moments (chains start from N(0, I) by default)."""
+    """A continuous target with an exact sampler and closed-form moments (chains start from N(0, I) by default).
+
+    `smoothed_logdensity` (see `Target`): when not given, it is made in closed form from `gaussian` or `mixture`
+    where one is declared (`targets.smoothed`).
+    """
     dim = int(np.shape(mean)[0])
+    if smoothed_logdensity is None:
+        smoothed_logdensity = smoothed_from_forms(gaussian, mixture)
     return Target(
         name=name,
         space=Continuous(dim),
@@ -165,7 +178,18 @@ def exact_target(
         params=params,
         gaussian=gaussian,
         mixture=mixture,
+        smoothed_logdensity=smoothed_logdensity,
     )
+
+
+def smoothed_from_forms(gaussian: GaussianForm | None,
+                        mixture: MixtureForm | None) -> Callable[[Array, Array], Array] | None:
+    """The closed-form smoothed log density of a declared Gaussian or isotropic-mixture form, else None."""
+    if gaussian is not None:
+        return smoothed_gaussian(gaussian.mean, gaussian.cov)
+    if mixture is not None:
+        return smoothed_isotropic_mixture(mixture.means, mixture.weights, mixture.variance)
+    return None
 
 
 def from_logdensity(
