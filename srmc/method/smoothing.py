@@ -106,6 +106,8 @@ def importance_smoothing(logdensity_fn: Callable[[Array], Array], num_draws: int
         _, x = importance_draws(rng_key, y, noise_variance, num_draws)
         log_weights, gradients = jax.vmap(jax.value_and_grad(logdensity_fn))(x)
         weights = jax.nn.softmax(log_weights)
+        # a draw of weight 0 (log pi = -inf, or underflow) adds nothing, even where its gradient is not finite
+        gradients = jnp.where((weights > 0)[:, None], gradients, 0.0)
         return jax.nn.logsumexp(log_weights) - log_n, weights @ gradients
 
     if score_form == NOISE_FORM:

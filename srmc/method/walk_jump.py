@@ -348,7 +348,7 @@ def walk_jump(rng_key: Array, target_or_logdensity: Any, num_samples: int, *, no
               step_size: float | None = None, num_inner_steps: int = DEFAULT_NUM_INNER_STEPS,
               inner: InnerKernel = MALA, num_chains: int | None = None, warmup_stages: int = 0,
               initial_position: Any = None, smoothing: Smoothing | None = None,
-              num_draws: int = setup.DEFAULT_NUM_DRAWS, score_form: str = "gradient") -> WalkJumpResult:
+              num_draws: int = setup.DEFAULT_NUM_DRAWS, score_form: str = "noise") -> WalkJumpResult:
     """Draw `num_samples` samples of pi by walk-jump sampling; each chain yields one sample per walk.
 
     Args:
