@@ -20,7 +20,9 @@ over chains gives the error bars (+- one bootstrap standard deviation, 100 resam
 Sections: ``table`` (the registry's mixtures and the funnel), ``claim`` (the paper's tunnelling claim: a two-mode
 mixture 0.7 / 0.3 with modes 10 standard deviations apart, every chain started in the heavy mode), ``guidance``
 (sigma and M around the default rule), ``estimator`` (the importance-sampled smoothed score's bias against the
-closed form). Writes docs/benchmarks/walk_jump.json and walk_jump.png; the last line is the claim's verdict.
+closed form), ``estimated`` (walk-jump with that estimate in place of the closed form). Writes
+docs/benchmarks/walk_jump.json (walk_jump_<sections>.json for a subset) and walk_jump.png; the last line is the
+claim's verdict.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import srmc
 from srmc import samplers, targets
 from srmc.method import walk_jump_setup as setup
 from srmc.method.smoothing import exact_smoothing, importance_smoothing
-from srmc.method.walk_jump import ULA, walk_jump
+from srmc.method.walk_jump import MALA, ULA, walk_jump
 from srmc.tools.evaluations import count_evaluations
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -356,6 +358,35 @@ def estimator_row(target, label, form, num_draws, points, truth, s, t, num_repli
                 rmse=float(np.sqrt(np.mean(np.sum(error**2, -1))) / norm))
 
 
+# --- end to end: walk-jump with the estimated smoothing against the closed form ---------------------------------
+
+
+def estimated_rows(args: argparse.Namespace) -> list[dict]:
+    """The same walks with the closed form, and with importance-sampled smoothings (noise form, n draws, MALA and
+    ULA inner steps) in its place: what the estimator's bias does to the samples."""
+    rows = []
+    draws_grid = (4, 16, 64) if not args.quick else (4,)
+    for label in ("two_mode_0.7/0.3_sep5", "metastable", "mixture_9"):
+        name, params = TABLE_TARGETS[label]
+        target = targets.get(name, **params)
+        exact = np.asarray(target.sample(jax.random.key(99), args.samples), np.float64)
+        floor = metrics(np.asarray(target.sample(jax.random.key(98), args.samples), np.float64), exact, target)
+        options = walk_jump_options(args, target)
+        runs = [("exact", "mala", {})] + [(f"importance n={n}", inner, {"smoothing": importance_smoothing(
+            target.logdensity, n, "noise")}) for n in draws_grid for inner in ("mala", "ula")]
+        for smoothing_name, inner, extra in runs:
+            samples, seconds, result = run_walk_jump(jax.random.key(5), target, args.samples,
+                                                     inner=MALA if inner == "mala" else ULA, **options, **extra)
+            rows.append(dict(target=label, smoothing=smoothing_name, inner=inner,
+                             budget=result.gradient_evaluations // args.samples, time=seconds, tv_floor=floor["tv"],
+                             floor=floor["sw2"], **metrics(samples, exact, target)))
+            row = rows[-1]
+            print(f"| {label} | {smoothing_name} | {inner} | {row['budget']} | {row['tv']:.3f} ± {row['tv_se']:.3f} "
+                  f"| {row['tv_floor']:.3f} | {row['sw2']:.3f} ± {row['sw2_se']:.3f} | {row['floor']:.3f} |",
+                  flush=True)
+    return rows
+
+
 # --- output -----------------------------------------------------------------------------------------------------
 
 
@@ -392,8 +423,8 @@ def plot(path: pathlib.Path, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2000, help="samples (= chains) per method")
-    parser.add_argument("--only", nargs="*", default=["table", "claim", "guidance", "estimator"],
-                        choices=["table", "claim", "guidance", "estimator"])
+    parser.add_argument("--only", nargs="*", default=["table", "claim", "guidance", "estimator", "estimated"],
+                        choices=["table", "claim", "guidance", "estimator", "estimated"])
     parser.add_argument("--quick", action="store_true", help="tiny walks (a smoke run: measures nothing)")
     parser.add_argument("--out", type=pathlib.Path, default=OUT)
     args = parser.parse_args()
@@ -406,13 +437,15 @@ def main() -> None:
                 "guidance": ("| target | sigma / scale | M | evals / sample | tv | tv floor | sw2 | sw2 floor | "
                              "acceptance |\n|---|---|---|---|---|---|---|---|---|", guidance_rows),
                 "estimator": ("| target | s | form | draws | relative bias | relative RMS error |\n"
-                              "|---|---|---|---|---|---|", estimator_rows)}
+                              "|---|---|---|---|---|---|", estimator_rows),
+                "estimated": ("| target | smoothing | inner | evals / sample | tv | tv floor | sw2 | sw2 floor |\n"
+                              "|---|---|---|---|---|---|---|---|", estimated_rows)}
     for name in args.only:
         header, rows = sections[name]
         print(f"\n## {name}\n\n{header}", flush=True)
         report[name] = rows(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = "_quick" if args.quick else ""
+    suffix = ("_quick" if args.quick else "") + ("" if len(args.only) == 5 else "_" + "_".join(args.only))
     (args.out / f"walk_jump{suffix}.json").write_text(json.dumps(report, indent=1, default=float))
     if "table" in args.only:
         plot(args.out / f"walk_jump{suffix}.png", args)
