@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import Partial
 
-from .smoothed import smoothed_mixture
 from .base import MixtureForm, Target, check_int, exact_target, gaussian_initial_position, register
+from .smoothed import smoothed_mixture
 
 
 def mixture_moments(means: np.ndarray, covariances: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,6 @@ measurement's chains at exact draws of its law N(m, C + sigma^2 I), so every sta
 The last two tests are the suite's own mutation checks: a missing Metropolis correction (ULA at MALA's step
 size) and a wrong sign in the smoothed score are caught by the same statistics."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ import pytest
 from srmc.method import walk_jump as wj
 from srmc.method.smoothing import Smoothing
 from srmc.testing.strategies import gaussian_target
-
 from tests.walk_jump.laws import Z_LIMIT, gaussian_z, params, posterior, run_stages, stage_z
 
 MEAN = np.array([1.0, -0.5])

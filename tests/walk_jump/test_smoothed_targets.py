@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from srmc import targets
 from srmc.testing.strategies import gaussian_targets, mixture_target
 
-
 SMOOTHED_REGISTRY = [
     ("iid_gaussian", {"dim": 3}), ("correlated_gaussian", {"dim": 4}), ("ill_conditioned_gaussian", {"dim": 3}),
     ("gaussian_mixture_9", {}), ("gaussian_mixture_25", {}), ("two_component_mixture", {}),
