@@ -12,6 +12,8 @@ over chains gives the error bars (+- one bootstrap standard deviation, 100 resam
 - ``tv``: total variation 0.5 sum_k |occupancy_k - w_k| of the samples' mode occupancy (each sample assigned to
   its most probable mixture component), against the true weights;
 - ``found``: the fraction of modes holding at least half their weight;
+- ``spread``: the mean of |x - mu_k|^2 / tr(Sigma_k) over the samples, k each sample's component: 1 under pi
+  (for components well apart), below 1 where the samples are too concentrated within their modes;
 - ``sw2``: sliced 2-Wasserstein distance to as many exact draws (128 fixed random directions; on the funnel in its
   whitened coordinates (x0 / 3, x_i exp(-x0 / 2)), iid N(0, 1) under pi); ``floor`` is that of a second set of
   exact draws (the value at a perfect sampler: finite-sample noise);
@@ -20,9 +22,9 @@ over chains gives the error bars (+- one bootstrap standard deviation, 100 resam
 Sections: ``table`` (the registry's mixtures and the funnel), ``claim`` (the paper's tunnelling claim: a two-mode
 mixture 0.7 / 0.3 with modes 10 standard deviations apart, every chain started in the heavy mode), ``guidance``
 (sigma and M around the default rule), ``estimator`` (the importance-sampled smoothed score's bias against the
-closed form), ``estimated`` (walk-jump with that estimate in place of the closed form). Writes
-docs/benchmarks/walk_jump.json (walk_jump_<sections>.json for a subset) and walk_jump.png; the last line is the
-claim's verdict.
+closed form), ``estimated`` (walk-jump with that estimate in place of the closed form). Writes the sections it
+ran into docs/benchmarks/walk_jump.json (keeping the others, each with its date and machine) and, with the table,
+walk_jump.png; the last line is the claim's verdict.
 """
 
 from __future__ import annotations
@@ -68,15 +70,21 @@ HAND_TUNED = {"funnel_d10": {"noise_scale": 1.0}}
 # --- metrics ----------------------------------------------------------------------------------------------------
 
 
+def mixture_parameters(target: targets.Target) -> tuple[np.ndarray, np.ndarray]:
+    """(means (K, d), covariances (K, d, d)) of a mixture target."""
+    if "covariances" in target.params:
+        return np.asarray(target.params["means"]), np.asarray(target.params["covariances"])
+    weights = np.asarray(target.mixture.weights)
+    return np.asarray(target.mixture.means), np.stack([target.mixture.variance * np.eye(target.dim)] * len(weights))
+
+
 def components(target: targets.Target) -> tuple[Callable, np.ndarray] | None:
     """``(x -> log w_k N(x; mu_k, Sigma_k) for every k, weights)`` of a mixture target, else None."""
-    if "covariances" in target.params:
-        means, covs, weights = (np.asarray(target.params[k]) for k in ("means", "covariances", "weights"))
-    elif target.mixture is not None:
-        means, weights = np.asarray(target.mixture.means), np.asarray(target.mixture.weights)
-        covs = np.stack([target.mixture.variance * np.eye(target.dim)] * len(weights))
-    else:
+    if "covariances" not in target.params and target.mixture is None:
         return None
+    means, covs = mixture_parameters(target)
+    weights = np.asarray(target.params["weights"]) if "weights" in target.params else np.asarray(
+        target.mixture.weights)
     precisions = jnp.asarray(np.linalg.inv(covs))
     log_norms = jnp.asarray(np.log(weights) - 0.5 * np.linalg.slogdet(covs)[1])
 
@@ -85,11 +93,6 @@ def components(target: targets.Target) -> tuple[Callable, np.ndarray] | None:
         return log_norms - 0.5 * jnp.einsum("nki,kij,nkj->nk", diff, precisions, diff)
 
     return jax.jit(log_components), weights
-
-
-def occupancy(samples: np.ndarray, log_components: Callable, num_modes: int) -> np.ndarray:
-    labels = np.asarray(jnp.argmax(log_components(jnp.asarray(samples)), axis=1))
-    return np.bincount(labels, minlength=num_modes) / len(samples)
 
 
 def sliced_w2(a: np.ndarray, b: np.ndarray, directions: np.ndarray) -> float:
@@ -123,18 +126,31 @@ def metrics(samples: np.ndarray, exact: np.ndarray, target: targets.Target, seed
     mix = components(target)
     exact_w = exact_w[: len(samples)]
 
+    labels, spreads = within_mode(samples, target, mix)
+
     def one(rows: np.ndarray) -> tuple:
         sw2 = sliced_w2(samples_w[rows], exact_w, directions)
         if mix is None:
-            return sw2, np.nan, np.nan
-        occ = occupancy(samples[rows], mix[0], len(mix[1]))
-        return sw2, 0.5 * np.abs(occ - mix[1]).sum(), np.mean(occ >= mix[1] / 2)
+            return sw2, np.nan, np.nan, np.nan
+        occ = np.bincount(labels[rows], minlength=len(mix[1])) / len(rows)
+        return sw2, 0.5 * np.abs(occ - mix[1]).sum(), np.mean(occ >= mix[1] / 2), spreads[rows].mean()
 
     point = one(np.arange(len(samples)))
     boot = np.array([one(rng.integers(0, len(samples), len(samples))) for _ in range(NUM_BOOTSTRAP)])
     spread = boot.std(axis=0)
     return {"sw2": point[0], "sw2_se": spread[0], "tv": point[1], "tv_se": spread[1], "found": point[2],
-            "found_se": spread[2], "dropped_nonfinite": int((~finite).sum() + (~keep).sum())}
+            "found_se": spread[2], "spread": point[3], "spread_se": spread[3],
+            "dropped_nonfinite": int((~finite).sum() + (~keep).sum())}
+
+
+def within_mode(samples: np.ndarray, target: targets.Target, mix: tuple | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each sample's most probable component k and |x - mu_k|^2 / tr(Sigma_k) (mean 1 under pi when the
+    components are well apart: the ``spread`` column, where walk-jump's shrinkage at finite M shows)."""
+    if mix is None:
+        return np.zeros(len(samples), int), np.full(len(samples), np.nan)
+    labels = np.asarray(jnp.argmax(mix[0](jnp.asarray(samples)), axis=1))
+    means, covs = mixture_parameters(target)
+    return labels, np.sum((samples - means[labels]) ** 2, axis=1) / np.trace(covs, axis1=1, axis2=2)[labels]
 
 
 # --- the samplers, at an equal budget ---------------------------------------------------------------------------
@@ -245,11 +261,11 @@ def format_row(row: dict) -> str:
 
     tv_floor = "-" if np.isnan(row["tv_floor"]) else f"{row['tv_floor']:.3f}"
     return (f"| {row['target']} | {row['method']} | {row['budget']} | {pm('tv')} | {tv_floor} | {pm('found', 2)} "
-            f"| {pm('sw2')} | {row['floor']:.3f} | {row['time']:.1f} |")
+            f"| {pm('spread', 2)} | {pm('sw2')} | {row['floor']:.3f} | {row['time']:.1f} |")
 
 
-TABLE_HEADER = ("| target | method | gradient evals / sample | tv | tv floor | found | sw2 | sw2 floor | time (s) |\n"
-                "|---|---|---|---|---|---|---|---|---|")
+TABLE_HEADER = ("| target | method | gradient evals / sample | tv | tv floor | found | spread | sw2 | sw2 floor | "
+                "time (s) |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
 # --- the paper's claim ------------------------------------------------------------------------------------------
@@ -428,9 +444,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny walks (a smoke run: measures nothing)")
     parser.add_argument("--out", type=pathlib.Path, default=OUT)
     args = parser.parse_args()
-    report: dict[str, Any] = {"date": datetime.date.today().isoformat(), "machine": platform.platform(),
-                              "processor": platform.processor(), "devices": [str(d) for d in jax.devices()],
-                              "samples": args.samples, "quick": args.quick}
+    suffix = "_quick" if args.quick else ""
+    path = args.out / f"walk_jump{suffix}.json"
+    report: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}  # sections not run are kept
+    run = {"date": datetime.date.today().isoformat(), "machine": platform.platform(),
+           "processor": platform.processor(), "devices": [str(d) for d in jax.devices()], "samples": args.samples}
     sections = {"table": (TABLE_HEADER, table_rows),
                 "claim": ("| method | gradient evals / sample | right-mode weight (truth 0.3) | time (s) |\n"
                           "|---|---|---|---|", claim_rows),
@@ -443,14 +461,13 @@ def main() -> None:
     for name in args.only:
         header, rows = sections[name]
         print(f"\n## {name}\n\n{header}", flush=True)
-        report[name] = rows(args)
+        report[name] = {"run": run, "rows": rows(args)}
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = ("_quick" if args.quick else "") + ("" if len(args.only) == 5 else "_" + "_".join(args.only))
-    (args.out / f"walk_jump{suffix}.json").write_text(json.dumps(report, indent=1, default=float))
+    path.write_text(json.dumps(report, indent=1, default=float))
     if "table" in args.only:
         plot(args.out / f"walk_jump{suffix}.png", args)
-    if "claim" in report:
-        walk, mala = report["claim"][0], next(r for r in report["claim"] if r["method"] == "mala")
+    if "claim" in args.only:
+        walk, mala = report["claim"]["rows"][0], next(r for r in report["claim"]["rows"] if r["method"] == "mala")
         print(f"paper claim (0.7/0.3, modes 10 sd apart, chains started in the heavy mode): right-mode weight "
               f"walk-jump {walk['right']:.3f} ± {walk['right_se']:.3f}, MALA {mala['right']:.3f} ± "
               f"{mala['right_se']:.3f} (truth 0.300) at {walk['budget']} gradient evaluations per sample")
