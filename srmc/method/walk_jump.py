@@ -379,17 +379,8 @@ def walk_jump(rng_key: Array, target_or_logdensity: Any, num_samples: int, *, no
     num_samples = check_int(num_samples, "num_samples")
     check_inner(inner)
     smoothing = setup.resolve_smoothing(target, smoothing, num_draws, score_form)
-    if noise_scale is None or num_measurements is None:
-        scale_value = setup.resolve_scale(target, scale)
-    if noise_scale is None:
-        noise_scale = setup.default_noise_scale(scale_value)
-    noise_scale = setup.positive_number(noise_scale, "noise_scale", "sigma is the measurement noise's standard "
-                                        "deviation, e.g. pi's largest per-coordinate standard deviation.")
-    if num_measurements is None:
-        num_measurements = setup.default_num_measurements(noise_scale, scale_value)
-    num_measurements = check_int(num_measurements, "num_measurements")
-    step_size = setup.default_step_size(noise_scale, target.dim, inner.corrected) if step_size is None else step_size
-    step_size = setup.positive_number(step_size, "step_size", "leave it out for the default c * sigma^2.")
+    noise_scale, num_measurements, step_size = setup.resolve_numbers(target, scale, noise_scale, num_measurements,
+                                                                     step_size, inner.corrected)
     num_inner_steps = check_int(num_inner_steps, "num_inner_steps")
     num_chains = num_samples if num_chains is None else check_int(num_chains, "num_chains")
     warmup_stages = check_int(warmup_stages, "warmup_stages", minimum=0)

@@ -106,6 +106,23 @@ def default_step_size(noise_scale: float, dim: int, corrected: bool) -> float:
     return ULA_STEP_FACTOR * noise_scale**2
 
 
+def resolve_numbers(target: Target, scale: Any, noise_scale: Any, num_measurements: Any, step_size: Any,
+                    corrected: bool) -> tuple[float, int, float]:
+    """Checked (sigma, M, h): the given values, the defaults (module doc) for those left out."""
+    if noise_scale is None or num_measurements is None:
+        scale_value = resolve_scale(target, scale)
+    if noise_scale is None:
+        noise_scale = default_noise_scale(scale_value)
+    noise_scale = positive_number(noise_scale, "noise_scale", "sigma is the measurement noise's standard deviation, "
+                                  "e.g. pi's largest per-coordinate standard deviation.")
+    if num_measurements is None:
+        num_measurements = default_num_measurements(noise_scale, scale_value)
+    num_measurements = check_int(num_measurements, "num_measurements")
+    step_size = default_step_size(noise_scale, target.dim, corrected) if step_size is None else step_size
+    step_size = positive_number(step_size, "step_size", "leave it out for the default c * sigma^2.")
+    return noise_scale, num_measurements, step_size
+
+
 def starting_positions(rng_key: jax.Array, target: Target, num_chains: int, initial_position: Any) -> jax.Array:
     """(num_chains, d) finite starting points: the given ones (one row, or one per chain), else the target's."""
     if initial_position is None:
