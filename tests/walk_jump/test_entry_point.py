@@ -44,6 +44,11 @@ def test_gaussian_jump_law_with_the_default_sigma_and_m():
     expected = 1.0 / (1.0 + result.noise_scale**2 / result.num_measurements)
     assert np.all(np.abs(samples.mean(0)) < Z_LIMIT * np.sqrt(expected / n))
     assert np.all(np.abs(np.mean(samples**2, 0) / expected - 1.0) < Z_LIMIT * np.sqrt(2.0 / n))
+    # at M = 2 the jump (variance 1 / (1 + sigma^2 / 2)) and the walk's mean (1 + sigma^2 / 2) are far apart
+    short = walk_jump(jax.random.key(4), target, n, num_measurements=2, num_inner_steps=5)
+    for draws, variance in ((short.samples, 2.0 / 3.0), (short.final_means, 1.5)):
+        draws = np.asarray(draws, np.float64)
+        assert np.all(np.abs(np.mean(draws**2, 0) / variance - 1.0) < Z_LIMIT * np.sqrt(2.0 / n))
 
 
 def test_plain_log_density_uses_the_importance_smoothing():
