@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .smoothed import smoothed_gaussian, smoothed_isotropic_mixture
 from .space import (  # noqa: F401  (check_int re-exported)
     AUTODIFF_SCORE,
     NO_SCORE,
@@ -95,6 +96,10 @@ class Target:
       graph: graph targets (`targets.graph`): the `targets.graphs.GraphData` (CSR structure, exact mu, node
         labels), else None.
       score_is_autodiff: set, not given: the score is ``jax.grad(logdensity)``, made because none was given.
+      smoothed_logdensity: ``(y, noise_variance) -> log p_s(y)``, the log of the Gaussian smoothing
+        ``p_s(y) = ∫ pi(x) N(y; x, s I) dx`` of the NORMALISED pi (s = noise variance >= 0), where it is known in
+        closed form (Gaussians, Gaussian mixtures: `targets.smoothed`); None otherwise. Walk-jump sampling
+        (`srmc.method.walk_jump`) reads it; without it the smoothed score must be estimated.
     """
 
     name: str
@@ -113,6 +118,7 @@ class Target:
     model: Any = None
     graph: Any = None
     score_is_autodiff: bool = dataclasses.field(default=False, init=False, repr=False)
+    smoothed_logdensity: Callable[[Array, Array], Array] | None = None
 
     def __post_init__(self) -> None:
         """Check the space and settle the score by the space's declared ``score_rule``: `AUTODIFF_SCORE`
@@ -173,9 +179,16 @@ def exact_target(
     initial_position: Callable[[Array, int], Array] | None = None,
     gaussian: GaussianForm | None = None,
     mixture: MixtureForm | None = None,
+    smoothed_logdensity: Callable[[Array, Array], Array] | None = None,
 ) -> Target:
-    """A continuous target with an exact sampler and closed-form moments (chains start from N(0, I) by default)."""
+    """A continuous target with an exact sampler and closed-form moments (chains start from N(0, I) by default).
+
+    `smoothed_logdensity` (see `Target`): when not given, it is made in closed form from `gaussian` or `mixture`
+    where one is declared (`targets.smoothed`).
+    """
     dim = int(np.shape(mean)[0])
+    if smoothed_logdensity is None:
+        smoothed_logdensity = smoothed_from_forms(gaussian, mixture)
     return Target(
         name=name,
         space=Continuous(dim),
@@ -187,7 +200,18 @@ def exact_target(
         params=params,
         gaussian=gaussian,
         mixture=mixture,
+        smoothed_logdensity=smoothed_logdensity,
     )
+
+
+def smoothed_from_forms(gaussian: GaussianForm | None,
+                        mixture: MixtureForm | None) -> Callable[[Array, Array], Array] | None:
+    """The closed-form smoothed log density of a declared Gaussian or isotropic-mixture form, else None."""
+    if gaussian is not None:
+        return smoothed_gaussian(gaussian.mean, gaussian.cov)
+    if mixture is not None:
+        return smoothed_isotropic_mixture(mixture.means, mixture.weights, mixture.variance)
+    return None
 
 
 def gaussian_initial_position(dim: int, scale: float = 1.0, loc: Any = 0.0) -> Callable[[Array, int], Array]:

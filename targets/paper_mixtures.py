@@ -28,6 +28,7 @@ import numpy as np
 from jax.tree_util import Partial
 
 from .base import MixtureForm, Target, check_int, exact_target, gaussian_initial_position, register
+from .smoothed import smoothed_mixture
 
 
 def mixture_moments(means: np.ndarray, covariances: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +67,8 @@ def gaussian_mixture_full(name: str, means: Sequence, covariances: Sequence | No
 
     Weights default to equal and are normalised when given. ``params`` of the target: the given `params` plus
     ``means``, ``covariances``, ``weights`` (normalised) and the mixture's full ``covariance`` (see
-    `responsibilities` for p(component | x)).
+    `responsibilities` for p(component | x)). Its smoothed log density is sum_k w_k N(means[k], covariances[k] + s I)
+    (`targets.smoothed.smoothed_mixture`).
     """
     means = np.asarray(means, np.float64)
     if means.ndim != 2 or means.shape[0] < 1:
@@ -98,7 +100,7 @@ def gaussian_mixture_full(name: str, means: Sequence, covariances: Sequence | No
     return exact_target(name, logdensity, sample, mean, np.diag(covariance), params,
                         initial_position=gaussian_initial_position(dim, float(np.sqrt(np.diag(covariance).max())),
                                                                    mean),
-                        mixture=mixture)
+                        mixture=mixture, smoothed_logdensity=smoothed_mixture(means, covariances, weights))
 
 
 def responsibilities(target: Target) -> Partial:
