@@ -59,7 +59,7 @@ SETTINGS = {  # the models whose slow coordinates need more draws or a smaller s
     "hierarchical_regression": Settings(target_accept=0.95, samples=8000),
     "stochastic_volatility": Settings(target_accept=0.95, samples=10000),
     "gp_poisson": Settings(target_accept=0.95),
-    "gaussian_hmm": Settings(target_accept=0.95),
+    "gaussian_hmm": Settings(target_accept=0.95, samples=12000),
 }
 
 

@@ -38,12 +38,12 @@ def predictions(draws: np.ndarray, scores: np.ndarray, alphas: list[float], wind
     """Predicted relative variance at `alphas` per batch length, from (chains, steps, d) draws and scores (the
     batches from the first `window` steps only, if given; K and g from 64 thinned draws per chain of them)."""
     chains, steps, dim = draws.shape
-    span = window or steps
+    span = min(window or steps, steps)
     thinned = draws[:, :span:max(span // prediction.PREDICTION_DRAWS, 1)].reshape(-1, dim)
     location, scale = thinned.mean(0), thinned.std(0)
     found = {}
-    for batch in BATCH_LENGTHS:
-        usable = min(steps // batch * batch, window or steps)
+    for batch in [length for length in BATCH_LENGTHS if length <= span]:
+        usable = span // batch * batch
         batch_x = draws[:, :usable].reshape(chains, -1, batch, dim).mean(2).reshape(-1, dim)
         batch_s = scores[:, :usable].reshape(chains, -1, batch, dim).mean(2).reshape(-1, dim)
         found[batch] = np.asarray(prediction.predicted_relative_variance(
