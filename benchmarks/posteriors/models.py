@@ -169,9 +169,9 @@ def garch11(returns, sigma1):
     numpyro.factor("likelihood", jnp.sum(dist.Normal(mu, scales).log_prob(returns)))
 
 
-def garch11_data() -> dict:
-    rng = np.random.default_rng(606)
-    num, mu, a0, a1, b1 = 250, 0.1, 0.2, 0.25, 0.6
+def garch11_data(seed: int = 606, num: int = 250, a0: float = 0.2, a1: float = 0.25, b1: float = 0.6) -> dict:
+    rng = np.random.default_rng(seed)
+    mu = 0.1
     returns, variance = np.zeros(num), a0 / (1 - a1 - b1)
     for t in range(num):
         returns[t] = mu + np.sqrt(variance) * rng.normal()
@@ -317,7 +317,16 @@ MODELS: dict[str, PosteriorModel] = {
 }
 
 
+# Variants for the diagnosis of the default's losses (`default_losses.py`), not part of the suite's table.
+EXTRA_MODELS: dict[str, PosteriorModel] = {
+    "garch11_persistent": PosteriorModel(
+        garch11, lambda: garch11_data(seed=616, num=500, a0=0.05, a1=0.1, b1=0.85),
+        "GARCH(1, 1), 500 returns, persistent volatility (a1 + b1 = 0.95)", "alpha1 + beta1 near 1"),
+}
+
+
 def build_target(name: str, init_strategy: Callable | None = None) -> targets.Target:
-    """The model `name` as an srmc `Target` on NumPyro's unconstrained space (no ground truth attached)."""
-    entry = MODELS[name]
+    """The model `name` (of `MODELS` or `EXTRA_MODELS`) as an srmc `Target` on NumPyro's unconstrained space (no
+    ground truth attached)."""
+    entry = {**MODELS, **EXTRA_MODELS}[name]
     return targets.from_numpyro(entry.model, name=name, init_strategy=init_strategy, **entry.data())
