@@ -7,7 +7,7 @@ The warm-up predicts SRMC's relative variance Var_SRMC / Var_base of the mean of
 `prediction.predicted_relative_variance` is fed by the base kernel's chains after the default warm-up (fixed step
 size and mass matrix: in equilibrium), 64 chains x `--steps` steps from exact draws (bananas) or NumPyro's init,
 with batch lengths 50, 200 and 1000 (and 50 over the first 500 steps only: the warm-up's amount of data, with a
-fixed kernel), next to the integrated autocorrelation times of x and of the score s (max
+fixed kernel, and the share of alpha that `prediction.alpha_factor` would choose from that curve), next to the integrated autocorrelation times of x and of the score s (max
 over coordinates, NumPyro's multi-chain ESS). If the prediction at 50 steps differs from the one at 1000 steps,
 the warm-up's batches are too short for the chains' autocorrelation and its choice of alpha rests on that.
 Compare with the measured relative variance (1 / the MSE ratio of `default_losses.py --variants no_search`).
@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=4000)
     args = parser.parse_args(argv)
     head = " | ".join(f"B={batch}" for batch in BATCH_LENGTHS)
-    print(f"| target | kernel | IAT x | IAT s | alpha | predicted rel. var {head} | B=50, first 500 steps |")
-    print("|---|---|---|---|---|" + "---|" * (len(BATCH_LENGTHS) + 1))
+    print(f"| target | kernel | IAT x | IAT s | alpha | predicted rel. var {head} | B=50, first 500 steps | "
+          "alpha share it implies |")
+    print("|---|---|---|---|---|" + "---|" * (len(BATCH_LENGTHS) + 2))
     for name in args.targets:
         truth = problem(name)
         for kernel_name in args.kernels:
@@ -75,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
             iat_x, iat_s = integrated_autocorrelation_time(draws), integrated_autocorrelation_time(scores)
             found = predictions(draws, scores, args.alphas)
             warmup_sized = predictions(draws, scores, args.alphas, window=WARMUP_HALF)[50]
+            curve = predictions(draws, scores, list(prediction.ALPHA_GRID), window=WARMUP_HALF)[50]
             for index, alpha in enumerate(args.alphas):
                 cells = " | ".join(f"{found[batch][index]:.2f}" for batch in BATCH_LENGTHS)
+                share = float(prediction.alpha_factor(prediction.ALPHA_GRID, jnp.asarray(curve), alpha))
                 print(f"| {name} | {kernel_name} | {iat_x:.0f} | {iat_s:.0f} | {alpha:g} | {cells} | "
-                      f"{warmup_sized[index]:.2f} |", flush=True)
+                      f"{warmup_sized[index]:.2f} | {share:.2f} |", flush=True)
     return 0
 
 
