@@ -81,7 +81,7 @@ def moments(draws: np.ndarray) -> dict:
 
 
 def _flatten_fn(target):
-    """constrained latent sites -> the target's flat unconstrained vector (``ravel_pytree`` of NumPyro's unconstrain)."""
+    """constrained latent sites -> the target's flat unconstrained vector (``ravel_pytree`` of unconstrain_fn)."""
     model, args, kwargs = target.model.model, target.model.model_args, target.model.model_kwargs
     return lambda sites: ravel_pytree(unconstrain_fn(model, args, kwargs, sites))[0]
 

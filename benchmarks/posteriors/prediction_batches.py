@@ -7,7 +7,8 @@ The warm-up predicts SRMC's relative variance Var_SRMC / Var_base of the mean of
 `prediction.predicted_relative_variance` is fed by the base kernel's chains after the default warm-up (fixed step
 size and mass matrix: in equilibrium), 64 chains x `--steps` steps from exact draws (bananas) or NumPyro's init,
 with batch lengths 50, 200 and 1000 (and 50 over the first 500 steps only: the warm-up's amount of data, with a
-fixed kernel, and the share of alpha that `prediction.alpha_factor` would choose from that curve), next to the integrated autocorrelation times of x and of the score s (max
+fixed kernel, and the share of alpha that `prediction.alpha_factor` would choose from that curve), next to the
+integrated autocorrelation times of x and of the score s (max
 over coordinates, NumPyro's multi-chain ESS). If the prediction at 50 steps differs from the one at 1000 steps,
 the warm-up's batches are too short for the chains' autocorrelation and its choice of alpha rests on that.
 Compare with the measured relative variance (1 / the MSE ratio of `default_losses.py --variants no_search`).
