@@ -36,8 +36,9 @@ def gap_below_mode(target, positions):
     """log pi(mode) - log pi(x); the mode by Newton's method from coef = 0, intercept = log mean count (the flat
     vector is [coef, intercept]: sites sorted by name)."""
     mode = jnp.concatenate([jnp.zeros(5), jnp.log(jnp.asarray([COUNTS.mean()]))]).astype(jnp.float32)
+    newton = jax.jit(lambda m: m - jnp.linalg.solve(jax.hessian(target.logdensity)(m), target.score(m)))
     for _ in range(50):
-        mode = mode - jnp.linalg.solve(jax.hessian(target.logdensity)(mode), target.score(mode))
+        mode = newton(mode)
     return np.asarray(target.logdensity(mode) - jax.vmap(target.logdensity)(positions))
 
 

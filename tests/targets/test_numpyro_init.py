@@ -88,10 +88,12 @@ def test_improper_uniform_posterior_is_sampled_correctly():
 
 
 def _gap_below_mode(target, positions):
-    """log pi(mode) - log pi(x) per position, the mode by Newton's method from the positions' median."""
-    mode = jnp.median(positions, axis=0)
+    """log pi(mode) - log pi(x) per position, the mode by Newton's method from (loc, log scale) = (50, 3)."""
+    mode = jnp.array([50.0, 3.0])
+    newton = jax.jit(lambda m: m - jnp.linalg.solve(jax.hessian(target.logdensity)(m), target.score(m)))
     for _ in range(50):
-        mode = mode - jnp.linalg.solve(jax.hessian(target.logdensity)(mode), target.score(mode))
+        mode = newton(mode)
+    assert np.all(np.abs(np.asarray(target.score(mode))) < 1e-2)  # a stationary point
     return np.asarray(target.logdensity(mode) - jax.vmap(target.logdensity)(positions))
 
 
