@@ -2,6 +2,7 @@
 
     nice -n 10 python benchmarks/posteriors/run_suite.py                       # 10 models x {mala, hmc, nuts}
     python benchmarks/posteriors/run_suite.py --models garch11 --kernels nuts --chains 4 --steps 50 --warmup 50
+    nice -n 10 python benchmarks/posteriors/run_suite.py --models correlated_regression --mass dense   # dense M^-1
 
 For each model of `models.MODELS` and each kernel (srmc's MALA and HMC, BlackJAX's NUTS through srmc), two runs
 with the same key, the same starts (NumPyro's init_to_uniform: U(-2, 2) unconstrained) and the same warm-up
@@ -54,11 +55,12 @@ def kernels() -> dict[str, Any]:
 
 
 def run_one(key: jax.Array, kernel: Any, params: dict, alpha: float, target: targets.Target, num_steps: int,
-            num_chains: int, warmup: int) -> srmc.SampleResult:
+            num_chains: int, warmup: int, mass: str = "diagonal") -> srmc.SampleResult:
     """One run with today's `srmc.sample` API: the base kernel (alpha 0) or the default SRMC at `alpha`, the same
-    warm-up for both, running means of the constrained sites, draws thinned by 10 for R-hat and ESS."""
+    warm-up for both (inverse mass `mass`), running means of the constrained sites, draws thinned by 10 for R-hat
+    and ESS."""
     algorithm = srmc.base(kernel, **params) if alpha == 0 else srmc.wrap(kernel, alpha=alpha, **params)
-    return srmc.sample(key, algorithm, target, num_steps, num_chains, warmup=srmc.Warmup(warmup),
+    return srmc.sample(key, algorithm, target, num_steps, num_chains, warmup=srmc.Warmup(warmup, mass=mass),
                        functions=targets.constrained_functions(target), thin=10)
 
 
@@ -114,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mass", default="diagonal", choices=["diagonal", "dense"],
+                        help="the warm-up's inverse mass matrix (srmc.Warmup(mass=...)); srmc's default: diagonal")
     args = parser.parse_args(argv)
     available = kernels()
     print("| model | kernel | run | max abs z (where) | lost / frozen chains | warnings | var ratio base/SRMC | "
@@ -128,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             results = {}
             for label, alpha in (("base", 0.0), (f"srmc a={args.alpha:g}", args.alpha)):
                 start = time.time()
-                result = run_one(key, kernel, params, alpha, target, args.steps, args.chains, args.warmup)
+                result = run_one(key, kernel, params, alpha, target, args.steps, args.chains, args.warmup, args.mass)
                 row = describe(result, reference, target, time.time() - start)
                 results[label] = result
                 ratio = ratio_text(results["base"], result) if alpha else "-"
