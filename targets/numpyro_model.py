@@ -78,22 +78,32 @@ def from_numpyro(
       model_args, model_kwargs: passed to the model on every evaluation (the data).
       name: the target's name; default the model's ``__name__``.
       ground_truth: moments of the flat unconstrained vector, if known.
-      init_strategy: a NumPyro init strategy (default ``init_to_uniform``, i.e. U(-2, 2) on the unconstrained
-        space; e.g. ``init_to_median``); each chain gets its own key, and points whose potential or gradient is
-        not finite are redrawn (NumPyro's ``find_valid_initial_params``, up to 100 tries).
+      init_strategy: a NumPyro init strategy: ``init_to_uniform`` (the default: U(-2, 2) on the unconstrained
+        space), ``init_to_median`` (the median of 15 prior draws per site: in the bulk of the prior, e.g. for a
+        model whose posterior lies far from 0 unconstrained), ``init_to_value(values={...})`` (given values, the
+        others uniform), ``init_to_sample``, ``init_to_mean``, or the same with their options
+        (``functools.partial`` / their keyword arguments); it sets ``target.initial_position``. Each chain gets its
+        own key, and points whose potential or gradient is not finite are redrawn (NumPyro's
+        ``find_valid_initial_params``, up to 100 tries). Sites with an improper prior (``dist.ImproperUniform``,
+        Stan's implicit flat prior) have no prior draws: every strategy starts them uniformly on (-2, 2)
+        unconstrained, as NumPyro's own MCMC does.
 
     ``target.model`` is a `NumPyroModel`: the model and its arguments, ``constrain`` (one flat position -> dict of
     constrained latent and deterministic sites, jit/vmap-able) and ``unravel`` (flat -> dict of unconstrained sites).
 
     Raises:
       ValueError: when the model has a discrete latent site (named in the message) or no latent site.
+      TypeError: when `init_strategy` is not callable.
     """
     init_to_uniform = import_numpyro("numpyro.infer").init_to_uniform
     infer_util = import_numpyro("numpyro.infer.util")
     find_valid_initial_params, initialize_model = infer_util.find_valid_initial_params, infer_util.initialize_model
 
-    _check_latent_sites(model, model_args, model_kwargs)
     init_strategy = init_to_uniform if init_strategy is None else init_strategy
+    if not callable(init_strategy):
+        raise TypeError(f"init_strategy must be a NumPyro init strategy such as numpyro.infer.init_to_median (a "
+                        f"callable), got {init_strategy!r}.")
+    _check_latent_sites(model, model_args, model_kwargs, init_strategy)
     info = initialize_model(
         jax.random.PRNGKey(0), model, model_args=model_args, model_kwargs=model_kwargs, dynamic_args=False
     )
@@ -229,11 +239,17 @@ def _constrain_fn(target: Target) -> Callable[[Array], dict[str, Array]]:
     return target.model.constrain
 
 
-def _check_latent_sites(model: Callable, args: tuple, kwargs: dict) -> None:
-    """Raise a ValueError naming the first discrete latent site, or when there is no latent site at all."""
+def _check_latent_sites(model: Callable, args: tuple, kwargs: dict, init_strategy: Callable) -> None:
+    """Raise a ValueError naming the first discrete latent site, or when there is no latent site at all.
+
+    The model is traced with its continuous latent sites set by `init_strategy` (as NumPyro's own
+    initialisation does), not sampled: an improper prior such as ``dist.ImproperUniform`` (Stan's implicit flat
+    prior) has no sampler, and the init strategies give it a value uniform on (-2, 2) unconstrained.
+    """
     from numpyro import handlers
 
-    trace = handlers.trace(handlers.seed(model, 0)).get_trace(*args, **kwargs)
+    initialised = handlers.substitute(handlers.seed(model, 0), substitute_fn=init_strategy)
+    trace = handlers.trace(initialised).get_trace(*args, **kwargs)
     latent = [name for name, site in trace.items() if site["type"] == "sample" and not site["is_observed"]]
     for site_name in latent:
         support = getattr(trace[site_name]["fn"], "support", None)
