@@ -28,16 +28,19 @@ from srmc.engine.warmup import Warmup
 from srmc.method import schedules, tilt
 from srmc.method.algorithm import Algorithm, HealthWarning, Unset, WarmupStats
 from srmc.method.base import base
+from srmc.method.hdt import hdt
 from srmc.method.kernels import resolve_kernel
 from srmc.method.srmc import SRMCInfo, SRMCParams, SRMCState, wrap
+from srmc.method.srrw import srrw
 from srmc.method.surrogate import surrogate_logdensity
 from srmc.samplers.spec import KernelSpec
+from srmc.targets import Histogram
 from srmc.tools import benchmark, evaluations
 
 __all__ = [
-    "AdaptationResult", "Algorithm", "Checkpointing", "HealthWarning", "KernelSpec", "RunOptions", "SRMCInfo",
-    "SRMCParams", "SRMCState", "SampleResult", "Unset", "Warmup", "WarmupStats", "adapt", "base", "benchmark",
-    "checkpoint", "evaluations", "interop", "load_result", "resolve_kernel", "sample", "samplers", "schedules",
-    "surrogate_logdensity", "targets", "tilt", "wrap",
+    "AdaptationResult", "Algorithm", "Checkpointing", "HealthWarning", "Histogram", "KernelSpec", "RunOptions",
+    "SRMCInfo", "SRMCParams", "SRMCState", "SampleResult", "Unset", "Warmup", "WarmupStats", "adapt", "base",
+    "benchmark", "checkpoint", "evaluations", "hdt", "interop", "load_result", "resolve_kernel", "sample",
+    "samplers", "schedules", "srrw", "surrogate_logdensity", "targets", "tilt", "wrap",
 ]
 __version__ = "0.1.0"

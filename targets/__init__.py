@@ -22,6 +22,7 @@ from . import (  # noqa: F401  (register the other continuous families)  # noqa:
 from .base import (
                    GaussianForm,
                    GroundTruth,
+                   Histogram,
                    MixtureForm,
                    Target,
                    describe,
@@ -38,7 +39,8 @@ from .numpyro_model import constrain, constrained_functions, constrained_moments
 from .space import Categorical, Continuous, Graph, StateSpace
 
 __all__ = [
-    "CSRGraph", "Categorical", "Continuous", "GaussianForm", "Graph", "GraphData", "GroundTruth", "MixtureForm",
+    "CSRGraph", "Categorical", "Continuous", "GaussianForm", "Graph", "GraphData", "GroundTruth", "Histogram",
+    "MixtureForm",
     "StateSpace", "Target", "constrain", "constrained_functions", "constrained_moments", "describe", "exact_truth",
     "from_logdensity", "from_numpyro", "get", "graph", "missing_requirement", "names", "parameters", "register",
 ]

@@ -55,6 +55,15 @@ def exact_truth(mean: Any, variance: Any, note: str = "", marginals: Any = None)
     return GroundTruth(mean, variance, np.zeros_like(mean), np.zeros_like(variance), True, note, marginals)
 
 
+class Histogram(NamedTuple):
+    """A function of the position with values in {0, ..., num_bins - 1}: the running mean of its indicator (the
+    frequency of each value, e.g. the visits of a graph's nodes) is estimated from counts, one increment per draw,
+    in O(num_bins) memory per chain; usable wherever `srmc.sample` takes ``functions``."""
+
+    fn: Callable[[Array], Array]
+    num_bins: int
+
+
 class GaussianForm(NamedTuple):
     """The target is exactly N(mean, cov) (what `srmc.testing.tilted_gaussian` needs to tilt it exactly)."""
 
@@ -95,6 +104,8 @@ class Target:
       model: the model a target was made from (`targets.from_numpyro`: a `NumPyroModel`), else None.
       graph: graph targets (`targets.graph`): the `targets.graphs.GraphData` (CSR structure, exact mu, node
         labels), else None.
+      functions: ``{name: f}`` estimated by default for this target (`srmc.sample`'s ``functions``), a `Histogram`
+        among them if it likes; None: x and x^2.
       score_is_autodiff: set, not given: the score is ``jax.grad(logdensity)``, made because none was given.
       smoothed_logdensity: ``(y, noise_variance) -> log p_s(y)``, the log of the Gaussian smoothing
         ``p_s(y) = ∫ pi(x) N(y; x, s I) dx`` of the NORMALISED pi (s = noise variance >= 0), where it is known in
@@ -119,6 +130,7 @@ class Target:
     graph: Any = None
     score_is_autodiff: bool = dataclasses.field(default=False, init=False, repr=False)
     smoothed_logdensity: Callable[[Array, Array], Array] | None = None
+    functions: dict | None = None
 
     def __post_init__(self) -> None:
         """Check the space and settle the score by the space's declared ``score_rule``: `AUTODIFF_SCORE`

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import networkx as nx
 import numpy as np
 
-from .base import Target, check_int, exact_truth, register
+from .base import Histogram, Target, check_int, exact_truth, register
 from .space import Graph
 
 Array = jax.Array
@@ -206,7 +206,13 @@ def _target(name: str, data: GraphData, params: dict) -> Target:
         return jax.random.categorical(rng_key, log_mu, shape=(num,)).astype(jnp.int32)[:, None]
 
     return Target(name, Graph(num_nodes), logdensity, initial_position, ground_truth=truth, sample=sample,
-                  params=params, score_is_gradient=False, score_name="none", graph=data)
+                  params=params, score_is_gradient=False, score_name="none", graph=data,
+                  functions={"visits": Histogram(node_of, num_nodes)})
+
+
+def node_of(position: Array) -> Array:
+    """The node a graph position (int32, shape (1,)) stands on."""
+    return position[0]
 
 
 # --- registry -----------------------------------------------------------------------------------------------------

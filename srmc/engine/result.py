@@ -12,7 +12,7 @@ import numpy as np
 from srmc.engine.batch_means import chain_mcse, pooled_mcse
 from srmc.engine.metadata import run_metadata
 from srmc.engine.storage import save_result
-from srmc.targets.base import spread_stderr
+from srmc.targets.base import Histogram, spread_stderr
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -97,10 +97,11 @@ class SampleResult:
                  snapshot_steps: tuple = (), rng_key: Any = None, monitor_steps: tuple = ()) -> "SampleResult":
         """Collect a finished run (`runner.RunState`, its `runner.RunLengths`, the run's key) into a result."""
         num_steps, burn_in, thin, batch_length = lengths.num_steps, lengths.burn_in, lengths.thin, lengths.batch_length
-        chain_estimates = {name: np.asarray(m) for name, m in zip(functions, run.running_means)}
+        chain_estimates = {name: _estimate(m, functions[name], run) for name, m in zip(functions, run.running_means)}
         positions, draw_stats = (None, {}) if draws is None else draws
         num_complete = num_steps // batch_length if batch_length else 0
-        batches = {name: np.asarray(m.batches)[:, :num_complete] for name, m in zip(functions, run.batch_means)}
+        batches = {name: np.asarray(m.batches)[:, :num_complete] for name, m in zip(functions, run.batch_means)
+                   if m is not None}
         return cls(
             estimates={name: value.mean(axis=0) for name, value in chain_estimates.items()},
             chain_estimates=chain_estimates,
@@ -362,6 +363,16 @@ class SampleResult:
     def __repr__(self) -> str:
         return (f"SampleResult({self.algorithm_name} on {self.target_name}, chains={self.num_chains}, "
                 f"steps={self.num_steps}, acceptance={self.acceptance_rate.mean():.3f})")
+
+
+def _estimate(running_mean: Any, fn: Any, run: Any) -> np.ndarray:
+    """A function's per-chain estimates: its running means, or a `targets.Histogram`'s counts as frequencies
+    (over the counted steps, or each chain's draws)."""
+    if not isinstance(fn, Histogram):
+        return np.asarray(running_mean)
+    draws = run.num_accumulated if isinstance(run.num_draws, tuple) else run.num_draws
+    denominator = np.maximum(np.asarray(draws), 1).reshape(-1, 1) if np.ndim(draws) else max(int(draws), 1)
+    return np.asarray(running_mean) / np.asarray(denominator, np.float64)
 
 
 def _diagnostics() -> Any:

@@ -66,7 +66,7 @@ from srmc.engine.validation import (
 )
 from srmc.engine.warmup import Warmup, WarmupPlan, warmup_plan
 from srmc.method.algorithm import Algorithm, state_position
-from srmc.targets import Target
+from srmc.targets import Histogram, Target
 
 Array = jax.Array
 
@@ -84,7 +84,10 @@ class RunState(NamedTuple):
     ``num_batches=0``; ``warmup``: the warm-up's `srmc.engine.warmup.WarmupResult` (empty without); ``monitor``:
     per algorithm statistic ``(chains, MONITOR_POINTS)`` values at evenly spaced counted steps (the health
     report reads its trend); ``halfway``: per function ``(chains, 1, ...)`` running means at counted step
-    ``num_steps // 2`` (the health report's estimate of the finite-n bias compares them with the final ones).
+    ``num_steps // 2`` (the health report's estimate of the finite-n bias compares them with the final ones);
+    ``num_draws``: per chain, the counted steps that yielded a draw, for an algorithm that declares which do
+    (``Report.is_draw``; empty otherwise). A `targets.Histogram` function keeps its counts as its running "mean"
+    (int32, ``(chains, num_bins)``), and its snapshots and halfway values as frequencies.
     """
 
     states: Any
@@ -100,6 +103,7 @@ class RunState(NamedTuple):
     warmup: tuple = ()
     monitor: dict = {}
     halfway: tuple = ()
+    num_draws: Any = ()
 
 
 class RunLengths(NamedTuple):
@@ -221,7 +225,8 @@ def _prepare(rng_key: Array, algorithm: Algorithm, target: Any, num_steps: int, 
                          0 if warmup is None else warmup.num_steps)
     init_key, run_key = jax.random.split(rng_key)
     positions = check_initial_positions(target, initial_position, num_chains, init_key)
-    function_items = check_functions(DEFAULT_FUNCTIONS if functions is None else functions, positions[0])
+    defaults = DEFAULT_FUNCTIONS if target.functions is None else target.functions
+    function_items = check_functions(defaults if functions is None else functions, positions[0])
     chain_keys = jax.random.split(run_key, num_chains)
     if mesh is not None:
         positions, chain_keys = _shard((positions, chain_keys), mesh)
@@ -245,7 +250,8 @@ def _initial_state(algorithm: Algorithm, target: Target, positions: Array, funct
               else per_chain(algorithm.params, positions.shape[0], float_dtype_of(positions)))
     states = initial_states(algorithm, target, positions, params, params_axis)
     snapshot_steps = check_snapshot_steps(options.snapshot_steps, num_steps)
-    run = _initial_run_state(states, positions, function_items, len(snapshot_steps), options.num_batches)
+    run = _initial_run_state(states, positions, function_items, len(snapshot_steps), options.num_batches,
+                             algorithm.report.is_draw is not None)
     run = run._replace(params=params)
     if plan is not None:
         placeholder_params, placeholder_warmup = post_warmup_shapes(algorithm, target, plan, states, params)
@@ -256,7 +262,8 @@ def _initial_state(algorithm: Algorithm, target: Target, positions: Array, funct
         run = run._replace(monitor=_monitor_buffers(algorithm, states, len(monitor_steps)))
     halfway_step = num_steps // 2
     if halfway_step:
-        run = run._replace(halfway=tuple(jnp.zeros((m.shape[0], 1, *m.shape[1:]), m.dtype) for m in run.running_means))
+        frequencies = _frequencies(run.running_means, jnp.ones((), jnp.int32), function_items)
+        run = run._replace(halfway=tuple(jnp.zeros((m.shape[0], 1, *m.shape[1:]), m.dtype) for m in frequencies))
     config = RunConfig(algorithm.program, target, function_items, snapshot_steps, monitor_steps, halfway_step,
                        params_axis)
     return run, config
@@ -357,7 +364,7 @@ def _write_slot(buffer: Array, value: Array, count: Array, steps: tuple[int, ...
     """
     hits = jnp.asarray(steps) == count
     index = jnp.argmax(hits)
-    return buffer.at[:, index].set(jnp.where(jnp.any(hits), value, buffer[:, index]))
+    return buffer.at[:, index].set(jnp.where(jnp.any(hits), value.astype(buffer.dtype), buffer[:, index]))
 
 
 def _run_chunks(run: RunState, chain_keys: Array, config: RunConfig, lengths: RunLengths,
@@ -397,17 +404,26 @@ def _next_chunk(step: int, burn_in: int, total_steps: int, chunk_size: int, thin
 
 
 def _initial_run_state(states: Any, positions: Array, function_items: tuple, num_snapshots: int = 0,
-                       num_batches: int = 0) -> RunState:
+                       num_batches: int = 0, draws: bool = False) -> RunState:
     num_chains = positions.shape[0]
     float_dtype = positions.dtype if jnp.issubdtype(positions.dtype, jnp.floating) else jnp.result_type(float)
-    outputs = [jax.eval_shape(f, positions[0]) for _, f in function_items]
-    means = tuple(jnp.zeros((num_chains, *out.shape), jnp.result_type(out.dtype, float_dtype)) for out in outputs)
-    snapshots = tuple(jnp.zeros((num_chains, num_snapshots, *m.shape[1:]), m.dtype) for m in means) \
+    means, frequencies = [], []  # frequencies: the running means' shapes and dtypes as snapshots keep them
+    for _, fn in function_items:
+        if isinstance(fn, Histogram):
+            means.append(jnp.zeros((num_chains, fn.num_bins), jnp.int32))
+            frequencies.append(jnp.zeros((num_chains, fn.num_bins), float_dtype))
+        else:
+            out = jax.eval_shape(fn, positions[0])
+            means.append(jnp.zeros((num_chains, *out.shape), jnp.result_type(out.dtype, float_dtype)))
+            frequencies.append(means[-1])
+    snapshots = tuple(jnp.zeros((num_chains, num_snapshots, *m.shape[1:]), m.dtype) for m in frequencies) \
         if num_snapshots else ()
     counts = jnp.zeros(num_chains, jnp.int32)
-    batches = tuple(batch_means.init(m.shape, m.dtype, num_batches) for m in means) if num_batches else ()
-    return RunState(states, means, jnp.zeros(num_chains, float_dtype), counts, jnp.zeros((), jnp.int32),
-                    jnp.zeros((), jnp.int32), snapshots, tuple(counts for _ in means), batches)
+    batches = tuple(None if isinstance(fn, Histogram) else batch_means.init(m.shape, m.dtype, num_batches)
+                    for m, (_, fn) in zip(means, function_items)) if num_batches and not draws else ()
+    return RunState(states, tuple(means), jnp.zeros(num_chains, float_dtype), counts, jnp.zeros((), jnp.int32),
+                    jnp.zeros((), jnp.int32), snapshots, tuple(counts for _ in means), batches,
+                    num_draws=counts if draws else ())
 
 
 def _shard_run(run: RunState, mesh: Mesh, params_axis: int | None) -> RunState:
@@ -442,10 +458,10 @@ def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config:
         nonfinite = info.is_nonfinite
         run = run._replace(states=states, step=run.step + 1, num_nonfinite=run.num_nonfinite + nonfinite)
         if accumulate:
-            run = _accumulate(run, state_position(algorithm, states), info, function_items, snapshot_steps,
-                              batch_length)
+            run = _accumulate(run, state_position(algorithm, states), info, config, batch_length)
             if halfway_step:
-                run = run._replace(halfway=_take_snapshot(run.halfway, run.running_means, run.num_accumulated,
+                frequencies = _frequencies(run.running_means, _denominator(run), function_items)
+                run = run._replace(halfway=_take_snapshot(run.halfway, frequencies, run.num_accumulated,
                                                           (halfway_step,)))
             if monitor_steps:
                 run = run._replace(monitor=_record_monitor(run.monitor, algorithm, states, run.num_accumulated,
@@ -467,27 +483,60 @@ def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config:
     return run, out
 
 
-def _accumulate(run: RunState, positions: Array, info: Any, function_items: tuple, snapshot_steps: tuple,
-                batch_length: Array) -> RunState:
-    """Fold one counted step into the running means, non-finite counts, batch means and snapshots."""
-    values = tuple(jax.vmap(f)(positions).astype(m.dtype) for m, (_, f) in zip(run.running_means, function_items))
+def _accumulate(run: RunState, positions: Array, info: Any, config: RunConfig, batch_length: Array) -> RunState:
+    """Fold one counted step into the running means (a `Histogram`'s counts), non-finite counts, batch means and
+    snapshots; for an algorithm that declares its draws (``Report.is_draw``) only the chains whose step is one."""
+    function_items = config.function_items
+    draw = config.algorithm.report.is_draw
+    counted = None if draw is None else draw(info)
     count = run.num_accumulated + 1
-    weight = (1.0 / count).astype(run.acceptance_sum.dtype)
-    means = tuple(m + weight.astype(m.dtype) * (v - m) for m, v in zip(run.running_means, values))
-    nonfinite_values = tuple(n + ~jnp.all(jnp.isfinite(v.reshape(v.shape[0], -1)), axis=1)
-                             for n, v in zip(run.nonfinite_values, values))
+    draws = run.num_draws if counted is None else run.num_draws + counted.astype(jnp.int32)
+    weight = (1.0 / (count if counted is None else jnp.maximum(draws, 1))).astype(run.acceptance_sum.dtype)
+    means, nonfinite_values, values = [], [], []
+    for m, n, (_, fn) in zip(run.running_means, run.nonfinite_values, function_items):
+        if isinstance(fn, Histogram):
+            bins = jax.vmap(fn.fn)(positions)
+            increment = jnp.ones_like(bins, jnp.int32) if counted is None else counted.astype(jnp.int32)
+            means.append(m.at[jnp.arange(m.shape[0]), bins].add(increment))
+            nonfinite_values.append(n)
+            values.append(None)
+            continue
+        value = jax.vmap(fn)(positions).astype(m.dtype)
+        updated = m + _per_chain(weight, m).astype(m.dtype) * (value - m)
+        finite = jnp.all(jnp.isfinite(value.reshape(value.shape[0], -1)), axis=1)
+        means.append(updated if counted is None else jnp.where(_per_chain(counted, m), updated, m))
+        nonfinite_values.append(n + (~finite if counted is None else ~finite & counted))
+        values.append(value)
     run = run._replace(
-        running_means=means,
+        running_means=tuple(means),
         acceptance_sum=run.acceptance_sum + info.acceptance_rate.astype(run.acceptance_sum.dtype),
         num_accumulated=count,
-        nonfinite_values=nonfinite_values,
+        nonfinite_values=tuple(nonfinite_values),
+        num_draws=draws,
     )
     if run.batch_means:
-        run = run._replace(batch_means=tuple(batch_means.update(m, v, count, batch_length)
-                                             for m, v in zip(run.batch_means, values)))
-    if snapshot_steps:
-        run = run._replace(snapshots=_take_snapshot(run.snapshots, means, count, snapshot_steps))
+        run = run._replace(batch_means=tuple(None if v is None else batch_means.update(b, v, count, batch_length)
+                                             for b, v in zip(run.batch_means, values)))
+    if config.snapshot_steps:
+        frequencies = _frequencies(run.running_means, _denominator(run), function_items)
+        run = run._replace(snapshots=_take_snapshot(run.snapshots, frequencies, count, config.snapshot_steps))
     return run
+
+
+def _per_chain(value: Array, like: Array) -> Array:
+    """A per-chain (or scalar) `value` shaped to broadcast against `like` ``(chains, ...)``."""
+    return value if jnp.ndim(value) == 0 else value.reshape(value.shape + (1,) * (like.ndim - 1))
+
+
+def _denominator(run: RunState) -> Array:
+    """What the running means divide by: the counted steps, or each chain's draws."""
+    return run.num_accumulated if isinstance(run.num_draws, tuple) else run.num_draws
+
+
+def _frequencies(means: tuple, denominator: Array, function_items: tuple) -> tuple:
+    """The running means with a `Histogram`'s counts as frequencies (counts / `denominator`)."""
+    return tuple(m / _per_chain(jnp.maximum(denominator, 1), m).astype(jnp.result_type(float))
+                 if isinstance(fn, Histogram) else m for m, (_, fn) in zip(means, function_items))
 
 
 def _cast_like(new: Any, old: Any) -> Any:

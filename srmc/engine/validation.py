@@ -10,7 +10,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from srmc.engine.distributed import check_initialized, check_processes
-from srmc.targets import Target, from_logdensity
+from srmc.targets import Histogram, Target, from_logdensity
 from srmc.targets.space import check_int as _check_int
 
 
@@ -69,6 +69,8 @@ def check_initial_positions(target: Target, initial_position: Any, num_chains: i
             f"target.logdensity is not finite at the initial position of chain {bad} "
             f"(value {logdensities[bad]}); pass an initial_position inside the support."
         )
+    if target.score is None:  # a space without a score (a graph's)
+        return positions
     score_shape = jax.eval_shape(target.score, positions[0]).shape
     expected = target.space.score_size
     if score_shape != (expected,):  # discrete scores have one entry per site and non-zero category
@@ -98,8 +100,9 @@ def check_num_batches(num_batches: Any) -> int:
     return num_batches
 
 
-def check_functions(functions: Any, position: jax.Array) -> tuple[tuple[str, Callable], ...]:
-    """``((name, f), ...)`` after checking that each f maps one position to a real or integer array.
+def check_functions(functions: Any, position: jax.Array) -> tuple[tuple[str, Callable | Histogram], ...]:
+    """``((name, f), ...)`` after checking that each f maps one position to a real or integer array, and each
+    `targets.Histogram` to one integer.
 
     The output is traced with ``jax.eval_shape`` on one position (nothing is compiled); a failure or an output
     that is not a single numeric array is a TypeError naming ``functions[name]``.
@@ -113,19 +116,40 @@ def check_functions(functions: Any, position: jax.Array) -> tuple[tuple[str, Cal
     for name, fn in functions.items():
         if not isinstance(name, str):
             raise TypeError(f"functions keys must be strings, got {name!r}.")
+        if isinstance(fn, Histogram):
+            _check_histogram(name, fn, position)
+            continue
         if not callable(fn):
             raise TypeError(f"functions[{name!r}] must be a callable f(x), got {type(fn).__name__}.")
-        try:
-            out = jax.eval_shape(fn, position)
-        except Exception as error:
-            raise TypeError(f"functions[{name!r}] failed on a position of shape {position.shape} and dtype "
-                            f"{position.dtype}: {type(error).__name__}: {error}") from error
-        if not isinstance(out, jax.ShapeDtypeStruct):
-            raise TypeError(f"functions[{name!r}] must return one array, got {jax.tree.structure(out)}.")
+        out = _traced_output(name, fn, position)
         if not (jnp.issubdtype(out.dtype, jnp.floating) or jnp.issubdtype(out.dtype, jnp.integer)
                 or out.dtype == jnp.bool_):
             raise TypeError(f"functions[{name!r}] must return real numbers, got dtype {out.dtype}.")
     return tuple(functions.items())
+
+
+def _traced_output(name: str, fn: Callable, position: jax.ShapeDtypeStruct) -> jax.ShapeDtypeStruct:
+    """The abstract output of ``functions[name]`` on one position; a TypeError naming it where it fails or is
+    not one array."""
+    try:
+        out = jax.eval_shape(fn, position)
+    except Exception as error:
+        raise TypeError(f"functions[{name!r}] failed on a position of shape {position.shape} and dtype "
+                        f"{position.dtype}: {type(error).__name__}: {error}") from error
+    if not isinstance(out, jax.ShapeDtypeStruct):
+        raise TypeError(f"functions[{name!r}] must return one array, got {jax.tree.structure(out)}.")
+    return out
+
+
+def _check_histogram(name: str, histogram: Histogram, position: jax.ShapeDtypeStruct) -> None:
+    """A `Histogram` whose function gives one integer per position and whose number of bins is >= 1."""
+    check_int(histogram.num_bins, f"functions[{name!r}].num_bins", minimum=1)
+    if not callable(histogram.fn):
+        raise TypeError(f"functions[{name!r}].fn must be a callable f(x), got {type(histogram.fn).__name__}.")
+    out = _traced_output(name, histogram.fn, position)
+    if out.shape != () or not jnp.issubdtype(out.dtype, jnp.integer):
+        raise TypeError(f"functions[{name!r}] is a Histogram: its function must return one integer in "
+                        f"0..{histogram.num_bins - 1}, got shape {out.shape} and dtype {out.dtype}.")
 
 
 def resolve_devices(devices: Any, num_chains: int) -> Mesh | None:

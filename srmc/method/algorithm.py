@@ -191,7 +191,10 @@ class Report(NamedTuple):
     ``result.summary()``; anticorrelated_batches: the history makes successive batches of a chain negatively
     correlated, so a batch-means MCSE above the chain spread's is expected, not a warning; check_run:
     ``(params, total_steps) -> None`` raises before compilation where the algorithm cannot run that long (a
-    schedule that turns negative).
+    schedule that turns negative); position: ``state -> the point the state stands for`` where that is not its
+    base kernel's position (walk-jump: the last jump), None: the base kernel's; is_draw: ``info -> bool`` per
+    chain, whether the step yields a draw (walk-jump: a walk's end), None: every step does (functions are
+    averaged over the draws only, and batch means are then not kept).
     """
 
     statistics: Callable[[Any], dict] = _no_statistics
@@ -200,6 +203,8 @@ class Report(NamedTuple):
     notes: Callable[[Any], list] = _no_checks
     anticorrelated_batches: bool = False
     check_run: Callable[[Any, int], None] = _any_length
+    position: Callable[[Any], Array] | None = None
+    is_draw: Callable[[Any], Array] | None = None
 
 
 class Algorithm(NamedTuple):
@@ -258,7 +263,10 @@ class Algorithm(NamedTuple):
 
 
 def state_position(algorithm: Algorithm, state: Any) -> Array:
-    """The position of `algorithm`'s `state`: its base kernel state's, else the state's own."""
+    """The point `algorithm`'s `state` stands for: as its report declares, else its base kernel state's
+    position, else the state's own."""
+    if algorithm.report.position is not None:
+        return algorithm.report.position(state)
     kernel_state = state if algorithm.kernel is None else algorithm.kernel.get_state(state)
     return kernel_state.position
 

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import jax
 
 from srmc.method.algorithm import Algorithm, BaseKernel, StaticPartial, check_params_set
+from srmc.method.graph_base import graph_base, is_graph_kernel
 from srmc.method.kernels import (
     check_params,
     check_step_jitter,
@@ -63,7 +64,8 @@ def build_kernel(kernel: BaseKernel) -> StaticPartial:
 
 
 def base(kernel: Any, *, step_jitter: float | None = None, **params: Any) -> Algorithm:
-    """Run a base kernel directly on the target (no history), e.g. ``srmc.base(samplers.mala, step_size=0.1)``.
+    """Run a base kernel directly on the target (no history), e.g. ``srmc.base(samplers.mala, step_size=0.1)``;
+    a graph kernel (``srmc.base(samplers.mhrw)``) runs alone on a graph target (`srmc.method.graph_base`).
 
     `params` are the kernel's; numbers and arrays among them are data (``algorithm.params.kernel``), ints and
     callables part of the program. A step size or inverse mass matrix not given is set by the warm-up
@@ -71,6 +73,8 @@ def base(kernel: Any, *, step_jitter: float | None = None, **params: Any) -> Alg
     where the warm-up starts; ``warmup=0`` runs it as given). `step_jitter`: multiply the step size by
     U(1 - j, 1 + j) at every step; None: the kernel's declared default (0.3 for HMC-type kernels, 0 otherwise).
     """
+    if is_graph_kernel(kernel):
+        return graph_base(kernel, **params)
     spec = resolve_kernel(kernel)
     check_params(spec, params)
     data, static = split_kernel_params(spec, params)

@@ -51,10 +51,11 @@ class HistoryParams(NamedTuple):
 
 
 def _concrete(value: Any) -> np.ndarray | None:
-    """`value` as a float array, or None when it is traced."""
-    if isinstance(value, jax.core.Tracer):
+    """`value` as a float array, or None when it is traced (it has no value to check)."""
+    try:
+        return np.asarray(value, np.float64)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         return None
-    return np.asarray(value, np.float64)
 
 
 def history_params(alpha: Any = 1.0, step_exponent: Any = 1.0, pseudo_count: Any = 1.0) -> HistoryParams:

@@ -25,7 +25,9 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from srmc.method.algorithm import Algorithm, Report, StaticPartial
 from srmc.method.graph_cache import lru_store
 from srmc.method.graph_history import (
     FULL,
@@ -35,9 +37,9 @@ from srmc.method.graph_history import (
     initial_measure,
     step_size,
 )
-from srmc.method.srrw import GraphAlgorithm, graph_of
+from srmc.method.srrw import graph_of, history_counters
 from srmc.samplers import mhrw
-from srmc.samplers.graph_spec import as_graph_spec, check_params
+from srmc.samplers.graph_spec import GraphKernelSpec, as_graph_spec, check_params
 
 Array = jax.Array
 
@@ -109,19 +111,44 @@ def build_kernel(base_kernel: Callable, store: HistoryStore = FULL, kernel_param
     return kernel
 
 
-def hdt(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseudo_count: Any = 1.0,
-        cache: float | None = None, cache_ways: int = 8, kernel_params: dict | None = None) -> GraphAlgorithm:
-    """HDT around `kernel` (default `srmc.samplers.mhrw`), usable in a hand-written vmapped scan.
+class HDTConfig(NamedTuple):
+    """HDT's choices (hashable): the base kernel's record, its parameters (sorted pairs), how the history is kept,
+    the starting history x_0 (None: uniform)."""
 
-        algorithm = hdt(samplers.nbrw, alpha=5.0)
-        state = jax.vmap(lambda p: algorithm.init(p, target))(positions)          # positions (chains, 1)
-        step = jax.vmap(lambda k, s: algorithm.step(k, s, target))
+    spec: GraphKernelSpec
+    kernel_params: tuple
+    store: HistoryStore
+    initial_history: tuple | None
+
+
+def _init(config: HDTConfig, position: Array, target: Any, params: HDTParams) -> HDTState:
+    logdensity_fn, structure = graph_of(target)
+    return init(position, logdensity_fn, structure, config.spec.init, config.store, config.initial_history)
+
+
+def _step(config: HDTConfig, rng_key: Array, state: HDTState, target: Any,
+          params: HDTParams) -> tuple[HDTState, HDTInfo]:
+    logdensity_fn, structure = graph_of(target)
+    kernel = build_kernel(config.spec.build_kernel(), config.store, dict(config.kernel_params))
+    return kernel(rng_key, state, logdensity_fn, structure, params)
+
+
+def hdt(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseudo_count: Any = 1.0,
+        cache: float | None = None, cache_ways: int = 8, initial_history: Any = None,
+        kernel_params: dict | None = None) -> Algorithm:
+    """HDT around `kernel` (default `srmc.samplers.mhrw`): an `srmc.Algorithm` for `srmc.sample` or a
+    hand-written vmapped scan.
+
+        algorithm = srmc.hdt(samplers.nbrw, alpha=5.0)
+        result = srmc.sample(key, algorithm, targets.get("karate_club"), 10_000, 64)   # result.estimates["visits"]
 
     Args:
       kernel: any mu-invariant graph kernel (module or `GraphKernelSpec`).
-      alpha: repellence strength >= 0; step_exponent: a in (1/2, 1]; pseudo_count: m > 0 (see `HistoryParams`).
+      alpha: repellence strength >= 0; step_exponent: a in (1/2, 1]; pseudo_count: m > 0 (see `HistoryParams`):
+        data (``algorithm.params``), a sweep over them compiles once.
       cache: None (the full history) or the fraction r in (0, 1] of the nodes whose history an LRU cache keeps.
-      cache_ways: the cache's associativity (static; see `srmc.method.graph_cache`).
+      cache_ways: the cache's associativity (see `srmc.method.graph_cache`).
+      initial_history: x_0, positive weights over the nodes (normalised); None: uniform.
       kernel_params: the base kernel's parameters (the graph comes from the target).
     """
     spec = as_graph_spec(mhrw if kernel is None else kernel)
@@ -129,14 +156,9 @@ def hdt(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseud
     check_params(spec, kernel_params)
     params = history_params(alpha, step_exponent, pseudo_count)
     store = FULL if cache is None else lru_store(cache, cache_ways)
-    step_kernel = build_kernel(spec.build_kernel(), store, kernel_params)
-
-    def init_fn(position: Array, target: Any, initial_history: Any = None) -> HDTState:
-        logdensity_fn, structure = graph_of(target)
-        return init(position, logdensity_fn, structure, spec.init, store, initial_history)
-
-    def step_fn(rng_key: Array, state: HDTState, target: Any) -> tuple[HDTState, HDTInfo]:
-        logdensity_fn, structure = graph_of(target)
-        return step_kernel(rng_key, state, logdensity_fn, structure, params)
-
-    return GraphAlgorithm(init_fn, step_fn, params, spec)
+    config = HDTConfig(spec, tuple(sorted(kernel_params.items())), store,
+                       None if initial_history is None else tuple(np.asarray(initial_history, float).tolist()))
+    shown = (("alpha", alpha), ("step_exponent", step_exponent), ("pseudo_count", pseudo_count),
+             *((("cache", cache),) if cache is not None else ()), *kernel_params.items())
+    return Algorithm(f"hdt[{spec.name}]", StaticPartial(_init, config), StaticPartial(_step, config), params,
+                     report=Report(counters=history_counters), shown=shown)

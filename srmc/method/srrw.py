@@ -30,7 +30,9 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from srmc.method.algorithm import Algorithm, Report, StaticPartial
 from srmc.method.graph_history import (
     FULL,
     History,
@@ -146,17 +148,6 @@ def build_kernel(transition_row: Callable, chunk_size: int = 16, row_params: dic
     return kernel
 
 
-class GraphAlgorithm(NamedTuple):
-    """What `srrw` and `hdt` return: ``init(position, target, initial_history=None) -> state`` and
-    ``step(rng_key, state, target) -> (state, info)`` (pure; vmap them over chains inside your own
-    ``jax.lax.scan``), the numbers `params` (data) and the base kernel's record."""
-
-    init: Callable
-    step: Callable
-    params: HistoryParams
-    kernel: GraphKernelSpec
-
-
 def graph_of(target: Any, name: str = "target") -> tuple[Callable, Any]:
     """``(logdensity_fn, CSR structure)`` of a graph target (`srmc.targets.graph`); a TypeError naming `name`
     otherwise."""
@@ -178,35 +169,62 @@ def srrw_spec(kernel: Any) -> GraphKernelSpec:
     return spec
 
 
-def srrw(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseudo_count: Any = 1.0,
-         chunk_size: int = 16, kernel_params: dict | None = None) -> GraphAlgorithm:
-    """SRRW around `kernel` (default `srmc.samplers.mhrw`), usable in a hand-written vmapped scan.
+class SRRWConfig(NamedTuple):
+    """SRRW's choices (hashable): the base kernel's record, its parameters (sorted pairs), the row's chunk size and
+    the starting history x_0 (None: uniform)."""
 
-        algorithm = srrw(samplers.mhrw, alpha=5.0)
-        state = jax.vmap(lambda p: algorithm.init(p, target))(positions)          # positions (chains, 1)
-        step = jax.vmap(lambda k, s: algorithm.step(k, s, target))
+    spec: GraphKernelSpec
+    kernel_params: tuple
+    chunk_size: int
+    initial_history: tuple | None
+
+
+def _init(config: SRRWConfig, position: Array, target: Any, params: SRRWParams) -> SRRWState:
+    logdensity_fn, structure = graph_of(target)
+    return init(position, logdensity_fn, structure, config.initial_history)
+
+
+def _step(config: SRRWConfig, rng_key: Array, state: SRRWState, target: Any,
+          params: SRRWParams) -> tuple[SRRWState, SRRWInfo]:
+    logdensity_fn, structure = graph_of(target)
+    kernel = build_kernel(config.spec.transition_row, config.chunk_size, dict(config.kernel_params))
+    return kernel(rng_key, state, logdensity_fn, structure, params)
+
+
+def srrw(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseudo_count: Any = 1.0,
+         chunk_size: int = 16, initial_history: Any = None, kernel_params: dict | None = None) -> Algorithm:
+    """SRRW around `kernel` (default `srmc.samplers.mhrw`): an `srmc.Algorithm` for `srmc.sample` or a
+    hand-written vmapped scan.
+
+        algorithm = srmc.srrw(samplers.mhrw, alpha=5.0)
+        result = srmc.sample(key, algorithm, targets.get("karate_club"), 10_000, 64)   # result.estimates["visits"]
+        state = jax.vmap(algorithm.init, in_axes=(0, None))(positions, target)         # positions (chains, 1)
+        state, info = jax.vmap(algorithm.step, in_axes=(0, 0, None))(keys, state, target)
 
     Args:
       kernel: a graph kernel (module or `GraphKernelSpec`) that is reversible and hands over its row.
-      alpha: repellence strength >= 0; step_exponent: a in (1/2, 1]; pseudo_count: m > 0 (see `HistoryParams`).
-      chunk_size: neighbours read per pass of the row loop (static).
+      alpha: repellence strength >= 0; step_exponent: a in (1/2, 1]; pseudo_count: m > 0 (see `HistoryParams`):
+        data (``algorithm.params``), a sweep over them compiles once.
+      chunk_size: neighbours read per pass of the row loop.
+      initial_history: x_0, positive weights over the nodes (normalised); None: uniform.
       kernel_params: the base kernel's parameters (the graph comes from the target).
     """
     spec = srrw_spec(mhrw if kernel is None else kernel)
     kernel_params = dict(kernel_params or {})
     check_params(spec, kernel_params)
     params = history_params(alpha, step_exponent, pseudo_count)
-    step_kernel = build_kernel(spec.transition_row, chunk_size, kernel_params)
+    config = SRRWConfig(spec, tuple(sorted(kernel_params.items())), check_int(chunk_size, "chunk_size",
+                                                                             non_integer=TypeError),
+                        None if initial_history is None else tuple(np.asarray(initial_history, float).tolist()))
+    shown = (("alpha", alpha), ("step_exponent", step_exponent), ("pseudo_count", pseudo_count),
+             *kernel_params.items())
+    return Algorithm(f"srrw[{spec.name}]", StaticPartial(_init, config), StaticPartial(_step, config), params,
+                     report=Report(counters=history_counters), shown=shown)
 
-    def init_fn(position: Array, target: Any, initial_history: Any = None) -> SRRWState:
-        logdensity_fn, structure = graph_of(target)
-        return init(position, logdensity_fn, structure, initial_history)
 
-    def step_fn(rng_key: Array, state: SRRWState, target: Any) -> tuple[SRRWState, SRRWInfo]:
-        logdensity_fn, structure = graph_of(target)
-        return step_kernel(rng_key, state, logdensity_fn, structure, params)
-
-    return GraphAlgorithm(init_fn, step_fn, params, spec)
+def history_counters(state: Any, params: Any) -> dict:
+    """Per chain: the steps a history has taken (its x_n is over these)."""
+    return {"history_steps": state.count}
 
 
 def visit_measure(state: Any) -> Array:

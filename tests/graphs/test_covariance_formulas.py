@@ -144,7 +144,7 @@ def test_a1_on_karate_with_generic_weights(method):
 
 def _low_level(method: str, params, transition_row=None, base_kernel=None):
     """An algorithm built from the layers below `srrw`/`hdt` (no argument checks), for the mutations."""
-    from srmc.method.srrw import GraphAlgorithm
+    from srmc.method.algorithm import Algorithm
 
     if method == "srrw":
         kernel = srrw.build_kernel(transition_row or samplers.mhrw.transition_row, CHUNK)
@@ -152,8 +152,8 @@ def _low_level(method: str, params, transition_row=None, base_kernel=None):
     else:
         kernel = hdt.build_kernel(base_kernel or samplers.mhrw.build_kernel())
         init = lambda p, t: hdt.init(p, t.logdensity, t.graph.structure, samplers.mhrw.init)  # noqa: E731
-    step = lambda k, s, t: kernel(k, s, t.logdensity, t.graph.structure, params)  # noqa: E731
-    return GraphAlgorithm(init, step, params, samplers.mhrw.spec)
+    step = lambda k, s, t, p: kernel(k, s, t.logdensity, t.graph.structure, p)  # noqa: E731
+    return Algorithm(f"mutated {method}", lambda p, t, _: init(p, t), step, params)
 
 
 def _simple_random_walk_row(position, neighbours, logdensity_fn, graph):

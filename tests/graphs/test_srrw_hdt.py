@@ -225,4 +225,4 @@ def test_other_bad_input():
     with pytest.raises(TypeError, match="graph target"):
         algorithm.init(jnp.array([0]), targets.get("iid_gaussian", dim=2))
     with pytest.raises(ValueError, match="initial_history"):
-        algorithm.init(jnp.array([0]), triangles(), initial_history=np.zeros(6))
+        srrw.srrw(initial_history=np.zeros(6)).init(jnp.array([0]), triangles())

@@ -111,3 +111,53 @@ def test_adaptive_metropolis_recovers_the_gaussian():
     for name, exact in (("x", truth.mean), ("x^2", truth.variance + truth.mean**2)):
         z = (result.estimates[name] - exact) / result.mcse(name)
         assert np.all(np.abs(z) < 4), (name, z)
+
+
+class PairState(NamedTuple):
+    position: jax.Array
+    proposal: jax.Array
+    half: jax.Array  # 0: the next step draws a proposal; 1: the next step moves to it
+
+
+class PairInfo(NamedTuple):
+    acceptance_rate: jax.Array
+    is_accepted: jax.Array
+    is_nonfinite: jax.Array
+    is_draw: jax.Array
+
+
+def pair_init(config, position, target, params):
+    return PairState(position, position, jnp.zeros((), jnp.int32))
+
+
+def pair_step(config, rng_key, state, target, params):
+    """Independence sampler from N(0, I) in two steps: one draws the proposal, the next accepts or rejects it and
+    yields a draw. The first step's state stands at the last draw (`pair_point`)."""
+    key_proposal, key_accept = jax.random.split(rng_key)
+    deciding = state.half == 1
+    proposal = jnp.where(deciding, state.proposal, jax.random.normal(key_proposal, state.position.shape))
+    log_ratio = (target.logdensity(proposal) + 0.5 * jnp.sum(proposal**2)
+                 - target.logdensity(state.position) - 0.5 * jnp.sum(state.position**2))
+    accept = deciding & (jnp.log(jax.random.uniform(key_accept)) < log_ratio)
+    rate = jnp.where(deciding, jnp.exp(jnp.minimum(log_ratio, 0.0)), 1.0)
+    new = PairState(jnp.where(accept, proposal, state.position), proposal, 1 - state.half)
+    return new, PairInfo(rate, accept, jnp.zeros((), bool), deciding)
+
+
+def pair_point(state):
+    return state.position
+
+
+def test_an_algorithm_that_yields_a_draw_every_other_step_is_averaged_over_its_draws():
+    """`Report.is_draw`: functions are averaged over the steps that yield a draw only (here every second one); the
+    estimate is exact within 4 SE and equals the mean of the draws the run stores at those steps."""
+    algorithm = Algorithm("pairs", StaticPartial(pair_init, None), StaticPartial(pair_step, None), AMParams({}, 0.0),
+                          report=Report(position=pair_point, is_draw=lambda info: info.is_draw))
+    target = targets.get("iid_gaussian", dim=2)
+    result = srmc.sample(jax.random.key(3), algorithm, target, 4000, 16, options=srmc.RunOptions(thin=2))
+    np.testing.assert_allclose(result.chain_estimates["x"], result.draws.mean(axis=1), rtol=1e-4, atol=1e-5)
+    z = result.estimates["x"] / result.mcse("x")
+    assert np.all(np.abs(z) < 4), z
+    z2 = (result.estimates["x^2"] - 1.0) / result.mcse("x^2")
+    assert np.all(np.abs(z2) < 4), z2
+    assert result.batch_means == {}  # kept for every step only
