@@ -1,0 +1,148 @@
+"""Sphinx configuration of srmc's documentation site.
+
+Build: ``sphinx-build -W -b html docs _site`` (warnings are errors: a broken reference fails the build). The
+notebooks are rendered from their stored outputs (myst-nb, ``nb_execution_mode = "off"``); ``tests/test_notebooks.py``
+executes them at a small size, so the site never runs a sampler.
+"""
+
+import importlib.util
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+project = "srmc"
+author = "srmc contributors"
+copyright = "2026, srmc contributors"
+try:
+    from importlib.metadata import version as _version
+
+    release = _version("srmc")
+except Exception:  # the site can be built from a checkout without an install
+    release = "0.1.0"
+version = release
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+]
+for _optional in ("sphinx_copybutton",):
+    if importlib.util.find_spec(_optional) is not None:
+        extensions.append(_optional)
+
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
+exclude_patterns = ["_build", "_site", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+
+# Notebooks: rendered from their stored outputs (executed by tests/test_notebooks.py, stored at full size).
+nb_execution_mode = "off"
+nb_execution_cache_path = str(pathlib.Path(__file__).parent / "_build" / ".jupyter_cache")
+myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
+autodoc_typehints = "description"
+autodoc_member_order = "bysource"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = True
+# Docstrings are written for `help()`: single backquotes name code, not Sphinx roles.
+default_role = "code"
+nitpicky = False
+suppress_warnings = [
+    # docstrings written for help() use `name` spans; their headings and duplicated NamedTuple fields are not
+    # reader-facing problems
+    "autosummary.import_cycle",
+    # the reproductions' tables (docs/reproduce/*/*.md) are written by `srmc reproduce` without a title; they
+    # are reached from docs/reproduce/README.md, not from the navigation
+    "toc.no_title",
+]
+
+if importlib.util.find_spec("sphinx_book_theme") is not None:
+    html_theme = "sphinx_book_theme"
+    html_theme_options = {
+        "show_toc_level": 2,
+        "use_download_button": False,
+        "home_page_in_toc": True,
+    }
+else:  # a plain build still works without the theme installed
+    html_theme = "alabaster"
+html_title = f"srmc {release}"
+html_static_path = []
+
+# ---- API reference: names other work adds, listed only when importable (the build never breaks on a missing one).
+OPTIONAL_API = [
+    "srmc.walk_jump", "srmc.walk_jump_algorithm", "srmc.WalkJumpResult", "srmc.enable_compilation_cache",
+    "srmc.interop.numpyro", "srmc.interop.numpyro.SRMC",
+]
+
+
+def _importable(name: str) -> bool:
+    import importlib
+
+    module, _, attribute = name.rpartition(".")
+    try:
+        return hasattr(importlib.import_module(module), attribute)
+    except ImportError:
+        try:
+            importlib.import_module(name)
+            return True
+        except ImportError:
+            return False
+
+
+def _write_optional_api() -> None:
+    present = [name for name in OPTIONAL_API if _importable(name)]
+    lines = ["```{eval-rst}", ".. autosummary::", "   :toctree: generated", "   :nosignatures:", ""]
+    lines += [f"   {name}" for name in present]
+    lines.append("```")
+    text = "\n".join(lines) + "\n" if present else "Nothing yet on this build.\n"
+    path = pathlib.Path(__file__).parent / "_api_optional.md"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+_write_optional_api()
+exclude_patterns.append("_api_optional.md")
+napoleon_use_ivar = True
+
+
+def _skip_namedtuple_fields(app, what, name, obj, skip, options):
+    """NamedTuple fields are documented by their class's Attributes section, not as 'Alias for field number N'."""
+    doc = getattr(obj, "__doc__", None) or ""
+    if doc.startswith("Alias for field number"):
+        return True
+    if name in ("count", "index") and what == "class":
+        return True
+    return None
+
+
+def _literal_if_not_rst(app, what, name, obj, options, lines):
+    """Docstrings are written for help(): where one is not clean reStructuredText, show it as written (a literal
+    block) instead of failing the build on its markup."""
+    if not lines:
+        return
+    import docutils.core
+    import docutils.utils
+
+    text = "\n".join(lines)
+    try:
+        document = docutils.core.publish_doctree(
+            text, settings_overrides={"report_level": 5, "halt_level": 5, "warning_stream": False,
+                                      "file_insertion_enabled": False, "raw_enabled": False})
+        problems = [node for node in document.traverse() if node.tagname == "system_message"
+                    and int(node.get("level", 0)) >= 2]
+    except Exception:
+        problems = [True]
+    if problems:
+        lines[:] = ["::", ""] + ["    " + line for line in text.split("\n")]
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_namedtuple_fields)
+    app.connect("autodoc-process-docstring", _literal_if_not_rst, priority=900)
