@@ -7,6 +7,7 @@ executes them at a small size, so the site never runs a sampler.
 
 import importlib.util
 import pathlib
+import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -35,7 +36,8 @@ for _optional in ("sphinx_copybutton",):
     if importlib.util.find_spec(_optional) is not None:
         extensions.append(_optional)
 
-source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
+# ".rst" first: autosummary writes its generated pages with the first suffix
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "_site", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
 
 # Notebooks: rendered from their stored outputs (executed by tests/test_notebooks.py, stored at full size).
@@ -122,25 +124,46 @@ def _skip_namedtuple_fields(app, what, name, obj, skip, options):
     return None
 
 
-def _literal_if_not_rst(app, what, name, obj, options, lines):
-    """Docstrings are written for help(): where one is not clean reStructuredText, show it as written (a literal
-    block) instead of failing the build on its markup."""
-    if not lines:
-        return
+def _rst_problems(text: str) -> bool:
+    """Whether `text` parses as reStructuredText with a warning or an error (Sphinx's roles aside)."""
     import docutils.core
-    import docutils.utils
 
-    text = "\n".join(lines)
+    text = re.sub(r":[a-z]+(:[a-z]+)?:(?=`)", "", text)  # Sphinx's roles (napoleon's :class:) are not docutils'
     try:
         document = docutils.core.publish_doctree(
-            text, settings_overrides={"report_level": 5, "halt_level": 5, "warning_stream": False,
+            text, settings_overrides={"report_level": 1, "halt_level": 5, "warning_stream": False,
                                       "file_insertion_enabled": False, "raw_enabled": False})
-        problems = [node for node in document.traverse() if node.tagname == "system_message"
-                    and int(node.get("level", 0)) >= 2]
     except Exception:
-        problems = [True]
-    if problems:
-        lines[:] = ["::", ""] + ["    " + line for line in text.split("\n")]
+        return True
+    if any(node.tagname == "problematic" for node in document.traverse()):
+        return True
+    messages = [*document.traverse(), *getattr(document, "parse_messages", []),
+                *getattr(document, "transform_messages", [])]
+    return any(node.tagname == "system_message" and int(node.get("level", 0)) >= 2 for node in messages)
+
+
+def _escape_plain_text(text: str) -> str:
+    """Markup characters of plain-text maths (|z|, x_, a * b) escaped for reStructuredText."""
+    text = text.replace("|", "\\|")
+    text = re.sub(r"(\w)_(?=[\s.,;:)\]]|$)", r"\1\\_", text, flags=re.M)
+    # `Partial`s: a word character right after a code span ends it only when escaped
+    return re.sub(r"(`[^`]+`)(\w?)", lambda m: m.group(1) + ("\\ " + m.group(2) if m.group(2) else ""), text)
+
+
+def _literal_if_not_rst(app, what, name, obj, options, lines):
+    """Docstrings are written for help(): where one is not clean reStructuredText, escape its plain-text maths, and
+    where that is not enough show it as written (a literal block) instead of failing the build on its markup."""
+    if not lines:
+        return
+    text = "\n".join(lines)
+    if not _rst_problems(text):
+        return
+    escaped = _escape_plain_text(text)
+    if not _rst_problems(escaped):
+        lines[:] = escaped.split("\n")
+        return
+    first = re.sub(r"[`*|]", "", text.split("\n", 1)[0])  # a summary line for autosummary's tables
+    lines[:] = [first, "", "::", ""] + ["    " + line for line in text.split("\n")]
 
 
 def setup(app):
