@@ -45,6 +45,7 @@ nb_execution_mode = "off"
 nb_execution_cache_path = str(pathlib.Path(__file__).parent / "_build" / ".jupyter_cache")
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
+highlight_language = "text"  # unlabelled blocks are program output
 
 autosummary_generate = True
 autosummary_imported_members = False
