@@ -46,7 +46,8 @@ import srmc
 from srmc import samplers, targets
 from srmc.method import walk_jump_setup as setup
 from srmc.method.smoothing import exact_smoothing, importance_smoothing
-from srmc.method.walk_jump import MALA, ULA, walk_jump
+from srmc.method.walk_jump import MALA, ULA
+from srmc.tools.walk_jump import walk_jump
 from srmc.tools.evaluations import count_evaluations
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
