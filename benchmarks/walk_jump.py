@@ -47,8 +47,8 @@ from srmc import samplers, targets
 from srmc.method import walk_jump_setup as setup
 from srmc.method.smoothing import exact_smoothing, importance_smoothing
 from srmc.method.walk_jump import MALA, ULA
-from srmc.tools.walk_jump import walk_jump
 from srmc.tools.evaluations import count_evaluations
+from srmc.tools.walk_jump import walk_jump
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks"
