@@ -162,17 +162,16 @@ def mcmc_final_positions(key: jax.Array, method: str, target: targets.Target, nu
                          initial_position: Any = None, ula_step: float | None = None) -> tuple:
     """(final positions, seconds, gradient evaluations per chain, adapted parameters) of `num_chains` chains of
     today's `srmc.sample` given `budget` gradient evaluations each (the first half warm-up where the kernel has
-    something to tune). The one place that calls the engine: the port to the new engine replaces this function
-    and `baseline`."""
+    something to tune)."""
     algorithm, counted = baseline(method, None, ula_step), baseline(method, 0.1, ula_step)
     position = jnp.zeros(target.dim) if initial_position is None else jnp.asarray(initial_position)
     per_step = max(count_evaluations(counted, target, position).gradient, 1.0)  # per step, by tracing
     num_steps = max(int(budget // per_step), 2)
-    warmup = num_steps // 2 if algorithm.kernel.tuning is not None else 0
+    warmup = num_steps // 2 if algorithm.kernel.spec.tuning is not None else 0
     start = time.perf_counter()
     result = srmc.sample(key, algorithm, target, num_steps=num_steps - warmup, num_chains=num_chains,
-                         warmup=warmup or None, initial_position=initial_position, progress=False)
-    positions = np.asarray(algorithm.kernel_state(result.final_state).position, np.float64)
+                         warmup=warmup, initial_position=initial_position, options=srmc.RunOptions(progress=False))
+    positions = np.asarray(algorithm.position(result.final_state), np.float64)
     return positions, time.perf_counter() - start, int(num_steps * per_step), result.adapted_params
 
 
@@ -188,6 +187,8 @@ def baseline(method: str, step_size: float | None, ula_step: float | None) -> An
         return srmc.base(samplers.hmc, num_integration_steps=HMC_STEPS, **given)
     if method == "ula":
         return srmc.base(samplers.ula, step_size=ula_step if ula_step is not None else 0.01)
+    if step_size is not None:  # the copy whose evaluations are counted: no warm-up to measure the tilt's reference
+        given["tilt_reference"] = (0.0, 1.0)
     return srmc.wrap(samplers.mala, alpha=10.0, **given)  # SRMC's safe default, alpha 10
 
 
