@@ -161,3 +161,24 @@ def test_a_target_without_a_score_is_refused_with_the_fix():
                        smoothing=wj.importance_smoothing(numpy_logdensity, 8, "gradient"))
     with pytest.raises(ValueError, match="needs the score"):
         srmc.walk_jump(jax.random.key(0), numpy_logdensity, 4, dim=2, noise_scale=1.0, num_measurements=2)
+
+
+def test_a_warm_up_is_refused_with_the_fix():
+    """Walk-jump has no base kernel for the engine's warm-up to tune: asking for one is a clear error."""
+    with pytest.raises(ValueError, match="no base kernel for a warm-up.*warmup=0"):
+        srmc.sample(jax.random.key(0), algorithm(), TARGET, 8, 2, warmup=50)
+
+
+def test_a_users_own_scan_and_a_plain_log_density_through_the_engine():
+    """`init`/`step` take a target or a plain log density; through `srmc.sample` a plain log density gets the
+    importance-sampled smoothing, resolved from the target at step time."""
+    walk_jump = algorithm(num_inner_steps=2)
+    state = walk_jump.init(jnp.zeros(2), TARGET)
+    for i in range(M):
+        state, info = walk_jump.step(jax.random.key(i), state, TARGET)
+    assert bool(info.is_walk_end) and int(state.num_walks) == 1
+    np.testing.assert_array_equal(walk_jump.position(state), info.denoised)
+    result = srmc.sample(jax.random.key(2), walk_jump, lambda x: -0.5 * jnp.sum(x**2), 2 * M, 8,
+                         initial_position=jnp.zeros((8, 2)), options=srmc.RunOptions(thin=M))
+    assert result.draws.shape == (8, 2, 2) and np.all(np.isfinite(result.draws))
+    assert not any(w.code.startswith("walk_jump_") for w in result.warnings)
