@@ -20,12 +20,15 @@ from srmc.engine.options import RunOptions
 from srmc.engine.runner import sample
 from srmc.method import walk_jump_setup as setup
 from srmc.method.algorithm import HealthWarning
-from srmc.method.smoothing import Smoothing
+from srmc.method.smoothing import Smoothing, importance_effective_draws
 from srmc.method.walk_jump import DEFAULT_NUM_INNER_STEPS, MALA, InnerKernel, check_inner, walk_jump_algorithm
 from srmc.targets import Target
 from srmc.targets.space import check_int
 
 Array = jax.Array
+
+MIN_EFFECTIVE_DRAWS = 2.0  # median Kish effective draws of an importance-sampled smoothing below this: a warning
+SMOOTHING_CHECK_POINTS = 256
 
 
 class WalkJumpResult(NamedTuple):
@@ -125,7 +128,12 @@ def walk_jump(rng_key: Array, target_or_logdensity: Any, num_samples: int, *, no
     run = sample(key_run, algorithm, target, num_walks * num_measurements, num_chains, initial_position=positions,
                  warmup=0, options=options, checkpoint=checkpoint)
     numbers = (noise_scale, num_measurements, step_size, num_inner_steps)
-    return collect(run, resolved, numbers, num_samples, num_walks, burn_in_walks, inner.corrected)
+    result = collect(run, resolved, numbers, num_samples, num_walks, burn_in_walks, inner.corrected)
+    if smoothing is None and target.smoothed_logdensity is None:  # the default importance-sampled smoothing
+        checks = smoothing_health(jax.random.fold_in(key_run, 1), target.logdensity, result.final_means,
+                                  noise_scale, num_measurements, num_draws)
+        result = result._replace(warnings=result.warnings + checks)
+    return result
 
 
 def check_score(target: Target, smoothing: Smoothing, position: Array, noise_scale: float) -> None:
@@ -141,6 +149,42 @@ def check_score(target: Target, smoothing: Smoothing, position: Array, noise_sca
             "density written with jax.numpy (differentiable by jax.grad), or a Target that declares its "
             "smoothed_logdensity, or smoothing=importance_smoothing(logdensity, n, 'noise') for a log density that "
             "JAX can evaluate but not differentiate.") from error
+
+
+def smoothing_health(rng_key: Array, logdensity: Any, walk_means: Array, noise_scale: float,
+                     num_measurements: int, num_draws: int) -> list[HealthWarning]:
+    """Whether an importance-sampled smoothing had draws to average: the median Kish effective number of its
+    draws (`importance_effective_draws`) at the jump's noise variance sigma^2 / M (at the walks' ȳ_M, law
+    p_{sigma^2/M}) and at the first measurement's sigma^2 (at ȳ_M + sqrt(sigma^2 - sigma^2 / M) xi, law
+    p_{sigma^2}), over up to `SMOOTHING_CHECK_POINTS` walks. Below `MIN_EFFECTIVE_DRAWS` the smoothed score is one
+    draw's value, not an estimate: a warning (silent otherwise)."""
+    means = np.asarray(walk_means)
+    means = jnp.asarray(means[np.all(np.isfinite(means), axis=1)][:SMOOTHING_CHECK_POINTS])
+    if not len(means):
+        return []
+    key_noise, key_small, key_large = jax.random.split(rng_key, 3)
+    small, large = noise_scale**2 / num_measurements, noise_scale**2
+    first = means + math.sqrt(large - small) * jax.random.normal(key_noise, means.shape, means.dtype)
+
+    def median_draws(key: Array, points: Array, variance: float) -> float:
+        keys = jax.random.split(key, points.shape[0])
+        counts = jax.vmap(lambda k, y: importance_effective_draws(logdensity, k, y, jnp.asarray(variance, y.dtype),
+                                                                  num_draws))(keys, points)
+        return float(np.nanmedian(np.asarray(counts)))
+
+    found = {"first measurement (sigma^2)": median_draws(key_large, first, large),
+             "jump (sigma^2 / M)": median_draws(key_small, means, small)}
+    poor = {where: count for where, count in found.items() if not count >= MIN_EFFECTIVE_DRAWS}
+    if not poor:
+        return []
+    listed = ", ".join(f"{count:.2f} at the {where}" for where, count in poor.items())
+    return [HealthWarning(
+        "walk_jump_smoothing_degenerate",
+        f"the importance-sampled smoothing averaged almost nothing: a median of {listed} effective draws of "
+        f"{num_draws} (< {MIN_EFFECTIVE_DRAWS:g}), so its smoothed score is one draw's noise and the samples do not "
+        "follow pi: lower noise_scale (the proposal N(y, sigma^2 I) is far wider than pi's mass near y), raise "
+        "num_draws, or give the target a closed-form smoothed_logdensity.",
+        {"median_effective_draws": found, "num_draws": num_draws})]
 
 
 def collect(run: Any, smoothing: Smoothing, numbers: tuple, num_samples: int, num_walks: int, burn_in_walks: int,
@@ -192,4 +236,4 @@ def _pooled(counters: dict, kind: str) -> float:
     return float(np.sum(np.asarray(counters[f"{kind}_stage_acceptance"], np.float64) * counts) / counts.sum())
 
 
-__all__ = ["WalkJumpResult", "check_score", "collect", "walk_jump"]
+__all__ = ["WalkJumpResult", "check_score", "collect", "smoothing_health", "walk_jump"]
