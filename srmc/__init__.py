@@ -33,9 +33,11 @@ from srmc.method.kernels import resolve_kernel
 from srmc.method.srmc import SRMCInfo, SRMCParams, SRMCState, wrap
 from srmc.method.srrw import srrw
 from srmc.method.surrogate import surrogate_logdensity
+from srmc.method.walk_jump import walk_jump_algorithm
 from srmc.samplers.spec import KernelSpec
 from srmc.targets import Histogram
 from srmc.tools import benchmark, evaluations
+from srmc.tools.walk_jump import WalkJumpResult, walk_jump
 
 __all__ = [
     "AdaptationResult", "Algorithm", "Checkpointing", "HealthWarning", "Histogram", "KernelSpec", "RunOptions",
@@ -43,4 +45,5 @@ __all__ = [
     "benchmark", "checkpoint", "evaluations", "hdt", "interop", "load_result", "resolve_kernel", "sample",
     "samplers", "schedules", "srrw", "surrogate_logdensity", "targets", "tilt", "wrap",
 ]
+__all__ += ["WalkJumpResult", "walk_jump", "walk_jump_algorithm"]
 __version__ = "0.1.0"

@@ -71,6 +71,9 @@ def resolve_warmup(warmup: int | Warmup | None, algorithm: Algorithm, target: Ta
     if warmup is None:
         return as_warmup(DEFAULT_WARMUP if tunes_anything(algorithm) or required or unset else None)
     warmup = as_warmup(warmup)
+    if warmup is not None and algorithm.kernel is None and algorithm.adaptation is None:
+        raise ValueError(f"{algorithm.name} has no base kernel for a warm-up to tune and nothing to adapt: pass "
+                         "warmup=0 (or leave it out), and give its parameters to the algorithm.")
     if warmup is None and unset:
         raise ValueError(f"{algorithm.name} was given no {', '.join(unset)}, which the warm-up adapts: leave warmup "
                          f"at its default ({DEFAULT_WARMUP}) or pass warmup=N > 0, or give {unset[0]}=... to the "

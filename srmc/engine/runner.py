@@ -82,7 +82,7 @@ class RunState(NamedTuple):
     ``nonfinite_values`` per function count the counted steps at which the function's value was not finite;
     ``batch_means`` are per function the online batch-means accumulators (`srmc.batch_means`), empty with
     ``num_batches=0``; ``warmup``: the warm-up's `srmc.engine.warmup.WarmupResult` (empty without); ``monitor``:
-    per algorithm statistic ``(chains, MONITOR_POINTS)`` values at evenly spaced counted steps (the health
+    per algorithm statistic ``(chains, MONITOR_POINTS, ...)`` values at evenly spaced counted steps (the health
     report reads its trend); ``halfway``: per function ``(chains, 1, ...)`` running means at counted step
     ``num_steps // 2`` (the health report's estimate of the finite-n bias compares them with the final ones);
     ``num_draws``: per chain, the counted steps that yielded a draw, for an algorithm that declares which do
@@ -345,8 +345,8 @@ def _monitor_steps(num_steps: int) -> tuple[int, ...]:
 
 def _monitor_buffers(algorithm: Algorithm, states: Any, num_points: int) -> dict:
     shapes = jax.eval_shape(jax.vmap(algorithm.report.statistics), states)
-    return {name: jnp.full((shape.shape[0], num_points), jnp.nan, jnp.result_type(shape.dtype, float))
-            for name, shape in shapes.items()}
+    return {name: jnp.full((shape.shape[0], num_points, *shape.shape[1:]), jnp.nan,
+                           jnp.result_type(shape.dtype, float)) for name, shape in shapes.items()}
 
 
 def _record_monitor(monitor: dict, algorithm: Algorithm, states: Any, count: Array, monitor_steps: tuple) -> dict:
@@ -460,7 +460,8 @@ def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config:
         if accumulate:
             run = _accumulate(run, state_position(algorithm, states), info, config, batch_length)
             if halfway_step:
-                frequencies = _frequencies(run.running_means, _denominator(run), function_items)
+                frequencies = _undrawn_as_nan(_frequencies(run.running_means, _denominator(run), function_items),
+                                              run.num_draws)
                 run = run._replace(halfway=_take_snapshot(run.halfway, frequencies, run.num_accumulated,
                                                           (halfway_step,)))
             if monitor_steps:
@@ -537,6 +538,14 @@ def _frequencies(means: tuple, denominator: Array, function_items: tuple) -> tup
     """The running means with a `Histogram`'s counts as frequencies (counts / `denominator`)."""
     return tuple(m / _per_chain(jnp.maximum(denominator, 1), m).astype(jnp.result_type(float))
                  if isinstance(fn, Histogram) else m for m, (_, fn) in zip(means, function_items))
+
+
+def _undrawn_as_nan(means: tuple, num_draws: Any) -> tuple:
+    """`means` with NaN for the chains that have no draw yet (an algorithm that declares its draws): they have no
+    estimate, so the health report's halfway comparison skips them rather than read a zero."""
+    if isinstance(num_draws, tuple):
+        return means
+    return tuple(jnp.where(_per_chain(num_draws > 0, m), m, jnp.nan).astype(m.dtype) for m in means)
 
 
 def _cast_like(new: Any, old: Any) -> Any:

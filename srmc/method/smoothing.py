@@ -78,6 +78,16 @@ def importance_draws(rng_key: Array, y: Array, noise_variance: Array, num_draws:
     return z, y + jnp.sqrt(noise_variance) * z
 
 
+def importance_effective_draws(logdensity_fn: Callable[[Array], Array], rng_key: Array, y: Array,
+                               noise_variance: Array, num_draws: int) -> Array:
+    """Kish's effective number of the n importance draws at y, 1 / sum_i w̄_i^2 with w̄ = softmax(log pi(x_i)):
+    n when the weights are equal, 1 when a single draw carries them all (then both score forms are one draw's
+    value, not an average, and the estimate is noise)."""
+    _, x = importance_draws(rng_key, y, noise_variance, num_draws)
+    weights = jax.nn.softmax(jax.vmap(logdensity_fn)(x))
+    return 1.0 / jnp.sum(weights**2)
+
+
 def importance_smoothing(logdensity_fn: Callable[[Array], Array], num_draws: int,
                          score_form: str = NOISE_FORM) -> Smoothing:
     """Self-normalised importance-sampling estimate of log p_s and its score (see the module doc for the maths).

@@ -29,8 +29,9 @@ every inner step, at the current point too, so that each Metropolis test compare
 `Smoothing.evaluations` target evaluations.
 
 Parameters are data (`WalkJumpParams`): sigma, M, the inner step size and K can change between calls without a
-new compile (M and K are compared with counters and bound a `fori_loop`). Only a driver's loop length (M walks
-times stages) is a Python int; `walk_jump` below is such a driver.
+new compile (M and K are compared with counters and bound a `fori_loop`). `walk_jump_algorithm` is the top-level
+API as an `srmc.Algorithm` (one engine step = one stage; the state stands for its last jump, and only a walk's last
+stage yields a draw); `srmc.walk_jump` (`srmc.tools.walk_jump`) runs it through `srmc.sample`.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from srmc.method import walk_jump_setup as setup
+from srmc.method.algorithm import Algorithm, HealthWarning, Report, StaticPartial
 from srmc.method.smoothing import Smoothing, exact_smoothing, importance_smoothing
 from srmc.samplers import mala, ula
 from srmc.samplers.spec import Density, KernelSpec
@@ -87,6 +90,10 @@ class WalkJumpState(NamedTuple):
       measurement: t in 1..M, the index of the measurement being sampled (int32).
       jump: x̂ of the last completed walk (the starting position before the first).
       num_walks: walks completed (int32).
+      walk_mean: ȳ_M of the last completed walk (the starting position before the first).
+      acceptance_sums: (2,) summed stage acceptance rates of the first measurement's stages and of the later ones.
+      stage_counts: (2,) int32, how many of each were run.
+      num_nonfinite: inner proposals that were not finite, summed over every stage (int32).
     """
 
     inner: Any
@@ -94,6 +101,10 @@ class WalkJumpState(NamedTuple):
     measurement: Array
     jump: Array
     num_walks: Array
+    walk_mean: Array
+    acceptance_sums: Array
+    stage_counts: Array
+    num_nonfinite: Array
 
 
 class WalkJumpInfo(NamedTuple):
@@ -155,7 +166,9 @@ def init(position: Array, smoothing: Smoothing, params: WalkJumpParams, inner: I
     zeros = jnp.zeros_like(position)
     one = jnp.ones((), jnp.int32)
     density = stage_density(smoothing, rng_key, zeros, one, params.noise_scale)
-    return WalkJumpState(inner.spec.init(position, density), zeros, one, position, jnp.zeros((), jnp.int32))
+    return WalkJumpState(inner.spec.init(position, density), zeros, one, position, jnp.zeros((), jnp.int32),
+                         position, jnp.zeros((2,), position.dtype), jnp.zeros((2,), jnp.int32),
+                         jnp.zeros((), jnp.int32))
 
 
 def _inner_steps(rng_key: Array, state: WalkJumpState, smoothing: Smoothing, params: WalkJumpParams,
@@ -194,8 +207,9 @@ def _commit(rng_key: Array, state: WalkJumpState, inner_state: Any, smoothing: S
     next_t = jnp.where(walk_end, 1, t + 1).astype(jnp.int32)
     start = denoised + params.noise_scale * jax.random.normal(key_restart, y.shape, y.dtype)
     density = stage_density(smoothing, key_draws, next_mean, next_t, params.noise_scale)
-    next_state = WalkJumpState(inner.spec.init(start, density), next_mean, next_t,
-                               jnp.where(walk_end, denoised, state.jump), state.num_walks + walk_end)
+    next_state = state._replace(inner=inner.spec.init(start, density), running_mean=next_mean, measurement=next_t,
+                                jump=jnp.where(walk_end, denoised, state.jump), num_walks=state.num_walks + walk_end,
+                                walk_mean=jnp.where(walk_end, new_mean, state.walk_mean))
     return next_state, y, new_mean, denoised
 
 
@@ -211,10 +225,15 @@ def build_kernel(inner: InnerKernel = MALA) -> Callable:
         inner_state, acceptance, accepted, nonfinite = _inner_steps(key_inner, state, smoothing, params, inner,
                                                                     step)
         next_state, y, new_mean, denoised = _commit(key_commit, state, inner_state, smoothing, params, inner)
+        mean_acceptance = acceptance / jnp.maximum(params.num_inner_steps, 1).astype(acceptance.dtype)
+        later = (state.measurement > 1).astype(jnp.int32)
+        next_state = next_state._replace(
+            acceptance_sums=state.acceptance_sums.at[later].add(mean_acceptance.astype(state.acceptance_sums.dtype)),
+            stage_counts=state.stage_counts.at[later].add(1), num_nonfinite=state.num_nonfinite + nonfinite)
         start_nonfinite = ~(jnp.isfinite(next_state.inner.logdensity)
                             & jnp.all(jnp.isfinite(next_state.inner.logdensity_grad)))
         info = WalkJumpInfo(
-            acceptance_rate=acceptance / jnp.maximum(params.num_inner_steps, 1).astype(acceptance.dtype),
+            acceptance_rate=mean_acceptance,
             is_accepted=accepted,
             is_nonfinite=(nonfinite > 0) | start_nonfinite | ~jnp.all(jnp.isfinite(denoised)),
             num_nonfinite=nonfinite,
@@ -265,157 +284,156 @@ def as_algorithm(smoothing: Smoothing, params: WalkJumpParams, inner: InnerKerne
     return WalkJump(init_fn, step_fn)
 
 
-# --- the entry point: its own jitted scan of vmapped chains (the engine integration replaces the driver) ----------
+# --- the top-level API for the engine: `walk_jump_algorithm`, an `srmc.Algorithm` that `srmc.sample` runs -------
+
+LOW_STAGE_ACCEPTANCE = 0.2  # a corrected inner kernel accepting less than this on a stage kind is flagged
 
 
-class WalkJumpResult(NamedTuple):
-    """Samples and diagnostics of `walk_jump`.
+class WalkJumpConfig(NamedTuple):
+    """The static choices of `walk_jump_algorithm` (hashable: the engine's compiled programs are keyed on them).
 
-    Attributes:
-      samples: (num_samples, d) jumps x̂ = E[X | y_{1:M}], one per walk (walk-major: every chain's first walk,
-        then every chain's second, ...).
-      final_means: (num_samples, d) the walks' ȳ_M (law p_{sigma^2/M} for an exact walk).
-      acceptance_rate: mean inner acceptance probability over every inner step of the run (warm-up excluded).
-      num_nonfinite: inner proposals that were not finite (rejected, counted).
-      num_nonfinite_samples: samples with a non-finite coordinate (they are in `samples`: drop them).
-      noise_scale, num_measurements, step_size, num_inner_steps: sigma, M, h and K used.
-      num_chains, num_walks_per_chain, warmup_stages: the run's shape.
-      smoothing: the smoothing's name (``"exact"`` or the estimator).
-      gradient_evaluations: target evaluations of the whole run, warm-up included (`evaluations_per_stage`).
+    inner: the stage kernel; smoothing: a `Smoothing` given by the user, or None: the target's closed form where it
+    declares one (``smoothed_logdensity``), else `importance_smoothing` of its log density with `num_draws` draws
+    and `score_form`, resolved from the target the engine hands to every step.
     """
 
-    samples: Array
-    final_means: Array
-    acceptance_rate: float
-    num_nonfinite: int
-    num_nonfinite_samples: int
-    noise_scale: float
-    num_measurements: int
-    step_size: float
-    num_inner_steps: int
-    num_chains: int
-    num_walks_per_chain: int
-    warmup_stages: int
-    smoothing: str
-    gradient_evaluations: int
+    inner: InnerKernel
+    smoothing: Smoothing | None
+    num_draws: int
+    score_form: str
 
 
-def _stage_scan(step: Callable, states: WalkJumpState, rng_key: Array, num_stages: int) -> tuple:
-    """`num_stages` vmapped stages: (states, summed acceptance, summed non-finite, last running mean)."""
-    num_chains = states.running_mean.shape[0]
-
-    def one(carry: tuple, key: Array) -> tuple:
-        states, acceptance, nonfinite, _ = carry
-        states, info = jax.vmap(step)(jax.random.split(key, num_chains), states)
-        return (states, acceptance + info.acceptance_rate.sum(), nonfinite + info.num_nonfinite.sum(),
-                info.running_mean), None
-
-    zero = jnp.zeros((), states.running_mean.dtype)
-    carry = (states, zero, jnp.zeros((), jnp.int32), states.running_mean)
-    return jax.lax.scan(one, carry, jax.random.split(rng_key, num_stages))[0]
+def config_smoothing(config: WalkJumpConfig, target: Any) -> Smoothing:
+    """The `Smoothing` a run of `config` uses on `target` (see `WalkJumpConfig`)."""
+    return setup.resolve_smoothing(target, config.smoothing, config.num_draws, config.score_form)
 
 
-def _driver(smoothing: Smoothing, inner: InnerKernel, num_walks: int, num_measurements: int,
-            warmup_stages: int) -> Callable:
-    """A jitted ``run(rng_key, positions, params) -> (jumps, final means, acceptance sum, non-finite count)``."""
-    kernel = build_kernel(inner)
-
-    def run(rng_key: Array, positions: Array, params: WalkJumpParams) -> tuple:
-        key_init, key_warm, key_walks = jax.random.split(rng_key, 3)
-        num_chains = positions.shape[0]
-        states = jax.vmap(lambda x, k: init(x, smoothing, params, inner, k))(
-            positions, jax.random.split(key_init, num_chains))
-        single = params._replace(num_measurements=jnp.ones_like(params.num_measurements))
-        states = _stage_scan(lambda k, s: kernel(k, s, smoothing, single), states, key_warm, warmup_stages)[0]
-        states = states._replace(num_walks=jnp.zeros_like(states.num_walks))
-
-        def walk(carry: tuple, key: Array) -> tuple:
-            states, acceptance, nonfinite = carry
-            states, walk_acceptance, walk_nonfinite, final_mean = _stage_scan(
-                lambda k, s: kernel(k, s, smoothing, params), states, key, num_measurements)
-            return (states, acceptance + walk_acceptance, nonfinite + walk_nonfinite), (states.jump, final_mean)
-
-        zero = jnp.zeros((), positions.dtype)
-        (_, acceptance, nonfinite), (jumps, final_means) = jax.lax.scan(
-            walk, (states, zero, jnp.zeros((), jnp.int32)), jax.random.split(key_walks, num_walks))
-        return jumps, final_means, acceptance, nonfinite
-
-    return jax.jit(run)
+def _init(config: WalkJumpConfig, position: Array, target: Any, params: WalkJumpParams) -> WalkJumpState:
+    return init(position, config_smoothing(config, target), params, config.inner)
 
 
-def walk_jump(rng_key: Array, target_or_logdensity: Any, num_samples: int, *, noise_scale: float | None = None,
-              num_measurements: int | None = None, dim: int | None = None, scale: Any = None,
-              step_size: float | None = None, num_inner_steps: int = DEFAULT_NUM_INNER_STEPS,
-              inner: InnerKernel = MALA, num_chains: int | None = None, warmup_stages: int = 0,
-              initial_position: Any = None, smoothing: Smoothing | None = None,
-              num_draws: int = setup.DEFAULT_NUM_DRAWS, score_form: str = "noise") -> WalkJumpResult:
-    """Draw `num_samples` samples of pi by walk-jump sampling; each chain yields one sample per walk.
+def _step(config: WalkJumpConfig, rng_key: Array, state: WalkJumpState, target: Any,
+          params: WalkJumpParams) -> tuple[WalkJumpState, WalkJumpInfo]:
+    return build_kernel(config.inner)(rng_key, state, config_smoothing(config, target), params)
+
+
+def jump_position(state: WalkJumpState) -> Array:
+    """The point a state stands for: the jump x̂ of its last completed walk."""
+    return state.jump
+
+
+def is_walk_end(info: WalkJumpInfo) -> Array:
+    """Whether a stage yields a draw: it committed y_M and jumped."""
+    return info.is_walk_end
+
+
+def walk_statistics(state: WalkJumpState) -> dict:
+    """Per stored draw: ȳ_M of the last completed walk (``walk_mean``, (d,) per chain; law p_{sigma^2/M})."""
+    return {"walk_mean": state.walk_mean}
+
+
+def stage_counters(state: WalkJumpState, params: WalkJumpParams) -> dict:
+    """Per chain over the whole run (burn-in included): mean acceptance of the first measurement's stages and of
+    the later ones, stages of each kind, non-finite inner proposals, walks completed."""
+    counts = state.stage_counts
+    rates = state.acceptance_sums / jnp.maximum(counts, 1).astype(state.acceptance_sums.dtype)
+    return {"first_stage_acceptance": rates[0], "later_stage_acceptance": rates[1],
+            "first_stages": counts[0], "later_stages": counts[1],
+            "num_nonfinite_proposals": state.num_nonfinite, "num_walks": state.num_walks}
+
+
+def stage_health(config: WalkJumpConfig, result: Any) -> list:
+    """Walk-jump's own checks (silent on a healthy run): with a Metropolis-corrected inner kernel, a pooled stage
+    acceptance below `LOW_STAGE_ACCEPTANCE`, first measurement's stages and later ones apart."""
+    if not config.inner.corrected or "first_stage_acceptance" not in result.counters:
+        return []
+    warnings = []
+    fixes = {
+        "first": "the first measurement samples pi smoothed at sigma^2 itself, the least log-concave stage: if the "
+                 "later stages accept well, sigma is small for the distance between pi's modes (raise noise_scale); "
+                 "otherwise lower step_size",
+        "later": "lower step_size (the default is c sigma^2 d^(-1/3)) or raise num_inner_steps",
+    }
+    for kind in ("first", "later"):
+        counts = np.asarray(result.counters[f"{kind}_stages"], np.float64)
+        if counts.sum() == 0:
+            continue
+        rates = np.asarray(result.counters[f"{kind}_stage_acceptance"], np.float64)
+        pooled = float(np.sum(rates * counts) / counts.sum())
+        if pooled < LOW_STAGE_ACCEPTANCE:
+            warnings.append(HealthWarning(
+                f"walk_jump_{kind}_stage_acceptance_low",
+                f"walk-jump's {kind} stages accepted {pooled:.3f} of their inner {config.inner.spec.name} proposals "
+                f"(< {LOW_STAGE_ACCEPTANCE}): those stages barely move, so the measurements and the jumps keep the "
+                f"starting points' law; {fixes[kind]}.", {"acceptance": pooled, "stages": int(counts.sum())}))
+    return warnings
+
+
+def walk_jump_algorithm(target: Any = None, *, noise_scale: float | None = None, num_measurements: int | None = None,
+                        dim: int | None = None, scale: Any = None, step_size: float | None = None,
+                        num_inner_steps: int = DEFAULT_NUM_INNER_STEPS, inner: InnerKernel = MALA,
+                        smoothing: Smoothing | None = None, num_draws: int = setup.DEFAULT_NUM_DRAWS,
+                        score_form: str = "noise") -> Algorithm:
+    """Walk-jump sampling as an `srmc.Algorithm`: ``srmc.sample`` runs it (chunks, checkpoints between stages,
+    devices, progress, health), or a hand-written vmapped scan steps its ``init``/``step``.
+
+        algorithm = srmc.walk_jump_algorithm(target)              # sigma, M, h from the target's scale
+        m = int(algorithm.params.num_measurements)
+        result = srmc.sample(key, algorithm, target, num_steps=100 * m, num_chains=64, warmup=0,
+                             options=srmc.RunOptions(thin=m))      # result.draws: one jump per walk
+
+    One engine step is one stage (K inner steps on p(y_t | ȳ_{t-1}), then y_t is committed); M steps are one walk.
+    The state stands for its last jump x̂ = E[X | y_{1:M}] (``Report.position``) and only a walk's last stage
+    yields a draw (``Report.is_draw``), so ``result.estimates`` average over jumps only; with ``thin = M`` (and a
+    burn-in that is a multiple of M) every stored draw is one walk's jump and ``draw_stats["walk_mean"]`` its ȳ_M.
 
     Args:
-      rng_key: a JAX key.
-      target_or_logdensity: a continuous `Target` (its ``smoothed_logdensity`` is used where it has one) or a
-        function x -> log pi(x) with `dim`.
-      num_samples: how many samples (jumps) to return.
-      noise_scale: sigma; default `NOISE_SCALE_FACTOR` * scale (`walk_jump_setup` explains the rules).
-      num_measurements: M per walk (a Python int: it fixes the driver's loop length); default from sigma/scale.
-      dim: the dimension, for a plain log density.
-      scale: pi's per-coordinate standard deviation (a number or d numbers; the largest is used) for the
-        defaults; default: the target's ground truth. Needed unless noise_scale and num_measurements are given.
-      step_size: the inner step size; default scaled by sigma^2 (module `walk_jump_setup`).
-      num_inner_steps: K inner steps per measurement.
-      inner: `MALA` (Metropolis-corrected; exact stages with a closed-form smoothing) or `ULA` (biased by O(h)).
-      num_chains: parallel chains; default num_samples (one walk each, independent samples).
-      warmup_stages: stages of single-measurement walks (M = 1) run first from the starting points and
-        discarded, to bring the first measurement's chain to p_{sigma^2}.
-      initial_position: (d,) or (num_chains, d) starts of the first measurement's chain; default the target's.
-      smoothing: a `Smoothing` record; default the target's closed form, else `importance_smoothing` of its log
-        density with `num_draws` draws and `score_form` (``"noise"`` or ``"gradient"``).
-
-    Returns:
-      `WalkJumpResult`: samples (num_samples, d) and diagnostics. The jump is E[X | y_{1:M}], whose law is pi
-      smoothed and shrunk at finite M (on a Gaussian N(m, C): N(m, C (C + sigma^2/M I)^-1 C)), not pi itself.
+      target: a continuous `Target` or a log density with `dim`, used only for the defaults of sigma, M and h
+        (its scale: `scale` or its ground truth); None: give noise_scale, num_measurements and step_size.
+      noise_scale, num_measurements, step_size, num_inner_steps: sigma > 0, M >= 1, h > 0, K >= 1 (data:
+        ``algorithm.params``, a `WalkJumpParams`); defaults in `walk_jump_setup`.
+      inner: `MALA` (Metropolis-corrected; exact stages with a closed-form smoothing) or `ULA`.
+      smoothing: a `Smoothing` for every target; None: each target's closed form, else importance sampling of
+        its log density with `num_draws` draws and `score_form` (``"noise"`` or ``"gradient"``).
     """
-    target = setup.resolve_target(target_or_logdensity, dim)
-    num_samples = check_int(num_samples, "num_samples")
     check_inner(inner)
-    smoothing = setup.resolve_smoothing(target, smoothing, num_draws, score_form)
-    noise_scale, num_measurements, step_size = setup.resolve_numbers(target, scale, noise_scale, num_measurements,
-                                                                     step_size, inner.corrected)
+    if smoothing is not None and not isinstance(smoothing, Smoothing):
+        raise ValueError(f"smoothing must be a Smoothing record (exact_smoothing / importance_smoothing), got "
+                         f"{smoothing!r}.")
+    if smoothing is None:
+        importance_smoothing(_flat, num_draws, score_form)  # checks num_draws and score_form now
     num_inner_steps = check_int(num_inner_steps, "num_inner_steps")
-    num_chains = num_samples if num_chains is None else check_int(num_chains, "num_chains")
-    warmup_stages = check_int(warmup_stages, "warmup_stages", minimum=0)
-    num_walks = -(-num_samples // num_chains)
-    key_start, key_run = jax.random.split(rng_key)
-    positions = setup.starting_positions(key_start, target, num_chains, initial_position)
-    setup.check_finite_start(target.logdensity, smoothing, positions[0], noise_scale)
-    dtype = positions.dtype
-    params = WalkJumpParams(jnp.asarray(noise_scale, dtype), jnp.asarray(num_measurements, jnp.int32),
-                            jnp.asarray(step_size, dtype), jnp.asarray(num_inner_steps, jnp.int32))
-    run = _driver(smoothing, inner, num_walks, num_measurements, warmup_stages)
-    jumps, final_means, acceptance, nonfinite = run(key_run, positions, params)
-    samples = jumps.reshape(-1, target.dim)[:num_samples]
-    stages = num_chains * (num_walks * num_measurements + warmup_stages)
-    return WalkJumpResult(
-        samples=samples,
-        final_means=final_means.reshape(-1, target.dim)[:num_samples],
-        acceptance_rate=float(acceptance) / (num_chains * num_walks * num_measurements),
-        num_nonfinite=int(nonfinite),
-        num_nonfinite_samples=int(jnp.sum(~jnp.all(jnp.isfinite(samples), axis=-1))),
-        noise_scale=noise_scale,
-        num_measurements=num_measurements,
-        step_size=step_size,
-        num_inner_steps=num_inner_steps,
-        num_chains=num_chains,
-        num_walks_per_chain=num_walks,
-        warmup_stages=warmup_stages,
-        smoothing=smoothing.name,
-        gradient_evaluations=stages * setup.evaluations_per_stage(smoothing, num_inner_steps, inner.corrected)
-        + num_chains * smoothing.evaluations,
-    )
+    if target is None:
+        missing = [name for name, value in (("noise_scale", noise_scale), ("num_measurements", num_measurements),
+                                            ("step_size", step_size)) if value is None]
+        if missing:
+            raise ValueError(f"walk_jump_algorithm without a target needs {', '.join(missing)}: pass them, or pass "
+                             "the target (walk_jump_algorithm(target, ...)) for the defaults from its scale.")
+        sigma = setup.positive_number(noise_scale, "noise_scale", "sigma is the measurement noise's standard "
+                                      "deviation, e.g. pi's largest per-coordinate standard deviation.")
+        m = check_int(num_measurements, "num_measurements")
+        h = setup.positive_number(step_size, "step_size", "the inner kernel's step size, e.g. sigma^2 d^(-1/3).")
+    else:
+        resolved = setup.resolve_target(target, dim)
+        sigma, m, h = setup.resolve_numbers(resolved, scale, noise_scale, num_measurements, step_size,
+                                            inner.corrected)
+    float_dtype = jnp.result_type(float)
+    params = WalkJumpParams(jnp.asarray(sigma, float_dtype), jnp.asarray(m, jnp.int32),
+                            jnp.asarray(h, float_dtype), jnp.asarray(num_inner_steps, jnp.int32))
+    config = WalkJumpConfig(inner, smoothing, num_draws, score_form)
+    report = Report(statistics=walk_statistics, counters=stage_counters, health=StaticPartial(stage_health, config),
+                    position=jump_position, is_draw=is_walk_end)
+    shown = (("noise_scale", sigma), ("num_measurements", m), ("step_size", h), ("num_inner_steps", num_inner_steps))
+    return Algorithm(f"walk_jump[{inner.spec.name}]", StaticPartial(_init, config), StaticPartial(_step, config),
+                     params, report=report, shown=shown)
+
+
+def _flat(x: Array) -> Array:
+    return jnp.zeros((), x.dtype)
 
 
 __all__ = [
-    "MALA", "ULA", "InnerKernel", "Smoothing", "WalkJump", "WalkJumpInfo", "WalkJumpParams", "WalkJumpResult",
+    "MALA", "ULA", "InnerKernel", "Smoothing", "WalkJump", "WalkJumpConfig", "WalkJumpInfo", "WalkJumpParams",
     "WalkJumpState", "as_algorithm", "build_kernel", "conditional_value_and_grad", "exact_smoothing",
-    "importance_smoothing", "init", "stage_density", "walk_jump",
+    "importance_smoothing", "init", "stage_density", "walk_jump_algorithm",
 ]

@@ -12,7 +12,7 @@ import pytest
 from srmc import targets
 from srmc.method import walk_jump as wj
 from srmc.method import walk_jump_setup as setup
-from srmc.method.walk_jump import walk_jump
+from srmc.tools.walk_jump import walk_jump
 
 Z_LIMIT = 4.5
 
@@ -67,13 +67,13 @@ def test_plain_log_density_uses_the_importance_smoothing():
 
 def test_diagnostics_walks_per_chain_and_reproducibility():
     target = targets.get("gaussian_mixture_9")
-    run = dict(noise_scale=2.0, num_measurements=3, num_inner_steps=2, num_chains=4, warmup_stages=2)
+    run = dict(noise_scale=2.0, num_measurements=3, num_inner_steps=2, num_chains=4, burn_in_walks=1)
     first = walk_jump(jax.random.key(3), target, 10, **run)
     again = walk_jump(jax.random.key(3), target, 10, **run)
     np.testing.assert_array_equal(first.samples, again.samples)
     assert first.samples.shape == (10, 2) and first.final_means.shape == (10, 2)
     assert first.num_walks_per_chain == 3 and first.num_chains == 4
-    assert first.gradient_evaluations == 4 * (3 * 3 + 2) * (2 + 1) + 4
+    assert first.gradient_evaluations == 4 * (3 + 1) * 3 * (2 + 1) + 4  # 4 chains x (3 + 1 burn-in) walks x M
     assert first.step_size == pytest.approx(setup.default_step_size(2.0, 2, True))
     ula = walk_jump(jax.random.key(3), target, 10, inner=wj.ULA, **run)
     assert ula.acceptance_rate == 1.0 and ula.step_size == pytest.approx(setup.ULA_STEP_FACTOR * 4.0)

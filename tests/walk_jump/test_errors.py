@@ -7,7 +7,7 @@ import pytest
 
 from srmc import targets
 from srmc.method import walk_jump as wj
-from srmc.method.walk_jump import walk_jump
+from srmc.tools.walk_jump import walk_jump
 
 KEY = jax.random.key(0)
 TARGET = targets.get("iid_gaussian", dim=2)
@@ -35,7 +35,7 @@ def test_num_measurements_must_be_an_integer(num_measurements):
         walk_jump(KEY, TARGET, 4, noise_scale=1.0, num_measurements=num_measurements)
 
 
-@pytest.mark.parametrize("argument,value", [("num_inner_steps", 0), ("num_chains", 0), ("warmup_stages", -1)])
+@pytest.mark.parametrize("argument,value", [("num_inner_steps", 0), ("num_chains", 0), ("burn_in_walks", -1)])
 def test_counts(argument, value):
     with pytest.raises(ValueError, match=argument):
         walk_jump(KEY, TARGET, 4, noise_scale=1.0, num_measurements=2, **{argument: value})
