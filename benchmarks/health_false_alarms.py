@@ -164,6 +164,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4000, help="counted steps per healthy run")
     parser.add_argument("--chains", type=int, default=16, help="chains per healthy run")
     parser.add_argument("--targets", default=",".join(HEALTHY), help="comma-separated healthy targets")
+    parser.add_argument("--algorithms", default=",".join(ALGORITHMS),
+                        help="comma-separated, of: " + ", ".join(ALGORITHMS))
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps of the healthy runs (default: srmc's)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1 target, 1 seed, short, 3 provocations")
     args = parser.parse_args()
@@ -175,21 +177,26 @@ def main() -> None:
     unknown = sorted(set(names) - set(HEALTHY))
     if unknown:
         parser.error(f"--targets {', '.join(unknown)}: choose from {', '.join(HEALTHY)}")
+    algorithms = args.algorithms.split(",")
+    if set(algorithms) - set(ALGORITHMS):
+        parser.error(f"--algorithms {args.algorithms}: choose from {', '.join(ALGORITHMS)}")
     start = time.perf_counter()
 
     fired: collections.Counter = collections.Counter()
     runs = 0
     by_config: dict = collections.defaultdict(collections.Counter)
     for name in names:
-        for algorithm_name in ALGORITHMS:
+        for algorithm_name in algorithms:
+            seen: collections.Counter = collections.Counter()
             for seed in range(args.seeds):
                 codes = healthy_run(seed, name, algorithm_name, args.steps, args.chains, args.warmup)
                 fired.update(codes)
+                seen.update(codes)
                 runs += 1
                 for code in codes:
                     by_config[code][f"{name} {algorithm_name}"] += 1
-            print(f"healthy: {name} {algorithm_name}: {args.seeds} runs done ({time.perf_counter() - start:.0f} s)",
-                  flush=True)
+            print(f"healthy: {name} {algorithm_name}: {args.seeds} runs, warnings {dict(seen) or 'none'} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
 
     detected: dict[str, int] = {}
     cache: dict = {}
@@ -201,8 +208,9 @@ def main() -> None:
                 cache[(construction, seed)] = construction(jax.random.key(1000 + seed))
             hits += code in cache[(construction, seed)]
         detected[code] = hits
+        print(f"provoked: {code}: {hits}/{args.provoked} ({time.perf_counter() - start:.0f} s)", flush=True)
 
-    print(f"\nhealth report on {runs} healthy runs ({len(names)} targets x {len(ALGORITHMS)} algorithms x {args.seeds} "
+    print(f"\nhealth report on {runs} healthy runs ({len(names)} targets x {len(algorithms)} algorithms x {args.seeds} "
           f"seeds; {args.chains} chains x {args.steps} steps from exact draws) and {args.provoked} provoked runs per "
           f"code; {time.perf_counter() - start:.0f} s")
     print(f"{'code':<24}{'healthy: fired':>16}{'rate':>8}{'95% upper':>11}  {'provoked: fired':>16}  where it fired")
