@@ -20,6 +20,7 @@ coverage, plots, CLI), `srmc.interop` (BlackJAX) and `srmc.testing` (property te
 from srmc import interop, samplers, targets
 from srmc.engine import checkpoint
 from srmc.engine.adaptation import AdaptationResult, adapt
+from srmc.engine.compilation_cache import enable_compilation_cache  # noqa: F401  (the API's opt-in)
 from srmc.engine.options import Checkpointing, RunOptions
 from srmc.engine.result import SampleResult
 from srmc.engine.runner import sample

@@ -50,6 +50,8 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
     "ceiling.py": (["--targets", "banana", "--kernels", "mala", "--chains", "8", "--steps", "400", "--warmup", "40",
                     "--batch", "20", "--bootstrap", "3"], r"^\| banana \| mala \| [\d.]+ ± [\d.]+ \| .+ \|$"),
     "bias_vs_chains.py": (["--chains", "8", "--steps", "32", "--warmup", "20"], r"^measured: score tilt, alpha=1 .*"),
+    "health_false_alarms.py": (["--quick"], r"^worst false-alarm rate [\d.]+% over \d+ healthy runs \(goal <= 5%\); "
+                               r"provoked runs missed: .*; every code within the goal and detected: (yes|NO)$"),
     "warmup_cost.py": (["--target", "iid_gaussian", "--warmup", "40", "--steps", "20", "--chains", "4", "--repeats",
                         "1"], r"^ratio warm-up / plain: [\d.]+$"),
 }
@@ -58,7 +60,7 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
 # the heaviest at their tiny size run with -m slow
 SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chains.py", "discrete_variance.py",
                 "warmup_cost.py", "held_out.py", "held_out.py --hmc-probe", "prediction.py",
-                "prediction.py --tilt"}
+                "prediction.py --tilt", "health_false_alarms.py"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_SCRIPTS else [])

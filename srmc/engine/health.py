@@ -10,16 +10,21 @@ behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.sum
 - ``nonfinite_estimates``: a function's estimate is not finite;
 - ``r_hat``: split R-hat > 1.01 on some coordinate (with stored draws);
 - ``low_ess``: fewer than 100 effective draws on some coordinate (with stored draws): too few for the MCSE;
-- ``mcse_disagree``: the chain-spread MCSE is larger than the batch-means MCSE beyond both their errors (the chains
-  disagree more than their own autocorrelation explains: not mixed, or stuck in different modes); the other way
-  round too (batches too short for the autocorrelation), unless the algorithm declares that its history makes
-  successive batches negatively correlated (`srmc.method.algorithm.Report.anticorrelated_batches`), where the
-  batch-means MCSE is expected to be the larger one;
+- ``mcse_disagree``: the chain-spread MCSE is larger than the batch-means MCSE beyond both their errors, after the
+  batch-means one is corrected for batches shorter than the autocorrelation (`short_batch_factor`, from the lag-1
+  correlation of successive batch means): the chains disagree more than their own autocorrelation explains (not
+  mixed, or stuck in different modes). Batches that are merely too short are no warning: the chain-spread MCSE,
+  the one reported, is right then. The other way round too (batch means larger), unless the algorithm declares
+  that its history makes successive batches negatively correlated
+  (`srmc.method.algorithm.Report.anticorrelated_batches`), where the batch-means MCSE is expected to be larger;
 - ``warmup_acceptance``: the warm-up ended far (> 0.15) from its target acceptance;
 - ``bias_exceeds_mcse``: the estimated finite-n bias of an estimate is larger than its MCSE (`bias_from_halves`):
   with many chains the MCSE shrinks like 1 / sqrt(chains x steps) but a per-chain bias (a history's feedback that
   decays like log(n) / n; a start far from equilibrium like 1 / n) does not shrink with more chains;
 - then the algorithm's own checks (``algorithm.report.health``).
+
+Each warning is one line: what was seen, on which coordinates, and the fix that fits the run (`grouped_lines`
+folds the warnings of several runs, e.g. a benchmark's configurations, into one line per code).
 
 Which MCSE to believe: with two or more independent chains, the chain-spread MCSE (``result.mcse``) assumes
 nothing about a chain's autocorrelation, only independent chains from a good spread of starts, and it sees every
@@ -29,7 +34,8 @@ single chain but assumes batches long enough to be nearly independent.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -44,6 +50,34 @@ MCSE_Z = 4.0
 BIAS_Z = 4.0  # at least; raised so that a run without bias warns with probability < BIAS_FALSE_ALARM
 BIAS_FALSE_ALARM = 1e-3
 MIN_CHAINS_FOR_BIAS = 8
+MAX_LISTED = 8  # coordinates (or runs) named in a warning line; the rest are counted
+MAX_BATCH_CORRELATION = 0.95  # lag-1 correlation of batch means beyond which the AR(1) correction is capped
+
+
+def coordinates(indices: Sequence[int], name: str = "x") -> str:
+    """``x[0, 3, 7]``, or ``x[0, 1, ..., 7] (+12 more)`` beyond `MAX_LISTED` indices."""
+    indices = [int(i) for i in indices]
+    shown = ", ".join(str(i) for i in indices[:MAX_LISTED])
+    more = f" (+{len(indices) - MAX_LISTED} more)" if len(indices) > MAX_LISTED else ""
+    return f"{name}[{shown}]{more}"
+
+
+def grouped_lines(labelled: Sequence[tuple[str, str]]) -> list[str]:
+    """One line per warning code from ``(run label, warning line)`` pairs of several runs (a line is
+    ``str(HealthWarning)``): ``WARNING [code] in base, srmc a=10 (2 of the runs): <the first run's message>``."""
+    by_code: dict[str, tuple[list[str], str]] = {}
+    for label, line in labelled:
+        match = re.match(r"WARNING \[([^\]]+)\]: (.*)", line, re.DOTALL)
+        code, message = (match.group(1), match.group(2)) if match else ("", line)
+        labels, first = by_code.setdefault(code, ([], message))
+        if label not in labels:
+            labels.append(label)
+    lines = []
+    for code, (labels, message) in by_code.items():
+        runs = ", ".join(labels[:MAX_LISTED]) + (f" (+{len(labels) - MAX_LISTED} more)" if len(labels) > MAX_LISTED
+                                                 else "")
+        lines.append(f"WARNING [{code}] in {runs}: {message}" if code else f"{runs}: {message}")
+    return lines
 
 
 def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
@@ -67,15 +101,15 @@ def _acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
     mean = float(np.mean(result.acceptance_rate))
     target = algorithm.kernel.spec.tuning.target_acceptance
     fix = ("warm up the step size (srmc.sample(..., warmup=1000), srmc run --warmup 1000)" if not result.warmup_steps
-           else "warm up longer, or weaken the history's feedback if only a history-dependent algorithm shows it")
+           else f"warm up longer than {result.warmup_steps} steps, or weaken the history's feedback if only a "
+                "history-dependent algorithm shows it")
+    name = algorithm.kernel.spec.name
     if mean < LOW_ACCEPTANCE:
-        return HealthWarning("acceptance_low", f"acceptance {mean:.3f} is far below {target:g}, what "
-                             f"{algorithm.kernel.spec.name} needs: the step size is too large for the target; {fix}.",
-                             {"acceptance": mean, "target": target})
+        return HealthWarning("acceptance_low", f"acceptance {mean:.3f}, far below the {target:g} {name} needs (step "
+                             f"size too large); {fix}.", {"acceptance": mean, "target": target})
     if mean > HIGH_ACCEPTANCE:
-        return HealthWarning("acceptance_high", f"acceptance {mean:.3f} is far above {target:g}, what "
-                             f"{algorithm.kernel.spec.name} needs: the step size is so small that chains crawl; {fix}.",
-                             {"acceptance": mean, "target": target})
+        return HealthWarning("acceptance_high", f"acceptance {mean:.3f}, far above the {target:g} {name} needs (step "
+                             f"size so small that chains crawl); {fix}.", {"acceptance": mean, "target": target})
     return None
 
 
@@ -83,10 +117,11 @@ def _frozen(result: Any) -> HealthWarning | None:
     frozen = np.flatnonzero(np.asarray(result.acceptance_rate) < FROZEN_ACCEPTANCE)
     if not len(frozen):
         return None
+    warm = "warm up longer" if result.warmup_steps else "warm up (warmup=1000)"
     return HealthWarning(
-        "frozen_chains", f"{len(frozen)} of {result.num_chains} chains accepted under 1% of their proposals (they "
-        "did not move; their estimates are those of their starting points): use a smaller step size or warm up, "
-        "and for a history-dependent algorithm weaker or slower-growing feedback.",
+        "frozen_chains", f"{len(frozen)} of {result.num_chains} chains ({coordinates(frozen, 'chains ')}) "
+        f"accepted under 1% of their proposals and sit near their starts: use a smaller step size or {warm}; for "
+        "a history-dependent algorithm, weaker feedback.",
         {"chains": frozen.tolist(), "acceptance": np.asarray(result.acceptance_rate)[frozen].tolist()})
 
 
@@ -97,9 +132,9 @@ def _nonfinite_proposals(result: Any) -> HealthWarning | None:
         return None
     return HealthWarning(
         "nonfinite_proposals", f"{total} proposals ({share:.1%} of the steps) had a non-finite log density or "
-        "gradient and were rejected: the chains propose outside the target's support or into overflow; check the "
-        "log density there (reparametrise, e.g. an unconstrained NumPyro model), use a smaller step size, or for "
-        "a history-dependent algorithm weaker feedback.", {"num_nonfinite": total, "share": share})
+        "gradient (outside the support, or overflow) and were rejected: reparametrise (e.g. an unconstrained NumPyro "
+        "model), use a smaller step size, or for a history-dependent algorithm weaker feedback.",
+        {"num_nonfinite": total, "share": share})
 
 
 def _nonfinite_estimates(result: Any) -> HealthWarning | None:
@@ -117,9 +152,10 @@ def _r_hat(result: Any) -> HealthWarning | None:
     if not np.any(bad):
         return None
     worst = float(np.nanmax(r_hat)) if np.any(np.isfinite(r_hat)) else float("nan")
+    warm = "warm up longer" if result.warmup_steps else "warm up"
     return HealthWarning(
-        "r_hat", f"split R-hat reaches {worst:.3f} (> {MAX_R_HAT}) on {int(np.sum(bad))} coordinates: the chains "
-        "disagree; run longer, warm up longer or start the chains from a wider spread.",
+        "r_hat", f"split R-hat up to {worst:.3f} (> {MAX_R_HAT}) on {coordinates(np.flatnonzero(bad))}: the chains "
+        f"disagree; run longer or {warm}.",
         {"max_r_hat": worst, "coordinates": np.flatnonzero(bad).tolist()})
 
 
@@ -131,8 +167,9 @@ def _ess(result: Any) -> HealthWarning | None:
     if smallest >= MIN_ESS:
         return None
     return HealthWarning(
-        "low_ess", f"the stored draws hold only {smallest:.0f} effective draws on some coordinate (< {MIN_ESS:g}): "
-        "too few to trust their MCSE or R-hat; run longer or store draws more often (smaller thin).",
+        "low_ess", f"only {smallest:.0f} effective stored draws (< {MIN_ESS:g}) on "
+        f"{coordinates(np.flatnonzero(~(ess >= MIN_ESS)))}: too few to trust R-hat and ESS; run longer or store "
+        "draws more often (smaller thin).",
         {"min_ess": smallest, "coordinates": np.flatnonzero(~(ess >= MIN_ESS)).tolist()})
 
 
@@ -154,30 +191,52 @@ def mcse_disagreement(result: Any, name: str = "x") -> tuple[np.ndarray, np.ndar
     return spread, within, z
 
 
+def short_batch_factor(result: Any, name: str = "x") -> np.ndarray | None:
+    """Per coordinate, how much the batch-means MCSE understates the error when its batches are shorter than the
+    chain's autocorrelation: ``sqrt((1 + r) / (1 - r))``, r the lag-1 correlation of successive batch means
+    (pooled over chains, each centred on its own mean; clipped to [0, `MAX_BATCH_CORRELATION`]), the AR(1)
+    approximation of the batch-mean sequence. 1 where successive batches are uncorrelated (long enough)."""
+    batches = result.batch_means.get(name)
+    if batches is None or batches.shape[1] < 3:
+        return None
+    values = np.asarray(batches, np.float64).reshape(batches.shape[0], batches.shape[1], -1)
+    centred = values - values.mean(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.sum(centred[:, 1:] * centred[:, :-1], axis=(0, 1)) / np.sum(centred**2, axis=(0, 1))
+    r = np.clip(np.nan_to_num(r, nan=0.0), 0.0, MAX_BATCH_CORRELATION)
+    return np.sqrt((1.0 + r) / (1.0 - r))
+
+
 def _mcse_disagreement(result: Any, anticorrelated_batches: bool) -> HealthWarning | None:
     compared = mcse_disagreement(result)
     if compared is None:
         return None
     spread, within, z = compared
+    factor = short_batch_factor(result)
+    batches = result.batch_means["x"].shape[1]
+    relative = np.sqrt(1.0 / (2.0 * (result.num_chains - 1)) + 1.0 / (2.0 * result.num_chains * (batches - 1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_corrected = z if factor is None else z - np.log(factor) / relative
     finite = np.isfinite(z)
-    spread_larger = finite & (z > MCSE_Z)
+    spread_larger = finite & (z_corrected > MCSE_Z)
     within_larger = finite & (z < -MCSE_Z) & (not anticorrelated_batches)
     if not np.any(spread_larger | within_larger):
         return None
-    worst = int(np.argmax(np.where(finite, np.abs(z), -np.inf)))
+    flagged = spread_larger | within_larger
+    worst = int(np.argmax(np.where(flagged, np.abs(z), -np.inf)))
+    numbers = (f"(worst x[{worst}]: chain spread {spread[worst]:.3g} vs batch means {within[worst]:.3g}, "
+               f"z = {z[worst]:.1f})")
     if np.any(spread_larger):
-        why = ("the chains' estimates scatter more than each chain's batch means suggest: either the batches are "
-               "shorter than the autocorrelation time of some direction (then the chain-spread MCSE, the one "
-               "reported, is right and the batch-means one too small), or the chains are not mixed: stuck in "
-               "different modes or still far from their starts; run longer, warm up, or check the target for "
-               "separated modes")
+        what = (f"the chains' estimates scatter more than each chain's own fluctuations explain on "
+                f"{coordinates(np.flatnonzero(flagged))} {numbers}: chains not mixed (stuck in different modes, or "
+                "still leaving their starts); run longer or warm up, and check the target for separated modes")
     else:
-        why = ("the batch-means MCSE exceeds the chain spread's: batches shorter than the autocorrelation; keep "
-               "the chain-spread MCSE and run longer for batch means")
-    return HealthWarning(
-        "mcse_disagree", f"MCSEs disagree on {int(np.sum(spread_larger | within_larger))} coordinates (worst x[{worst}]"
-        f": chain spread {spread[worst]:.3g} vs batch means {within[worst]:.3g}, z = {z[worst]:.1f}): {why}.",
-        {"spread": spread.tolist(), "batch_means": within.tolist(), "z": z.tolist()})
+        what = (f"the batch-means MCSE exceeds the chain spread's on {coordinates(np.flatnonzero(flagged))} "
+                f"{numbers}: batches shorter than the autocorrelation; the reported chain-spread MCSE stands")
+    return HealthWarning("mcse_disagree", what + ".", {"spread": spread.tolist(), "batch_means": within.tolist(),
+                                                       "z": z.tolist(), "coordinates": np.flatnonzero(flagged).tolist(),
+                                                       "short_batch_factor": None if factor is None
+                                                       else factor.tolist()})
 
 
 def _warmup_acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
@@ -189,8 +248,9 @@ def _warmup_acceptance(result: Any, algorithm: Any) -> HealthWarning | None:
     if abs(reached - target) <= 0.15:
         return None
     return HealthWarning(
-        "warmup_acceptance", f"the warm-up reached acceptance {reached:.3f}, far from its target {target:g}: it was "
-        "too short to adapt the step size (or the target is too hard for a fixed step); warm up longer.",
+        "warmup_acceptance", f"the warm-up ended at acceptance {reached:.3f}, far from its target {target:g}: "
+        f"{result.warmup_steps} steps were too few to adapt the step size (or no fixed step fits the target); warm "
+        "up longer.",
         {"acceptance": reached, "target": target})
 
 
@@ -232,12 +292,13 @@ def _bias(result: Any) -> HealthWarning | None:
         if not np.any(flagged):
             continue
         worst = int(np.argmax(np.where(flagged, ratio, -np.inf)))
+        burn = "a longer burn-in" if result.burn_in else "a burn-in as long as the run"
         return HealthWarning(
-            "bias_exceeds_mcse", f"the estimate of {name}[{worst}] still drifts: its running mean moved by "
-            f"{bias[worst]:.3g} over the second half of the run (z = {z[worst]:.1f}), {ratio[worst]:.1f} x its MCSE"
-            f" {mcse[worst]:.3g}, so its finite-n bias (about that drift) is not covered by the error bar. "
-            "More chains shrink the MCSE, not this bias: run longer (the bias falls like log(n) / n), add a burn-in "
-            "as long as the run, or, for a history-dependent algorithm, weaker or slower-growing feedback.",
+            "bias_exceeds_mcse", f"the estimates of {coordinates(np.flatnonzero(flagged), name)} still drift: over "
+            f"the second half of the run {name}[{worst}]'s running mean moved {bias[worst]:.3g} (z = {z[worst]:.1f}), "
+            f"{ratio[worst]:.1f} x its MCSE {mcse[worst]:.3g}, a finite-n bias the error bar does not cover (more "
+            f"chains shrink the MCSE, not the bias): run longer, add {burn}, or for a history-dependent algorithm "
+            "weaker feedback.",
             {"function": name, "bias": bias.tolist(), "bias_stderr": stderr.tolist(), "mcse": mcse.tolist(),
              "coordinates": np.flatnonzero(flagged).tolist()})
     return None

@@ -145,6 +145,8 @@ class SampleResult:
         `site_unravel` is set. ``sample_stats`` (chain, draw): ``acceptance_rate`` (mean over the `thin` steps
         leading to each draw), ``num_nonfinite`` (non-finite proposals among them) and the algorithm's own
         statistics. The posterior's attributes name the algorithm, the target and the run's lengths.
+        ``log_likelihood`` (chain, draw, ...): for a `targets.from_numpyro` target, the pointwise log-likelihood of
+        each observed site at each draw (`srmc.interop.numpyro.log_likelihood`), so ``az.loo`` and ``az.waic`` work.
         """
         if self.draws is None:
             raise ValueError("to_arviz needs stored draws: pass thin=... (e.g. thin=10) to srmc.sample.")
@@ -152,7 +154,10 @@ class SampleResult:
         posterior, dims = _posterior_variables(self.draws, var_name, self.site_unravel)
         attrs = {"algorithm": self.algorithm_name, "target": self.target_name, "num_steps": self.num_steps,
                  "burn_in": self.burn_in, "thin": self.thin}
-        data = arviz.from_dict(posterior=posterior, sample_stats=dict(self.draw_stats), dims=dims, attrs=attrs)
+        log_likelihood = _numpyro_log_likelihood(self.site_unravel, self.draws)
+        groups = {} if log_likelihood is None else {"log_likelihood": log_likelihood}
+        data = arviz.from_dict(posterior=posterior, sample_stats=dict(self.draw_stats), dims=dims, attrs=attrs,
+                               **groups)
         data.posterior.attrs.update(attrs)  # on the group too: arviz versions differ in where from_dict puts them
         return data
 
@@ -415,6 +420,19 @@ def _adapted_params(run: Any, lengths: Any) -> dict:
         value = np.asarray(value)
         adapted[name] = value[0] if np.all(value == value[:1]) else value
     return adapted
+
+
+def _numpyro_log_likelihood(site_unravel: Any, draws: np.ndarray) -> dict[str, np.ndarray] | None:
+    """``{observed site: (chains, draws, ...)}`` pointwise log-likelihoods when `site_unravel` is the constrained-site
+    map of a `targets.from_numpyro` target (`default_site_unravel`), else None (e.g. a result read back from disk)."""
+    from srmc.targets.numpyro_model import constrain
+
+    if not (isinstance(site_unravel, functools.partial) and site_unravel.func is constrain and site_unravel.args):
+        return None
+    from srmc.interop.numpyro import log_likelihood
+
+    pointwise = log_likelihood(site_unravel.args[0], draws)
+    return {name: np.asarray(value) for name, value in pointwise.items()} or None
 
 
 def _import_arviz() -> Any:

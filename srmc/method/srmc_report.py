@@ -67,12 +67,24 @@ def _check_schedules(alpha_shape: Any, gamma_shape: Any, alpha_numbers: tuple, g
 
 def health(config: Any, result: Any) -> list[HealthWarning]:
     """SRMC's own health warnings of `result` (see `srmc.engine.health` for the ones every run gets)."""
-    checks = [_theta_growth(result), _alpha_not_predicted(config, result), _alpha_reduced(result),
+    checks = [_theta_growth(config, result), _alpha_not_predicted(config, result), _alpha_reduced(result),
               _unwhitened(config, result), _guard(config, result)]
     return [warning for warning in checks if warning is not None]
 
 
-def _theta_growth(result: Any) -> HealthWarning | None:
+def _uses_bounded(config: Any) -> bool:
+    """Whether the run already uses the default tilt (by name: a tilt value may differ from `BOUNDED` in its
+    options, e.g. its gradient, and still be the bounded tilt)."""
+    return config.tilt.name == BOUNDED.name
+
+
+def _lower_alpha(config: Any) -> str:
+    """The advice when SRMC's feedback is too strong for the run: lower alpha, and the default tilt only where the
+    run does not use it already."""
+    return "lower alpha" if _uses_bounded(config) else "lower alpha or use the default tilt='bounded'"
+
+
+def _theta_growth(config: Any, result: Any) -> HealthWarning | None:
     norms = result.monitor.get("theta_norm")
     if norms is None or norms.shape[1] < 4:
         return None
@@ -81,10 +93,9 @@ def _theta_growth(result: Any) -> HealthWarning | None:
     if np.all(np.isfinite(median)) and end <= THETA_GROWTH * min(first, middle):
         return None
     return HealthWarning(
-        "theta_growing", f"SRMC's |theta| (median over chains) went from {first:.3g} early and {middle:.3g} at "
-        f"mid-run to {end:.3g} at the end instead of shrinking: the history's feedback is running away (too large an "
-        "alpha for this target and kernel, or an anti-correlated kernel); lower alpha, use the default tilt, or "
-        "warm alpha up.",
+        "theta_growing", f"SRMC's |theta| (median over chains) grew from {first:.3g} early and {middle:.3g} at "
+        f"mid-run to {end:.3g} at the end instead of shrinking: the history's feedback runs away (alpha too large "
+        f"for this target and kernel); {_lower_alpha(config)}.",
         {"steps": np.asarray(result.monitor_steps).tolist(), "median_theta_norm": median.tolist()})
 
 
@@ -100,9 +111,9 @@ def _alpha_not_predicted(config: Any, result: Any) -> HealthWarning | None:
     curve = _predicted_curve(result)
     if curve is not None and not np.all(np.isfinite(curve)):
         return HealthWarning(
-            "alpha_not_predicted", "the warm-up's chains were not in equilibrium (their mean score is not 0 within "
-            "its error), so what alpha buys could not be predicted and alpha ran as given; warm up longer "
-            "(srmc.sample(..., warmup=N)) or check with `srmc bench`.", {})
+            "alpha_not_predicted", "the warm-up's chains were not in equilibrium (mean score not 0 within its "
+            "error), so what alpha buys was not predicted and alpha ran as given; warm up longer "
+            "(srmc.sample(..., warmup=N)) or measure it with `srmc bench`.", {})
     stats = result.warmup_stats
     predicts = config.alpha_search and not config.alpha_is_zero and config.tilt.prediction is not None
     if not predicts or stats is None or curve is not None:
@@ -112,9 +123,9 @@ def _alpha_not_predicted(config: Any, result: Any) -> HealthWarning | None:
         return None
     return HealthWarning(
         "alpha_not_predicted", f"the warm-up predicts what alpha buys for the {config.tilt.name} tilt up to "
-        f"{largest} coordinates (its cost grows like d^2) and this target has {dim}, so alpha ran as given: nothing "
-        "checked that repelling pays here. Measure it with `srmc bench` (no ground truth needed), or pass "
-        "srmc.wrap(..., alpha_search=False) to say alpha is meant as given.", {"dim": dim, "largest": largest})
+        f"{largest} coordinates (cost ~ d^2) and this target has {dim}, so alpha ran as given, unchecked: measure it "
+        "with `srmc bench`, or pass srmc.wrap(..., alpha_search=False) to say alpha is meant as given.",
+        {"dim": dim, "largest": largest})
 
 
 def _alpha_reduced(result: Any) -> HealthWarning | None:
@@ -126,10 +137,9 @@ def _alpha_reduced(result: Any) -> HealthWarning | None:
     alpha = float(np.ravel(nominal_alpha(result.params.alpha))[0]) if result.params is not None else 0.0
     ran = f"alpha = {alpha * share:.3g} instead of {alpha:g}" if alpha > 0 else f"{share:.3g} x alpha"
     return HealthWarning(
-        "alpha_reduced", f"the warm-up predicted that SRMC's repellence would not pay at the alpha asked on this "
-        f"target with this kernel (the tilt's history predicts x too poorly, or the base chains are antithetic "
-        f"already), so the run used {ran}{' (the base kernel)' if share == 0 else ''}. The estimates are valid; "
-        "srmc.wrap(..., alpha_search=False) forces alpha, and `srmc bench` measures what it buys.",
+        "alpha_reduced", f"the warm-up predicted that repellence would not pay at the alpha asked here, so the run "
+        f"used {ran}{' (the base kernel)' if share == 0 else ''}; the estimates are valid. "
+        "srmc.wrap(..., alpha_search=False) forces alpha; `srmc bench` measures what it buys.",
         {"alpha_factor": share, "predicted_variance": None if curve is None else curve.tolist()})
 
 
@@ -140,8 +150,8 @@ def _unwhitened(config: Any, result: Any) -> HealthWarning | None:
     return HealthWarning(
         "second_order_unwhitened", "the second-order tilt whitened by pi's standard deviations only (more than "
         "srmc.method.tilt.MAX_WHITENED_DIM coordinates, or no warm-up covariance): on a strongly correlated target "
-        "its estimates of second moments can then be biased (an equicorrelated Gaussian with rho = 0.9: 15% low "
-        "with HMC); use tilt='bounded', or check with `srmc bench`.", {})
+        "its second moments can be biased (15% low at rho = 0.9 with HMC); use tilt='bounded' or check with "
+        "`srmc bench`.", {})
 
 
 def _guard(config: Any, result: Any) -> HealthWarning | None:
@@ -150,13 +160,11 @@ def _guard(config: Any, result: Any) -> HealthWarning | None:
         return None
     chains = np.flatnonzero(events)
     backoff = np.asarray(result.counters["alpha_backoff"])
-    advice = "lower alpha" if config.tilt == BOUNDED else "lower alpha or use the default tilt='bounded'"
     return HealthWarning(
         "guard_backoff", f"SRMC's guard halved alpha {int(np.sum(events))} times on {len(chains)} of "
-        f"{result.num_chains} chains (down to {float(np.min(backoff)):.3g} x alpha): their acceptance collapsed or "
-        "their proposals turned non-finite on the surrogate. The estimates stay valid (those chains ran with less "
-        "repellence) but gain less; if the base kernel's chains also freeze there, fix the kernel first (warm-up, "
-        f"step size, reparametrisation), else {advice}.",
+        f"{result.num_chains} chains (down to {float(np.min(backoff)):.3g} x alpha) where acceptance collapsed or "
+        "proposals turned non-finite; the estimates stay valid but gain less: if the base kernel alone also freezes, "
+        f"fix it first (warm-up, step size, reparametrisation), else {_lower_alpha(config)}.",
         {"chains": chains.tolist(), "events": np.asarray(events)[chains].tolist(),
          "alpha_backoff": backoff[chains].tolist()})
 

@@ -1,7 +1,10 @@
 """The `srmc` command line: list targets, sample one, benchmark alpha against the base kernel.
 
-    srmc targets [NAME ...]
+    srmc --version
+    srmc targets [NAME ...]                        # names alone: instant; with NAMEs: kind, dim, ground truth
     srmc run TARGET --kernel mala --alpha 1 --steps 2000 --chains 16
+    srmc run TARGET ... --save result.npz          # srmc.load_result("result.npz") reads it back
+    srmc run TARGET ... --checkpoint run.ckpt      # Ctrl-C stops it (exit code 130); add --resume to continue
     srmc bench TARGET --kernel mala --alpha 0,1,5,10 --tilt score,linear --steps 5000 --replicates 100 --out DIR
     srmc bench path/to/model.py:model --alpha 0,1,10          # a NumPyro model function in a file
     srmc bench path/to/file.py:logp --dim 5 --alpha 0,1,10    # logp(x) -> log density of a flat vector x (D,)
@@ -9,7 +12,12 @@
 TARGET is a registered name (`srmc targets`) or ``path/to/file.py:function`` (see `target_from_file`).
 
 Bad arguments exit with code 2 and a message naming the argument (with the closest valid name when one was
-misspelled); ``--help`` of every command shows each option's default.
+misspelled); ``--help`` of every command shows each option's default. Ctrl-C exits with code 130 and one line (naming
+the checkpoint to resume from, when there is one).
+
+The command turns on JAX's persistent compilation cache (`srmc.enable_compilation_cache`: ``~/.cache/srmc/jax``,
+or ``$SRMC_CACHE_DIR``; ``SRMC_NO_COMPILATION_CACHE=1`` turns it off), so a second run of the same command skips
+most of its compilation.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import jax.numpy as jnp
 import srmc
 from srmc import samplers, targets
 from srmc.engine import distributed
+from srmc.engine.health import grouped_lines
 from srmc.engine.warmup import DEFAULT_WARMUP
 from srmc.method.kernels import check_fits, space_word
 from srmc.method.tilt import GRADIENTS, TILTS
@@ -287,20 +296,45 @@ def ground_truth_note(target: targets.Target) -> str:
 
 
 def cmd_targets(args: argparse.Namespace) -> None:
-    """Print the registry (or the named targets): name, kind, dim, what ground truth is known, description."""
-    names = args.names or targets.names()
-    unknown = sorted(set(names) - set(targets.names()))
+    """Print the registry: without names, every target's name, parameters and description at once (nothing is
+    built); with names, those targets built, with kind, dim, what ground truth is known and description."""
+    unknown = sorted(set(args.names) - set(targets.names()))
     if unknown:
         raise ValueError(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(targets.names())}.")
-    print(f"{'name':<26}{'kind':<12}{'dim':>5}  {'ground truth':<42}description", flush=True)
-    for name in names:
+    if not args.names:
+        rows = [(name, describe_parameters(name), _availability(name)) for name in targets.names()]
+        print(format_rows(("name", "parameters", "description"), rows), flush=True)
+        print("srmc: kind, dim and ground truth of some targets: srmc targets NAME [NAME ...] (builds them)",
+              file=sys.stderr)
+        return
+    rows = []
+    for name in args.names:
         missing = targets.missing_requirement(name)
         if missing is not None:  # listed, not built: its factory needs a package that is not installed
-            print(f"{name:<26}{'?':<12}{'?':>5}  {requirement_note(missing):<42}{targets.describe(name)}", flush=True)
+            rows.append((name, "?", "?", requirement_note(missing), targets.describe(name)))
             continue
         target = targets.get(name)
-        print(f"{name:<26}{target.kind:<12}{target.dim:>5}  {ground_truth_note(target):<42}{targets.describe(name)}",
-              flush=True)
+        rows.append((name, target.kind, str(target.dim), ground_truth_note(target), targets.describe(name)))
+    print(format_rows(("name", "kind", "dim", "ground truth", "description"), rows, right=(2,)), flush=True)
+
+
+def _availability(name: str) -> str:
+    """The target's description, prefixed with the install command when its optional package is missing."""
+    missing = targets.missing_requirement(name)
+    return targets.describe(name) if missing is None else f"({requirement_note(missing)}) {targets.describe(name)}"
+
+
+def format_rows(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
+    """`rows` under `header` in columns as wide as their widest cell (two spaces apart; the last column is not
+    padded; the columns numbered in `right` are right-aligned)."""
+    table = [list(header)] + [list(row) for row in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])]
+        return "  ".join(cells + [row[-1]])
+
+    return "\n".join(line(row) for row in table)
 
 
 def _alpha_warmup_words(alpha_warmup: int | None) -> str:
@@ -319,6 +353,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.thin is not None and args.thin > args.steps:
         raise ValueError(f"--thin {args.thin} is more than --steps {args.steps}: no draw would be stored (one is "
                          f"stored every --thin counted steps); pass --thin <= {args.steps}.")
+    checkpoint, save = run_files(args)
     start_processes(args)  # before any other JAX computation
     target = get_target(args)
     kernel, params = kernel_from_args(args, target)
@@ -330,10 +365,39 @@ def cmd_run(args: argparse.Namespace) -> None:
     options = srmc.RunOptions(burn_in=args.burn_in, thin=args.thin, progress=not args.quiet and None,
                               devices=args.devices)
     result = srmc.sample(jax.random.key(args.seed), algorithm, target, args.steps, args.chains, warmup=args.warmup,
-                         options=options)
+                         options=options, checkpoint=checkpoint)
     truth = None if target.ground_truth is None else target.ground_truth.mean
     if distributed.is_writer():  # every process has the whole result; one prints it
         print(result.summary(max_rows=args.rows, truth=truth))
+        if save is not None:
+            print(f"saved the result to {result.save(save)} (srmc.load_result reads it)")
+
+
+def run_files(args: argparse.Namespace) -> tuple[srmc.Checkpointing | None, pathlib.Path | None]:
+    """(the checkpointing of --checkpoint / --resume, the --save path), checked before anything runs: a ValueError
+    names the option and the fix (a --save file that exists, --resume without a checkpoint to continue, ...)."""
+    save = None
+    if args.save is not None:
+        save = pathlib.Path(args.save).expanduser()
+        written = save if save.suffix == ".npz" else save.with_name(save.name + ".npz")
+        if written.exists():
+            raise ValueError(f"--save {args.save}: {written} exists already; remove it or choose another path.")
+        if not written.parent.is_dir():
+            raise ValueError(f"--save {args.save}: the folder {written.parent} does not exist.")
+    if args.checkpoint is None:
+        if args.resume:
+            raise ValueError("--resume continues the run stored in --checkpoint PATH; give --checkpoint too.")
+        return None, save
+    path = pathlib.Path(args.checkpoint).expanduser()
+    if args.resume and not path.is_file():
+        raise ValueError(f"--resume: no checkpoint at --checkpoint {args.checkpoint}; leave out --resume to start "
+                         "a fresh run that writes it.")
+    if not args.resume and path.exists():
+        raise ValueError(f"--checkpoint {args.checkpoint} exists already (a run written there): add --resume to "
+                         "continue it (same command), or remove the file to start afresh.")
+    if not path.parent.is_dir():
+        raise ValueError(f"--checkpoint {args.checkpoint}: the folder {path.parent} does not exist.")
+    return srmc.Checkpointing(path, every=args.checkpoint_every, resume=args.resume), save
 
 
 def start_processes(args: argparse.Namespace) -> None:
@@ -413,9 +477,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(f"mode coverage (a draw within 4 component sd of a mode visits it; draws every {report.settings['thin']} "
               "steps; TV of mode occupancy against the weights, averaged over replicates)")
         print(format_coverage_table(report.runs), flush=True)
-    for run in report.runs:
-        for line in run.warnings:
-            print(f"{run.row.label} alpha={run.row.alpha:g}: {line}")
+    labelled = [(f"{run.row.label} alpha={run.row.alpha:g}", line) for run in report.runs for line in run.warnings]
+    for line in grouped_lines(labelled):  # one line per warning code, naming the configurations it concerns
+        print(line)
     if out is not None:
         for path in write_outputs(report, out):
             print(f"wrote {path}")
@@ -538,6 +602,7 @@ def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `srmc` command."""
     parser = Parser(prog="srmc", description="Score-Repellent Monte Carlo in JAX")
+    parser.add_argument("--version", action="version", version=f"srmc {srmc.__version__} (jax {jax.__version__})")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("targets", help="list the target registry")
     listing.add_argument("names", nargs="*", help="only these targets (default: all)")
@@ -561,6 +626,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --distributed: the number of processes (default: detected)")
     run.add_argument("--process-id", type=_non_negative_int, dest="process_id",
                      help="with --distributed: this process's id in 0..N-1 (default: detected)")
+    run.add_argument("--save", help="write the result to this .npz file (srmc.load_result reads it; default: none)")
+    run.add_argument("--checkpoint", help="write the run's whole state to this file between chunks (default: none); "
+                                          "after Ctrl-C or a crash, the same command with --resume continues it")
+    run.add_argument("--checkpoint-every", type=_positive_int, dest="checkpoint_every",
+                     help="steps between checkpoints (default: after every chunk)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run stored in --checkpoint (same command; the result is bit-identical)")
     run.set_defaults(func=cmd_run, burn_in=500)
     bench = commands.add_parser("bench", help="MSE vs alpha over independent replicates: table, JSON, plots")
     _add_sampler_options(bench)
@@ -580,21 +652,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `srmc` console script; returns the exit code (2 for bad arguments)."""
+def main(argv: Sequence[str] | None = None, compilation_cache: bool | None = None) -> int:
+    """Entry point of the `srmc` console script; returns the exit code (2 for bad arguments, 130 after Ctrl-C).
+
+    `compilation_cache`: turn on JAX's persistent compilation cache (`srmc.enable_compilation_cache`, which
+    ``SRMC_NO_COMPILATION_CACHE=1`` turns off); None (the default): on when run as the command (`argv` None), off
+    when called with arguments (as the tests do: it is a process-wide JAX setting).
+    """
+    console = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse has printed its message
         return int(exit_.code or 0)
     args.argv = argv
+    if console if compilation_cache is None else compilation_cache:
+        from srmc.engine.compilation_cache import enable_compilation_cache
+
+        enable_compilation_cache()
     try:
         args.func(args)
     except (ValueError, TypeError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"srmc: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(interrupted_line(args), file=sys.stderr)
+        return 130
     return 0
+
+
+def interrupted_line(args: argparse.Namespace) -> str:
+    """The one line Ctrl-C prints: where the run can be continued from, if anywhere."""
+    path = getattr(args, "checkpoint", None)
+    if path is None or not pathlib.Path(path).expanduser().is_file():
+        hint = (" (srmc run --checkpoint PATH writes a checkpoint that --resume continues)" if args.command == "run"
+                else "")
+        return f"srmc: interrupted; nothing was saved{hint}."
+    again = [arg for arg in args.argv if arg != "--resume"] + ["--resume"]
+    return f"srmc: interrupted; checkpoint {path} holds the run so far: continue with srmc {' '.join(again)}"
 
 
 if __name__ == "__main__":
