@@ -37,6 +37,7 @@ from srmc.method.graph_history import (
     FULL,
     History,
     HistoryParams,
+    alpha_at,
     history_params,
     initial_measure,
     step_size,
@@ -130,11 +131,12 @@ def build_kernel(transition_row: Callable, chunk_size: int = 16, row_params: dic
                params: SRRWParams) -> tuple[SRRWState, SRRWInfo]:
         """One SRRW transition from the frozen history, then the history update."""
         key_row, key_self = jax.random.split(rng_key)
-        row = _row_pass(key_row, state, logdensity_fn, graph, params.alpha, transition_row, row_params, chunk_size)
+        alpha = alpha_at(state.count, params)
+        row = _row_pass(key_row, state, logdensity_fn, graph, alpha, transition_row, row_params, chunk_size)
         node = state.position[0]
         log_mu_node = jnp.asarray(logdensity_fn(state.position))
         log_p_self = jnp.log(jnp.maximum(1.0 - row.row_sum, 0.0))
-        log_k_self = log_p_self - params.alpha * FULL.log_ratio(state.history, node, log_mu_node)
+        log_k_self = log_p_self - alpha * FULL.log_ratio(state.history, node, log_mu_node)
         stay = log_k_self + jax.random.gumbel(key_self, (), log_k_self.dtype) >= row.best_score
         new_node = jnp.where(stay, node, row.best_node)
         log_total = jnp.logaddexp(row.log_mass, log_k_self)
@@ -192,6 +194,7 @@ def _step(config: SRRWConfig, rng_key: Array, state: SRRWState, target: Any,
 
 
 def srrw(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseudo_count: Any = 1.0,
+         alpha_ramp: Any = 0.0,
          chunk_size: int = 16, initial_history: Any = None, kernel_params: dict | None = None) -> Algorithm:
     """SRRW around `kernel` (default `srmc.samplers.mhrw`): an `srmc.Algorithm` for `srmc.sample` or a
     hand-written vmapped scan.
@@ -205,6 +208,7 @@ def srrw(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseu
       kernel: a graph kernel (module or `GraphKernelSpec`) that is reversible and hands over its row.
       alpha: repellence strength >= 0; step_exponent: a in (1/2, 1]; pseudo_count: m > 0 (see `HistoryParams`):
         data (``algorithm.params``), a sweep over them compiles once.
+      alpha_ramp: W >= 0, data too: the step after n steps uses alpha min(1, n / W); 0 (default): constant alpha.
       chunk_size: neighbours read per pass of the row loop.
       initial_history: x_0, positive weights over the nodes (normalised); None: uniform.
       kernel_params: the base kernel's parameters (the graph comes from the target).
@@ -212,11 +216,12 @@ def srrw(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseu
     spec = srrw_spec(mhrw if kernel is None else kernel)
     kernel_params = dict(kernel_params or {})
     check_params(spec, kernel_params)
-    params = history_params(alpha, step_exponent, pseudo_count)
+    params = history_params(alpha, step_exponent, pseudo_count, alpha_ramp)
     config = SRRWConfig(spec, tuple(sorted(kernel_params.items())), check_int(chunk_size, "chunk_size",
                                                                              non_integer=TypeError),
                         None if initial_history is None else tuple(np.asarray(initial_history, float).tolist()))
     shown = (("alpha", alpha), ("step_exponent", step_exponent), ("pseudo_count", pseudo_count),
+             *((("alpha_ramp", alpha_ramp),) if alpha_ramp else ()),
              *kernel_params.items())
     return Algorithm(f"srrw[{spec.name}]", StaticPartial(_init, config), StaticPartial(_step, config), params,
                      report=Report(counters=history_counters), shown=shown)
