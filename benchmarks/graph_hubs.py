@@ -21,18 +21,36 @@ from __future__ import annotations
 import argparse
 
 import jax
-from graph_numpy import NumpyGraph, numpy_seconds_per_step, srmc_seconds_per_chain_step
+from _timing import algorithm_scan, best_times
+from graph_numpy import NumpyGraph, numpy_seconds_per_step
 
-from srmc import targets
+from srmc import samplers, targets
+from srmc.method import hdt, srrw
+
+WALKS = ("mhrw", "srrw", "srrw loop", "hdt")
+
+
+def walks(alpha: float) -> dict:
+    """srmc's walks: MHRW (HDT at alpha 0, bit for bit the base kernel), SRRW with its default two-level row pass
+    and with the per-chain loop (`srmc.method.srrw.build_kernel`), HDT."""
+    return {"mhrw": hdt.hdt(samplers.mhrw, alpha=0.0), "srrw": srrw.srrw(samplers.mhrw, alpha=alpha),
+            "srrw loop": srrw.srrw(samplers.mhrw, alpha=alpha, row_pass="loop"),
+            "hdt": hdt.hdt(samplers.mhrw, alpha=alpha)}
 
 
 def per_chain_step(target: targets.Target, alpha: float, numpy_steps: int, chain_steps: dict[int, int],
                    repeats: int) -> tuple[dict, dict]:
-    """(NumPy seconds per step, {chains: srmc seconds per chain-step}) of the three walks on `target`."""
+    """(NumPy seconds per step, {chains: srmc seconds per chain-step}) of the walks on `target` (the NumPy SRRW
+    loop stands for both row passes)."""
     graph = NumpyGraph(target)
     numpy_times = {name: numpy_seconds_per_step(graph, name, alpha, numpy_steps) for name in ("mhrw", "srrw", "hdt")}
-    srmc_times = {chains: srmc_seconds_per_chain_step(target, alpha, chains, steps, repeats)
-                  for chains, steps in chain_steps.items()}
+    numpy_times = {name: numpy_times[name.split()[0]] for name in WALKS}
+    srmc_times = {}
+    for chains, steps in chain_steps.items():
+        positions = target.initial_position(jax.random.key(1), chains)
+        runs = {name: algorithm_scan(algorithm, target, steps) for name, algorithm in walks(alpha).items()}
+        seconds = best_times(runs, jax.random.key(0), positions, repeats)
+        srmc_times[chains] = {name: value / (chains * steps) for name, value in seconds.items()}
     return numpy_times, srmc_times
 
 
@@ -51,27 +69,26 @@ def main() -> None:
     karate = targets.get("karate_club")
     numpy_times, srmc_times = per_chain_step(karate, args.alpha, args.numpy_steps,
                                              {1: args.steps_1, 1024: args.steps_1024}, args.repeats)
-    print(f"\nkarate_club\n{'walk':<6}{'numpy':>10}{'1 chain':>10}{'speed-up':>10}{'1024':>10}{'speed-up':>10}")
+    print(f"\nkarate_club\n{'walk':<10}{'numpy':>10}{'1 chain':>10}{'speed-up':>10}{'1024':>10}{'speed-up':>10}")
     speedups = {1: {}, 1024: {}}
     for name, numpy_time in numpy_times.items():
         for chains in (1, 1024):
             speedups[chains][name] = numpy_time / srmc_times[chains][name]
-        print(f"{name:<6}{1e6 * numpy_time:>10.2f}{1e6 * srmc_times[1][name]:>10.3f}{speedups[1][name]:>9.1f}x"
+        print(f"{name:<10}{1e6 * numpy_time:>10.2f}{1e6 * srmc_times[1][name]:>10.3f}{speedups[1][name]:>9.1f}x"
               f"{1e6 * srmc_times[1024][name]:>10.4f}{speedups[1024][name]:>9.0f}x", flush=True)
     hubs = [int(h) for h in args.hubs.split(",")]
     print(f"\nego networks, 1024 chains x {args.hub_steps} steps (hub degree = max degree)")
-    print(f"{'hub':>6}{'|V|':>7}" + "".join(f"{name + ' srmc':>12}{name + ' numpy':>12}"
-                                           for name in ("mhrw", "srrw", "hdt")))
+    print(f"{'hub':>6}{'|V|':>7}" + "".join(f"{name:>11}" for name in WALKS)
+          + "".join(f"{name + ' numpy':>12}" for name in ("mhrw", "srrw", "hdt")))
     by_hub = {}
     for hub in hubs:
         target = targets.get("ego_network", num_alters=hub)
         numpy_hub, srmc_hub = per_chain_step(target, args.alpha, max(args.numpy_steps // 4, 1),
                                              {1024: args.hub_steps}, args.repeats)
         by_hub[hub] = srmc_hub[1024]
-        print(f"{hub:>6}{target.graph.num_nodes:>7}" + "".join(
-            f"{1e6 * srmc_hub[1024][name]:>12.4f}{1e6 * numpy_hub[name]:>12.2f}" for name in ("mhrw", "srrw", "hdt")),
-            flush=True)
-    growth = {name: by_hub[hubs[-1]][name] / by_hub[hubs[0]][name] for name in ("mhrw", "srrw", "hdt")}
+        print(f"{hub:>6}{target.graph.num_nodes:>7}" + "".join(f"{1e6 * srmc_hub[1024][name]:>11.4f}" for name in WALKS)
+              + "".join(f"{1e6 * numpy_hub[name]:>12.2f}" for name in ("mhrw", "srrw", "hdt")), flush=True)
+    growth = {name: by_hub[hubs[-1]][name] / by_hub[hubs[0]][name] for name in WALKS}
     print("graph hubs: speed-up over numpy, 1 chain: " + ", ".join(f"{k} {v:.1f}x" for k, v in speedups[1].items())
           + "; 1024 chains: " + ", ".join(f"{k} {v:.0f}x" for k, v in speedups[1024].items())
           + f"; 1024 chains, hub {hubs[-1]} / hub {hubs[0]} time per chain-step: "

@@ -127,9 +127,10 @@ ROW_PASSES = ("flat", "loop")
 
 def _lane_values(keys: Array, nodes: Array, alphas: Array, tables: Array, scale_values: Array, scale_errors: Array,
                  chain: Array, offset: Array, valid: Array, graph: Any, logdensity_fn: Callable,
-                 transition_row: Callable, row_params: dict) -> tuple[Array, Array, Array, Array]:
+                 transition_row: Callable, row_params: dict, gumbel: Array | None = None) -> tuple[Array, ...]:
     """For lanes (chain, offset into its row): the neighbour, log P, log K's weight (-inf where not valid or not
-    finite) with its Gumbel-max score, and the non-finite flag. Shapes follow `chain`."""
+    finite) with its Gumbel-max score, and the non-finite flag. Shapes follow `chain`. The Gumbel noise is
+    `gumbel`, or drawn per lane from ``fold_in(keys[chain], offset)``."""
     starts = graph.offsets[nodes]
     nbrs = graph.neighbours[jnp.where(valid, starts[chain] + offset, starts[chain])]
     flat_nodes, flat_nbrs = nodes[chain].reshape(-1), nbrs.reshape(-1)
@@ -140,8 +141,9 @@ def _lane_values(keys: Array, nodes: Array, alphas: Array, tables: Array, scale_
     log_k = log_p - alphas[chain] * log_ratio
     bad = valid & (jnp.isnan(log_k) | (log_k == jnp.inf))
     log_k = jnp.where(valid & ~bad, log_k, -jnp.inf)
-    gumbel = jax.vmap(lambda key, o: jax.random.gumbel(jax.random.fold_in(key, o), (), log_k.dtype))(
-        keys[chain].reshape(-1), offset.reshape(-1)).reshape(nbrs.shape)
+    if gumbel is None:
+        gumbel = jax.vmap(lambda key, o: jax.random.gumbel(jax.random.fold_in(key, o), (), log_k.dtype))(
+            keys[chain].reshape(-1), offset.reshape(-1)).reshape(nbrs.shape)
     log_p = jnp.where(valid & ~bad, log_p, -jnp.inf)
     return nbrs, log_p, log_k, jnp.where(valid, log_k + gumbel, -jnp.inf), bad
 
@@ -156,15 +158,17 @@ def _flat_rows(keys: Array, nodes: Array, alphas: Array, tables: Array, scale_va
 
     Returns per chain: the Gumbel-max winner's score and node, log sum of K's weights over the neighbours, the sum
     of the off-diagonal P, and the non-finite flag (as `_row_pass`)."""
-    lanes = (keys, nodes, alphas, tables, scale_values, scale_errors)
+    head_keys, tail_keys = jnp.moveaxis(jax.vmap(jax.random.split)(keys), 1, 0)
+    lanes = (tail_keys, nodes, alphas, tables, scale_values, scale_errors)
     context = (graph, logdensity_fn, transition_row, row_params)
     num_chains = nodes.shape[0]
     degrees = graph.degrees[nodes]
     chains = jnp.arange(num_chains)
     offsets = jnp.arange(chunk_size, dtype=degrees.dtype)
+    head_noise = jax.vmap(lambda key: jax.random.gumbel(key, (chunk_size,), tables.dtype))(head_keys)
     head = _lane_values(*lanes, jnp.broadcast_to(chains[:, None], (num_chains, chunk_size)),
                         jnp.broadcast_to(offsets, (num_chains, chunk_size)), offsets[None, :] < degrees[:, None],
-                        *context)
+                        *context, gumbel=head_noise)
     nbrs, log_p, log_k, scores, bad = head
     winner = jnp.argmax(scores, axis=1)
     state = (jnp.max(scores, axis=1), jnp.take_along_axis(nbrs, winner[:, None], axis=1)[:, 0],

@@ -252,6 +252,21 @@ def refuse_graph_flags(args: Any) -> None:
                          f"them), not for {args.target}; leave it out.")
 
 
+CONTINUOUS_ONLY_FLAGS = {"out": "--out", "control_variates": "--control-variates",
+                         "independent_keys": "--independent-keys", "alpha_warmup": "--alpha-warmup",
+                         "step_size": "--step-size", "num_integration_steps": "--num-integration-steps",
+                         "damping": "--damping", "burn_in": "--burn-in", "dim": "--dim"}
+
+
+def refuse_continuous_flags(args: Any) -> None:
+    """A ValueError naming the bench flags a graph target does not use (rather than ignoring them)."""
+    given = [flag for name, flag in CONTINUOUS_ONLY_FLAGS.items() if getattr(args, name, None) not in (None, False, 0)]
+    if given:
+        raise ValueError(f"{', '.join(given)}: not used by the graph benchmark (SRRW/HDT on {args.target}); leave "
+                         "it out. Graph targets take --kernel, --kernel-param, --method, --alpha, --cache, "
+                         "--alpha-ramp, --step-exponent, --steps, --replicates, --seed.")
+
+
 def _parse_fractions(text: str | None) -> list[float]:
     """``--cache 0.01,0.1`` as fractions in (0, 1]."""
     if text is None:
@@ -273,6 +288,7 @@ def bench_from_args(args: Any, target: Target, alphas: Sequence[float], kernel_g
     over its row: left out with a note when --method was not given); --cache r1,r2 adds HDT's LRU rows;
     --alpha-ramp W and --step-exponent a are the history's schedules."""
     kernel = graph_kernel(args.kernel if kernel_given else "mhrw")
+    refuse_continuous_flags(args)
     kernel_params = {}
     for pair in args.kernel_param:
         key, sep, value = pair.partition("=")

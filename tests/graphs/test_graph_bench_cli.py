@@ -69,6 +69,7 @@ def test_srmc_bench_on_a_graph_prints_the_table(capsys):
     (["--step-exponent", "0.4"], r"--step-exponent must lie in \(1/2, 1\]"),
     (["--alpha-ramp", "-3"], "--alpha-ramp must be a number of steps >= 0"),
     (["--replicates", "1"], "--replicates must be >= 2"),
+    (["--out", "somewhere", "--control-variates"], "--out, --control-variates: not used by the graph benchmark"),
     (["--kernel", "mtm", "--kernel-param", "foo=5"], r"--kernel-param has \['foo'\], which mtm does not take"),
 ])
 def test_bad_graph_flags_get_clear_errors(capsys, flags, message):

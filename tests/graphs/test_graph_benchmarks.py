@@ -27,9 +27,9 @@ SCRIPTS = {
                         r"[\d.]+, formula [\d.]+\);"),
     "graph_hubs.py": (["--hubs", "10,30", "--numpy-steps", "40", "--steps-1", "20", "--steps-1024", "5",
                        "--hub-steps", "5", "--repeats", "1"],
-                      r"^graph hubs: speed-up over numpy, 1 chain: mhrw [\d.]+x, srrw [\d.]+x, hdt [\d.]+x; 1024 "
-                      r"chains: mhrw \d+x, srrw \d+x, hdt \d+x; 1024 chains, hub 30 / hub 10 time per chain-step: "
-                      r"mhrw [\d.]+x, srrw [\d.]+x, hdt [\d.]+x$"),
+                      r"^graph hubs: speed-up over numpy, 1 chain: mhrw [\d.]+x, srrw [\d.]+x, srrw loop [\d.]+x, "
+                      r"hdt [\d.]+x; 1024 chains: mhrw \d+x, srrw \d+x, srrw loop \d+x, hdt \d+x; 1024 chains, hub "
+                      r"30 / hub 10 time per chain-step: mhrw [\d.]+x, srrw [\d.]+x, srrw loop [\d.]+x, hdt [\d.]+x$"),
 }
 
 
