@@ -43,11 +43,14 @@ class HistoryParams(NamedTuple):
       alpha: repellence strength, >= 0 (0: the base chain).
       step_exponent: a in (1/2, 1]: gamma_n = (n + pseudo_count)^(-a).
       pseudo_count: m > 0, the mass of the starting history x_0 (with a = 1, x_n = (m x_0 + visits) / (m + n)).
+      alpha_ramp: W >= 0: the step after n steps uses alpha_n = alpha min(1, n / W) (`alpha_at`); 0: constant
+        alpha. alpha_n -> alpha, so the limit covariances are those of the constant alpha.
     """
 
     alpha: Array
     step_exponent: Array
     pseudo_count: Array
+    alpha_ramp: Array = 0.0
 
 
 def _concrete(value: Any) -> np.ndarray | None:
@@ -58,19 +61,29 @@ def _concrete(value: Any) -> np.ndarray | None:
         return None
 
 
-def history_params(alpha: Any = 1.0, step_exponent: Any = 1.0, pseudo_count: Any = 1.0) -> HistoryParams:
+def history_params(alpha: Any = 1.0, step_exponent: Any = 1.0, pseudo_count: Any = 1.0,
+                   alpha_ramp: Any = 0.0) -> HistoryParams:
     """`HistoryParams` as float arrays, each concrete value checked (a ValueError naming it and the fix)."""
     checks = (("alpha", alpha, lambda v: np.isfinite(v) & (v >= 0), "must be finite and >= 0 (0: the base chain)"),
               ("step_exponent", step_exponent, lambda v: (v > 0.5) & (v <= 1.0),
                "must lie in (1/2, 1] (gamma_n = (n + m)^-a must sum to infinity with summable squares)"),
               ("pseudo_count", pseudo_count, lambda v: np.isfinite(v) & (v > 0),
-               "must be finite and > 0 (the starting history's mass)"))
+               "must be finite and > 0 (the starting history's mass)"),
+              ("alpha_ramp", alpha_ramp, lambda v: np.isfinite(v) & (v >= 0),
+               "must be finite and >= 0 (steps over which alpha grows linearly; 0: constant alpha)"))
     for name, value, ok, rule in checks:
         array = _concrete(value)
         if array is not None and not np.all(ok(array)):
             raise ValueError(f"{name} {rule}, got {value!r}.")
     dtype = jnp.result_type(float)
-    return HistoryParams(*(jnp.asarray(v, dtype) for v in (alpha, step_exponent, pseudo_count)))
+    return HistoryParams(*(jnp.asarray(v, dtype) for v in (alpha, step_exponent, pseudo_count, alpha_ramp)))
+
+
+def alpha_at(count: Array, params: HistoryParams) -> Array:
+    """alpha_n = alpha min(1, n / W) for the step after `count` = n steps (W = ``alpha_ramp``; W = 0: alpha)."""
+    ramp = jnp.asarray(params.alpha_ramp, params.alpha.dtype)
+    fraction = jnp.minimum(1.0, count.astype(params.alpha.dtype) / jnp.where(ramp > 0, ramp, 1.0))
+    return jnp.where(ramp > 0, params.alpha * fraction, params.alpha)
 
 
 def step_size(count: Array, params: HistoryParams) -> Array:

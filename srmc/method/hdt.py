@@ -33,6 +33,7 @@ from srmc.method.graph_history import (
     FULL,
     HistoryParams,
     HistoryStore,
+    alpha_at,
     history_params,
     initial_measure,
     step_size,
@@ -98,7 +99,7 @@ def build_kernel(base_kernel: Callable, store: HistoryStore = FULL, kernel_param
     def kernel(rng_key: Array, state: HDTState, logdensity_fn: Callable, graph: Any,
                params: HDTParams) -> tuple[HDTState, HDTInfo]:
         """One HDT transition."""
-        target = driven_logdensity(logdensity_fn, state.history, params.alpha, store)
+        target = driven_logdensity(logdensity_fn, state.history, alpha_at(state.count, params), store)
         inner, inner_info = base_kernel(rng_key, state.inner, target, graph, **kernel_params)
         node = inner.position[0]
         gamma = step_size(state.count, params)
@@ -134,6 +135,7 @@ def _step(config: HDTConfig, rng_key: Array, state: HDTState, target: Any,
 
 
 def hdt(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseudo_count: Any = 1.0,
+        alpha_ramp: Any = 0.0,
         cache: float | None = None, cache_ways: int = 8, initial_history: Any = None,
         kernel_params: dict | None = None) -> Algorithm:
     """HDT around `kernel` (default `srmc.samplers.mhrw`): an `srmc.Algorithm` for `srmc.sample` or a
@@ -146,6 +148,7 @@ def hdt(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseud
       kernel: any mu-invariant graph kernel (module or `GraphKernelSpec`).
       alpha: repellence strength >= 0; step_exponent: a in (1/2, 1]; pseudo_count: m > 0 (see `HistoryParams`):
         data (``algorithm.params``), a sweep over them compiles once.
+      alpha_ramp: W >= 0, data too: the step after n steps uses alpha min(1, n / W); 0 (default): constant alpha.
       cache: None (the full history) or the fraction r in (0, 1] of the nodes whose history an LRU cache keeps.
       cache_ways: the cache's associativity (see `srmc.method.graph_cache`).
       initial_history: x_0, positive weights over the nodes (normalised); None: uniform.
@@ -154,11 +157,12 @@ def hdt(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseud
     spec = as_graph_spec(mhrw if kernel is None else kernel)
     kernel_params = dict(kernel_params or {})
     check_params(spec, kernel_params)
-    params = history_params(alpha, step_exponent, pseudo_count)
+    params = history_params(alpha, step_exponent, pseudo_count, alpha_ramp)
     store = FULL if cache is None else lru_store(cache, cache_ways)
     config = HDTConfig(spec, tuple(sorted(kernel_params.items())), store,
                        None if initial_history is None else tuple(np.asarray(initial_history, float).tolist()))
     shown = (("alpha", alpha), ("step_exponent", step_exponent), ("pseudo_count", pseudo_count),
+             *((("alpha_ramp", alpha_ramp),) if alpha_ramp else ()),
              *((("cache", cache),) if cache is not None else ()), *kernel_params.items())
     return Algorithm(f"hdt[{spec.name}]", StaticPartial(_init, config), StaticPartial(_step, config), params,
                      report=Report(counters=history_counters), shown=shown)

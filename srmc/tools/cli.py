@@ -42,6 +42,7 @@ from srmc.engine.warmup import DEFAULT_WARMUP
 from srmc.method.kernels import check_fits, space_word
 from srmc.method.tilt import GRADIENTS, TILTS
 from srmc.samplers.spec import KernelSpec
+from srmc.tools import graph_benchmark
 from srmc.tools.benchmark import (
     BenchmarkReport,
     format_coverage_table,
@@ -457,6 +458,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.replicates < 2:
         raise ValueError(f"--replicates must be >= 2 (the MSE's standard error needs a spread), got {args.replicates}.")
     target = get_target(args)
+    if graph_benchmark.is_graph_target(target):  # SRRW / HDT (srmc.tools.graph_benchmark)
+        kernel_given = any(a == "--kernel" or a.startswith("--kernel=") for a in getattr(args, "argv", ()))
+        graph_benchmark.bench_from_args(args, target, alphas, kernel_given)
+        return
+    graph_benchmark.refuse_graph_flags(args)
     kernel, params = kernel_from_args(args, target)
     out = None if args.out is None else pathlib.Path(args.out)
     if out is not None and out.exists() and not out.is_dir():
@@ -645,6 +651,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--control-variates", action="store_true", dest="control_variates",
                        help="add a row base+cv: the base kernel's run corrected after the fact by its scores "
                             "(srmc.tools.control_variates), SRMC's first-order limit without SRMC")
+    bench.add_argument("--method", help="graph targets: comma-separated base, srrw, hdt (default: all three; "
+                                        "--kernel there is mhrw, nbrw or mtm, default mhrw)")
+    bench.add_argument("--cache", help="graph targets: HDT's LRU variant keeping these fractions of the nodes, e.g. "
+                                       "0.1,0.2 (default: none)")
+    bench.add_argument("--alpha-ramp", type=float, dest="alpha_ramp",
+                       help="graph targets: alpha_n = alpha min(1, n / W) over W steps (default: constant alpha)")
+    bench.add_argument("--step-exponent", type=float, dest="step_exponent",
+                       help="graph targets: the history's step gamma_n = (n + 1)^-a, a in (1/2, 1] (default: 1)")
     bench.set_defaults(func=cmd_bench, burn_in=0)
     from srmc.tools.reproduce.cli import add_parser as add_reproduce_parser  # `srmc reproduce ...` lives there
 

@@ -21,6 +21,15 @@ SCRIPTS = {
     "graph_schedules.py": (["--alphas", "2", "--exponents", "1,0.75", "--steps", "50", "--chains", "8"],
                            r"^n MSE of the visit average at alpha 2, n = 50: srrw a=1 [\d.]+ \+- [\d.]+, best a<1 "
                            r"\(a=0.75\) [\d.]+ \+- [\d.]+; hdt a=1 .*$"),
+    "graph_papers.py": (["--quick"],
+                        r"^graph papers: karate_club mhrw alpha 5 TVD base [\d.]+, srrw [\d.]+, hdt [\d.]+; "
+                        r"equal budget \(MSE_SRRW/MSE_HDT\): karate_club (HDT|SRRW|tie \(2 se\)) \([\d.]+ \+- "
+                        r"[\d.]+, formula [\d.]+\);"),
+    "graph_hubs.py": (["--hubs", "10,30", "--numpy-steps", "40", "--steps-1", "20", "--steps-1024", "5",
+                       "--hub-steps", "5", "--repeats", "1"],
+                      r"^graph hubs: speed-up over numpy, 1 chain: mhrw [\d.]+x, srrw [\d.]+x, srrw loop [\d.]+x, "
+                      r"hdt [\d.]+x; 1024 chains: mhrw \d+x, srrw \d+x, srrw loop \d+x, hdt \d+x; 1024 chains, hub "
+                      r"30 / hub 10 time per chain-step: mhrw [\d.]+x, srrw [\d.]+x, srrw loop [\d.]+x, hdt [\d.]+x$"),
 }
 
 
