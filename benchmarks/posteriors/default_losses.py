@@ -22,7 +22,9 @@ Variants of SRMC (the diagnosis; none is the default): ``default`` (``srmc.wrap(
 ``exact_reference`` (the bounded tilt's m and c from the true mean and sd instead of the warm-up's),
 ``no_trust_region``, ``no_search`` (alpha as given), ``long_warmup`` (4000 warm-up steps for base and SRMC:
 batches of 200 steps), ``pooled_warmup`` (``Warmup(pooled_step_size=True)``: one step size for all chains from
-the warm-up's start, so that its second half runs one fixed-step kernel per window).
+the warm-up's start, so that its second half runs one fixed-step kernel per window), ``adapting_warmup`` (the
+warm-up before issue 32, for base and SRMC: step size and mass adapted throughout, the prediction measured while
+they adapt, diagonal mass; the default now freezes them over the measurement phase, the second half).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from srmc.method import prediction
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 KERNELS = {"mala": (samplers.mala, {}), "hmc": (samplers.hmc, {"num_integration_steps": 10})}
-VARIANTS = ("default", "exact_reference", "no_trust_region", "no_search", "long_warmup", "pooled_warmup")
+VARIANTS = ("default", "exact_reference", "no_trust_region", "no_search", "long_warmup", "pooled_warmup",
+            "adapting_warmup")
 
 
 class Problem(NamedTuple):
@@ -118,6 +121,8 @@ def measure(truth: Problem, kernel_name: str, variant: str, alphas: list[float],
     """Run base and SRMC at every alpha for every seed; per alpha the measurements."""
     kernel, params = KERNELS[kernel_name]
     warmup = srmc.Warmup(4000 if variant == "long_warmup" else 1000, pooled_step_size=variant == "pooled_warmup")
+    if variant == "adapting_warmup":  # the warm-up before issue 32: adapting while it measures, diagonal mass
+        warmup = warmup._replace(frozen_measurement=False, mass="diagonal")
     found = {alpha: Measured([], [], [], [], [], []) for alpha in [0.0, *alphas]}
     algorithms = {0.0: algorithm_for(kernel, params, 0.0, variant, truth)}
     wrapped = algorithm_for(kernel, params, alphas[0], variant, truth)
