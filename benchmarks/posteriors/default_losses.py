@@ -125,15 +125,14 @@ def measure(truth: Problem, kernel_name: str, variant: str, alphas: list[float],
         warmup = warmup._replace(frozen_measurement=False, mass="diagonal")
     found = {alpha: Measured([], [], [], [], [], []) for alpha in [0.0, *alphas]}
     algorithms = {0.0: algorithm_for(kernel, params, 0.0, variant, truth)}
-    wrapped = algorithm_for(kernel, params, alphas[0], variant, truth)
-    for alpha in alphas:
-        algorithms[alpha] = wrapped if alpha == alphas[0] else wrapped.with_numbers(alpha=alpha)
+    for alpha in alphas:  # parameters as data: every alpha runs the same compiled program
+        algorithms[alpha] = algorithm_for(kernel, params, alpha, variant, truth)
     for seed in range(seeds):
         key_start, key_run = jax.random.split(jax.random.key(1000 + seed))
         starts = truth.starts(key_start, chains)
         for alpha, algorithm in algorithms.items():
             result = srmc.sample(key_run, algorithm, truth.target, steps, chains, initial_position=starts,
-                                 warmup=warmup, thin=1 if alpha == 0 else None)
+                                 warmup=warmup, options=srmc.RunOptions(thin=1 if alpha == 0 else None, progress=False))
             estimates = np.asarray(result.chain_estimates["x"], np.float64)
             record = found[alpha]
             record.errors.append(np.mean((estimates - truth.mean) ** 2, axis=1))
@@ -143,10 +142,10 @@ def measure(truth: Problem, kernel_name: str, variant: str, alphas: list[float],
                 continue
             record.shares.append(float(np.mean(result.counters.get("alpha_factor", 1.0))))
             stats = result.warmup_stats
-            curve = None if stats is None else stats.predicted_variance
+            curve = None if stats is None else stats.extra.get("predicted_variance")
             record.predicted.append(float("nan") if curve is None else
                                     float(np.interp(np.log(alpha), np.log(prediction.ALPHA_GRID), np.asarray(curve))))
-            floor = None if stats is None else stats.variance_floor
+            floor = None if stats is None else stats.extra.get("variance_floor")
             record.floors.append(float("nan") if floor is None else float(np.mean(np.asarray(floor))))
     return found
 
