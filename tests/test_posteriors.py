@@ -76,18 +76,20 @@ def test_suite_command_runs_on_one_model():
     assert re.match(r"^rows within 4 standard errors of the reference with no lost chain: \d of 2$", lines[-1])
 
 
-@pytest.mark.slow  # NUTS compiled twice (warm-up and run): about a minute
+@pytest.mark.slow  # NUTS compiled twice (warm-up and run): about a minute each
+@pytest.mark.parametrize("alpha", [0.0, 10.0], ids=["base", "srmc"])
 @pytest.mark.parametrize("name", ["logistic_flat", "garch11"])
-def test_nuts_through_srmc_agrees_with_the_numpyro_reference(name):
-    """BlackJAX NUTS under srmc's default warm-up, 16 chains x 500 steps from NumPyro's init: every site's mean
-    within 4 standard errors (chain spread and the reference's own, combined) of the stored NumPyro NUTS run."""
+def test_nuts_through_srmc_agrees_with_the_numpyro_reference(name, alpha):
+    """BlackJAX NUTS under srmc's default warm-up (mass="auto", frozen measurement phase), as the base kernel and
+    inside the default SRMC (alpha = 10), 16 chains x 500 steps from NumPyro's init: every site's mean within 4
+    standard errors (chain spread and the reference's own, combined) of the stored NumPyro NUTS run."""
     blackjax = pytest.importorskip("blackjax")
     import srmc
     from srmc import targets
 
     run_suite = _module("run_suite")
     target = models.build_target(name)
-    result = run_suite.run_one(jax.random.key(0), blackjax.nuts, {}, 0.0, target, 500, 16, 500)
+    result = run_suite.run_one(jax.random.key(0), blackjax.nuts, {}, alpha, target, 500, 16, 500)
     scores = run_suite.z_scores(result, json.loads((SUITE / "references" / f"{name}.json").read_text()), target)
     assert isinstance(result, srmc.SampleResult) and result.num_nonfinite.sum() == 0
     worst = max(float(np.max(np.abs(z))) for z in scores.values())

@@ -22,7 +22,9 @@ Variants of SRMC (the diagnosis; none is the default): ``default`` (``srmc.wrap(
 ``exact_reference`` (the bounded tilt's m and c from the true mean and sd instead of the warm-up's),
 ``no_trust_region``, ``no_search`` (alpha as given), ``long_warmup`` (4000 warm-up steps for base and SRMC:
 batches of 200 steps), ``pooled_warmup`` (``Warmup(pooled_step_size=True)``: one step size for all chains from
-the warm-up's start, so that its second half runs one fixed-step kernel per window).
+the warm-up's start, so that its second half runs one fixed-step kernel per window), ``adapting_warmup`` (the
+warm-up before issue 32, for base and SRMC: step size and mass adapted throughout, the prediction measured while
+they adapt, diagonal mass; the default now freezes them over the measurement phase, the second half).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from srmc.method import prediction
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 KERNELS = {"mala": (samplers.mala, {}), "hmc": (samplers.hmc, {"num_integration_steps": 10})}
-VARIANTS = ("default", "exact_reference", "no_trust_region", "no_search", "long_warmup", "pooled_warmup")
+VARIANTS = ("default", "exact_reference", "no_trust_region", "no_search", "long_warmup", "pooled_warmup",
+            "adapting_warmup")
 
 
 class Problem(NamedTuple):
@@ -118,17 +121,18 @@ def measure(truth: Problem, kernel_name: str, variant: str, alphas: list[float],
     """Run base and SRMC at every alpha for every seed; per alpha the measurements."""
     kernel, params = KERNELS[kernel_name]
     warmup = srmc.Warmup(4000 if variant == "long_warmup" else 1000, pooled_step_size=variant == "pooled_warmup")
+    if variant == "adapting_warmup":  # the warm-up before issue 32: adapting while it measures, diagonal mass
+        warmup = warmup._replace(frozen_measurement=False, mass="diagonal")
     found = {alpha: Measured([], [], [], [], [], []) for alpha in [0.0, *alphas]}
     algorithms = {0.0: algorithm_for(kernel, params, 0.0, variant, truth)}
-    wrapped = algorithm_for(kernel, params, alphas[0], variant, truth)
-    for alpha in alphas:
-        algorithms[alpha] = wrapped if alpha == alphas[0] else wrapped.with_numbers(alpha=alpha)
+    for alpha in alphas:  # parameters as data: every alpha runs the same compiled program
+        algorithms[alpha] = algorithm_for(kernel, params, alpha, variant, truth)
     for seed in range(seeds):
         key_start, key_run = jax.random.split(jax.random.key(1000 + seed))
         starts = truth.starts(key_start, chains)
         for alpha, algorithm in algorithms.items():
             result = srmc.sample(key_run, algorithm, truth.target, steps, chains, initial_position=starts,
-                                 warmup=warmup, thin=1 if alpha == 0 else None)
+                                 warmup=warmup, options=srmc.RunOptions(thin=1 if alpha == 0 else None, progress=False))
             estimates = np.asarray(result.chain_estimates["x"], np.float64)
             record = found[alpha]
             record.errors.append(np.mean((estimates - truth.mean) ** 2, axis=1))
@@ -138,10 +142,10 @@ def measure(truth: Problem, kernel_name: str, variant: str, alphas: list[float],
                 continue
             record.shares.append(float(np.mean(result.counters.get("alpha_factor", 1.0))))
             stats = result.warmup_stats
-            curve = None if stats is None else stats.predicted_variance
+            curve = None if stats is None else stats.extra.get("predicted_variance")
             record.predicted.append(float("nan") if curve is None else
                                     float(np.interp(np.log(alpha), np.log(prediction.ALPHA_GRID), np.asarray(curve))))
-            floor = None if stats is None else stats.variance_floor
+            floor = None if stats is None else stats.extra.get("variance_floor")
             record.floors.append(float("nan") if floor is None else float(np.mean(np.asarray(floor))))
     return found
 

@@ -28,15 +28,12 @@ import time
 from typing import NamedTuple
 
 import jax
-
-jax.config.update("jax_enable_x64", True)
-
-import numpy as np  # noqa: E402
-import numpyro  # noqa: E402
-from jax.flatten_util import ravel_pytree  # noqa: E402
-from numpyro.diagnostics import effective_sample_size, split_gelman_rubin  # noqa: E402
-from numpyro.infer import MCMC, NUTS  # noqa: E402
-from numpyro.infer.util import unconstrain_fn  # noqa: E402
+import numpy as np
+import numpyro
+from jax.flatten_util import ravel_pytree
+from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+from numpyro.infer import MCMC, NUTS
+from numpyro.infer.util import unconstrain_fn
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from models import EXTRA_MODELS, MODELS, build_target  # noqa: E402
@@ -144,6 +141,7 @@ def load_reference(name: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    jax.config.update("jax_enable_x64", True)  # here, not at import: importing this module must not change jax
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=[*MODELS, *EXTRA_MODELS])
     parser.add_argument("--chains", type=int, default=None)

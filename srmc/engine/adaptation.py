@@ -13,6 +13,7 @@ Keys: chain i's warm-up step j uses ``fold_in(fold_in(chain_keys[i], WARMUP_SALT
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -22,17 +23,21 @@ import numpy as np
 from srmc.engine.validation import check_initial_positions, check_key, initial_states, resolve_target
 from srmc.engine.warmup import (
     DEFAULT_WARMUP,
+    QUICK_START_STEPS,
     Warmup,
     WarmupPlan,
     WarmupResult,
     as_warmup,
     finish,
     initial_warmup_carry,
+    is_diagonal,
+    measured_steps,
     warmup_dynamic_params,
     warmup_plan,
 )
 from srmc.engine.warmup import run_chunk as run_warmup_chunk
 from srmc.method.algorithm import Algorithm, WarmupNeeds, WarmupStats, unset_parameters
+from srmc.method.initialise import quick_start
 from srmc.targets import Target
 
 Array = jax.Array
@@ -52,8 +57,8 @@ class AdaptationResult(NamedTuple):
 
 
 def needs_of(algorithm: Algorithm, target: Target, num_steps: int) -> WarmupNeeds:
-    """What `algorithm` needs from a warm-up of `num_steps` on `target` (nothing beyond tuning without an
-    `Adaptation`)."""
+    """What `algorithm` needs from a warm-up that measures pi over `num_steps` steps (its measurement phase,
+    `srmc.engine.warmup.measured_steps`) on `target` (nothing beyond tuning without an `Adaptation`)."""
     return WarmupNeeds() if algorithm.adaptation is None else algorithm.adaptation.needs(target, num_steps)
 
 
@@ -129,6 +134,11 @@ def run_adaptation(algorithm: Algorithm, target: Target, states: Any, params: An
     warmup_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, WARMUP_SALT)
     one_chain = jax.tree.map(lambda leaf: leaf[0], params.kernel)
     kernel_states = jax.vmap(algorithm.kernel.get_state)(states)
+    if plan.quick_start:  # the chains' starts moved towards the bulk first, their states made afresh there
+        start = kernel_states.position
+        moved = _quick_start(start.astype(float_dtype_of(start)), target=target).astype(start.dtype)
+        states = initial_states(algorithm, target, moved, params, 0)
+        kernel_states = jax.vmap(algorithm.kernel.get_state)(states)
     carry = initial_warmup_carry(plan, algorithm.params.kernel, kernel_states, kernel_states.position)
     dynamic = warmup_dynamic_params(plan, one_chain)
     done = 0
@@ -145,6 +155,12 @@ def run_adaptation(algorithm: Algorithm, target: Target, states: Any, params: An
 
 
 _warmup_chunk = jax.jit(run_warmup_chunk, static_argnames=("plan", "num_steps"))
+
+
+@functools.partial(jax.jit, static_argnames=("target",))
+def _quick_start(positions: Array, *, target: Target) -> Array:
+    """`Warmup(quick_start=True)`'s move: `srmc.method.initialise.quick_start` with `QUICK_START_STEPS` steps."""
+    return quick_start(jax.random.key(0), target, positions, QUICK_START_STEPS)
 
 
 def post_warmup_shapes(algorithm: Algorithm, target: Target, plan: WarmupPlan, states: Any, params: Any
@@ -184,8 +200,14 @@ def adapt(rng_key: Array, algorithm: Algorithm, target: Target | Callable, posit
     num_chains = positions.shape[0]
     params = per_chain(algorithm.params, num_chains, float_dtype_of(positions))
     states = initial_states(algorithm, target, positions, params, 0)
-    plan = warmup_plan(algorithm, target, plan_warmup, needs_of(algorithm, target, plan_warmup.num_steps))
+    plan = warmup_plan(algorithm, target, plan_warmup, needs_of(algorithm, target, measured_steps(plan_warmup)))
     chain_keys = jax.random.split(rng_key, num_chains)
     states, params, result = run_adaptation(algorithm, target, states, params, chain_keys, plan,
                                             chunk_size=plan_warmup.num_steps)
-    return AdaptationResult(states, params, result.params, result.stats, result.num_nonfinite)
+    kernel_params = result.params
+    if plan.dense_mass and plan.mass_parameter is not None and is_diagonal(kernel_params[plan.mass_parameter]):
+        # mass="auto" chose a diagonal: hand it on as a vector, so that a step pays O(d), not a dense product
+        name = plan.mass_parameter
+        kernel_params = {**kernel_params, name: jnp.diagonal(kernel_params[name], axis1=-2, axis2=-1)}
+        params = params._replace(kernel={**params.kernel, name: kernel_params[name]})
+    return AdaptationResult(states, params, kernel_params, result.stats, result.num_nonfinite)

@@ -85,7 +85,7 @@ def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
     checks = [
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
         _r_hat(result), _ess(result), _mcse_disagreement(result, algorithm.report.anticorrelated_batches),
-        _warmup_acceptance(result, algorithm), _bias(result),
+        _warmup_acceptance(result, algorithm), _bias(result), chains_behind(result),
     ]
     return [warning for warning in checks if warning is not None] + list(algorithm.report.health(result))
 
@@ -302,3 +302,34 @@ def _bias(result: Any) -> HealthWarning | None:
             {"function": name, "bias": bias.tolist(), "bias_stderr": stderr.tolist(), "mcse": mcse.tolist(),
              "coordinates": np.flatnonzero(flagged).tolist()})
     return None
+
+
+BEHIND_SDS, BEHIND_NATS = 5.0, 10.0  # chains_behind: how far below the median chain's mean log pi
+
+
+def chains_behind(result: Any) -> HealthWarning | None:
+    """``chains_behind``: chains whose mean log pi over the warm-up's measurement phase lies below the median
+    chain's by more than max(`BEHIND_SDS` x the median within-chain sd of log pi, `BEHIND_NATS`): they had not
+    reached the bulk when the run started (at equilibrium a chain's mean log pi is within a few within-chain sds
+    of the others'; the nats floor keeps a low-dimensional target's long lower tail of log pi from raising it)."""
+    stats = getattr(result, "warmup_stats", None)
+    extra = {} if stats is None else getattr(stats, "extra", {}) or {}
+    means, sds = extra.get("logdensity_by_chain"), extra.get("logdensity_sd_by_chain")
+    if means is None or sds is None or np.size(means) < 2:
+        return None
+    means, sds = np.asarray(means, float), np.asarray(sds, float)
+    centre = float(np.median(means[np.isfinite(means)])) if np.any(np.isfinite(means)) else float("nan")
+    gap = max(BEHIND_SDS * float(np.median(sds[np.isfinite(sds)])) if np.any(np.isfinite(sds)) else 0.0, BEHIND_NATS)
+    behind = np.flatnonzero(~(means >= centre - gap))  # NaN counts as behind
+    if not np.isfinite(centre) or behind.size == 0:
+        return None
+    worst = behind[np.argmin(np.where(np.isfinite(means[behind]), means[behind], -np.inf))]
+    return HealthWarning(
+        "chains_behind",
+        f"{behind.size} of {means.size} chains were still far behind after the warm-up: their mean log density "
+        f"over its measurement phase lies more than {gap:.3g} below the median chain's {centre:.4g} (chain "
+        f"{worst}: {means[worst]:.4g}); their draws are not from the bulk of pi. Fix: start near the bulk "
+        "(srmc.Warmup(quick_start=True), or a NumPyro model's init_strategy), or warm up longer "
+        "(srmc.sample(..., warmup=4000)).",
+        {"chains": behind.tolist(), "median_logdensity": centre, "gap": gap},
+    )

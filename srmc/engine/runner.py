@@ -64,7 +64,7 @@ from srmc.engine.validation import (
     resolve_devices,
     resolve_target,
 )
-from srmc.engine.warmup import Warmup, WarmupPlan, warmup_plan
+from srmc.engine.warmup import Warmup, WarmupPlan, is_diagonal, measured_steps, warmup_plan
 from srmc.method.algorithm import Algorithm, state_position
 from srmc.targets import Histogram, Target
 
@@ -135,6 +135,7 @@ class RunConfig(NamedTuple):
     monitor_steps: tuple[int, ...] = ()
     halfway_step: int = 0
     params_axis: int | None = None  # 0: the parameters have a chain axis (after a warm-up); None: shared
+    diagonal_mass: str | None = None  # a kernel parameter held as a diagonal matrix, handed to the kernel as a vector
 
 
 MONITOR_POINTS = 16  # counted steps at which the algorithm's statistics are recorded
@@ -231,7 +232,7 @@ def _prepare(rng_key: Array, algorithm: Algorithm, target: Any, num_steps: int, 
     if mesh is not None:
         positions, chain_keys = _shard((positions, chain_keys), mesh)
     plan = None if warmup is None else warmup_plan(algorithm, target, warmup,
-                                                   needs_of(algorithm, target, warmup.num_steps))
+                                                   needs_of(algorithm, target, measured_steps(warmup)))
     state, config = _initial_state(algorithm, target, positions, function_items, options, plan, num_steps)
     check_step(algorithm, target, state.states, chain_keys[0], state.params, config.params_axis)
     if mesh is not None:
@@ -287,13 +288,34 @@ def _execute(run: PreparedRun) -> tuple[RunState, list]:
         state = _run_warmup(run, state, chain_keys, bar)
         if save is not None:
             draws = save(state, chain_keys, draws, 0)
-    state, draws = _run_chunks(state, chain_keys, run.config, lengths, ChunkProgress(step, draws, bar, save))
+    config = run.config._replace(diagonal_mass=_diagonal_mass(run.plan, state.params))
+    state, draws = _run_chunks(state, chain_keys, config, lengths, ChunkProgress(step, draws, bar, save))
     jax.block_until_ready(state)
     if distributed.spans_processes(run.mesh):  # every process gets the whole run
         state, draws = distributed.gather((state, draws))
     if bar is not None:
         bar.close()
     return state, draws
+
+
+def _diagonal_mass(plan: WarmupPlan | None, params: Any) -> str | None:
+    """The mass parameter's name where the warm-up adapted a dense matrix that came out diagonal
+    (``Warmup(mass="auto")``'s choice): the chunks then hand the kernel its diagonal, a vector (an O(d) product
+    per step, not O(d^2)); the run state and its checkpoints keep the matrix."""
+    if plan is None or not plan.dense_mass or plan.mass_parameter is None:
+        return None
+    mass = getattr(params, "kernel", {}).get(plan.mass_parameter) if isinstance(getattr(params, "kernel", None),
+                                                                                dict) else None
+    return plan.mass_parameter if mass is not None and is_diagonal(mass) else None
+
+
+def _step_params(params: Any, config: RunConfig) -> Any:
+    """The parameters a chunk's steps see: as run, with a diagonal mass matrix as its diagonal (`_diagonal_mass`)."""
+    if config.diagonal_mass is None:
+        return params
+    name = config.diagonal_mass
+    return params._replace(kernel={**params.kernel,
+                                   name: jnp.diagonal(params.kernel[name], axis1=-2, axis2=-1)})
 
 
 def _run_warmup(run: PreparedRun, state: RunState, chain_keys: Array, bar: Any) -> RunState:
@@ -322,6 +344,10 @@ def _collect(run: PreparedRun, state: RunState, draws: list, wall_time: float, c
                 for name, value in jax.vmap(algorithm.report.counters)(state.states, state.params).items()}
     result = dataclasses.replace(result, compile_time=compile_time, sampling_time=wall_time - compile_time,
                                  counters=counters)
+    diagonal = _diagonal_mass(run.plan, state.params)
+    if diagonal is not None and diagonal in result.adapted_params:  # reported as the kernel ran it: a vector
+        result = dataclasses.replace(result, adapted_params={
+            **result.adapted_params, diagonal: np.diagonal(result.adapted_params[diagonal], axis1=-2, axis2=-1)})
     result = dataclasses.replace(result, warnings=health_report(result, algorithm),
                                  notes=list(algorithm.report.notes(result)))
     if result.nonfinite_estimates:
@@ -447,13 +473,14 @@ def _shard(tree: Any, mesh: Mesh, chain_axis: bool = True) -> Any:
 def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config: RunConfig, num_blocks: int,
                block_length: int, accumulate: bool, store: bool) -> tuple[RunState, Any]:
     """One compiled chunk: `num_blocks` blocks of `block_length` steps; emits positions per block if `store`."""
-    algorithm, target, function_items, snapshot_steps, monitor_steps, halfway_step, params_axis = config
+    algorithm, target, function_items, snapshot_steps, monitor_steps, halfway_step, params_axis, _ = config
     vmapped_step = jax.vmap(lambda key, state, params: algorithm.step_fn(key, state, target, params),
                             in_axes=(0, 0, params_axis))
+    step_params = _step_params(run.params, config)
 
     def one_step(run: RunState, _):
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, run.step)
-        states, info = vmapped_step(keys, run.states, run.params)
+        states, info = vmapped_step(keys, run.states, step_params)
         states = _cast_like(states, run.states)
         nonfinite = info.is_nonfinite
         run = run._replace(states=states, step=run.step + 1, num_nonfinite=run.num_nonfinite + nonfinite)

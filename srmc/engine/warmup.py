@@ -14,7 +14,10 @@ runs N steps of the algorithm's *base* kernel on the target, adapting what the k
   final fast window (dual averaging restarted from the geometric mean of the chains' step sizes and driven by
   their mean acceptance), so the run gets one step size; ``Warmup(pooled_step_size=True)`` pools it throughout.
 
-It also measures pi over the second half (`WarmupStats`: location, variance, covariance when asked, the score's
+By default (``Warmup(frozen_measurement=True)``) all this adaptation happens over the first half (Stan's windows
+fitted into it); the second half, the measurement phase (``measure_fraction``), runs the kernel with the final
+step size and mass matrix frozen, so that what is measured there comes from pi-invariant chains, as the run's
+will. It measures pi over the measurement phase (`WarmupStats`: location, variance, covariance when asked, the score's
 mean and second moment, the acceptance), runs the algorithm's own collectors there (`WarmupNeeds`), and hands the
 statistics to the algorithm, which turns them into its parameters (`Adaptation.finish`). Everything is a pure
 function of the warm-up's keys and step indices: the result does not depend on the chunks it runs in.
@@ -36,9 +39,13 @@ from srmc.targets.space import Continuous, check_int
 
 Array = jax.Array
 
-MASS_FORMS = ("diagonal", "dense", "none")
+MASS_FORMS = ("auto", "diagonal", "dense", "none")
+AUTO_DENSE_MAX_DIM = 200  # mass="auto" considers a dense matrix up to this d (O(d^2) per step, O(d^3) per window)
+AUTO_DENSE_CONDITION = 10.0  # mass="auto": dense where the correlation matrix's condition number exceeds this
+AUTO_MIN_DRAWS_PER_DIM = 100  # mass="auto": ... and the slow window pooled at least this many draws per coordinate
 DUAL_AVERAGING_GAMMA, DUAL_AVERAGING_T0, DUAL_AVERAGING_KAPPA = 0.05, 10.0, 0.75
 DEFAULT_STEP_SIZE = 0.1  # where a kernel's record suggests none
+QUICK_START_STEPS = 200  # Adam steps of Warmup(quick_start=True)
 
 
 class Warmup(NamedTuple):
@@ -47,21 +54,39 @@ class Warmup(NamedTuple):
     Attributes:
       num_steps: steps of the base kernel on pi before the run.
       target_acceptance: None: the kernel's own (its record's `Tuning`).
-      mass: ``"diagonal"`` (default), ``"dense"`` or ``"none"`` (adapt the step size only).
+      mass: ``"auto"`` (default), ``"diagonal"``, ``"dense"`` or ``"none"`` (adapt the step size only). "auto"
+        estimates the dense covariance Sigma in each slow window (up to `AUTO_DENSE_MAX_DIM` coordinates; diagonal
+        above) and keeps it dense where its correlation matrix R = D^{-1/2} Sigma D^{-1/2} has condition number
+        kappa(R) > `AUTO_DENSE_CONDITION` and the window pooled >= `AUTO_MIN_DRAWS_PER_DIM` x d draws (a diagonal
+        mass leaves the kernel a target of condition kappa(R), a dense one about 1), else only its diagonal
+        (off-diagonals set to 0; the run then hands the kernel a vector). With ``pooled=False`` "auto" is diagonal
+        (one chain's draws are too few to tell correlations from noise).
       pooled: one mass matrix and (from the final fast window on) one step size for all chains, estimated from
         all their draws (default), else one of each per chain throughout.
       dense_statistics: also record the dense covariance of x and of the score (O(d^2) memory).
       pooled_step_size: one step size for all chains from the start, tuned to their mean acceptance; else
         (default) one per chain until the final fast window (a chain started where the gradient is large needs a
         smaller step than the others until it has moved).
+      measure_fraction: the last share of the warm-up over which pi is measured (`WarmupStats`, the algorithm's
+        collectors).
+      quick_start: first move every chain's start by `QUICK_START_STEPS` clipped Adam steps on -log pi
+        (`srmc.method.initialise.quick_start`), towards the bulk, for chains started far out (continuous targets
+        with a gradient only).
+      frozen_measurement: adapt over the first ``1 - measure_fraction`` of the steps only (Stan's windows fitted
+        into them), then run the measurement phase with step size and mass matrix frozen at their final values
+        (default): the measured chains are then pi-invariant, as the run's are. False: adapt throughout and measure
+        while adapting (the chains' kernels then depend on their own history).
     """
 
     num_steps: int
     target_acceptance: float | None = None
-    mass: str = "diagonal"
+    mass: str = "auto"
     pooled: bool = True
     dense_statistics: bool = False
     pooled_step_size: bool = False
+    measure_fraction: float = 0.5
+    frozen_measurement: bool = True
+    quick_start: bool = False
 
 
 DEFAULT_WARMUP = 1000  # steps `srmc.sample` warms up by default where the algorithm needs it (and the CLI)
@@ -78,8 +103,13 @@ def as_warmup(warmup: Any) -> Warmup | None:
         raise ValueError(f"warmup mass must be one of {MASS_FORMS}, got {warmup.mass!r}.")
     if warmup.target_acceptance is not None and not 0 < warmup.target_acceptance < 1:
         raise ValueError(f"warmup target_acceptance must lie in (0, 1), got {warmup.target_acceptance!r}.")
-    if not all(isinstance(flag, bool) for flag in (warmup.pooled, warmup.dense_statistics, warmup.pooled_step_size)):
-        raise TypeError("warmup pooled, dense_statistics and pooled_step_size must be True or False.")
+    for flag in ("pooled", "dense_statistics", "pooled_step_size", "frozen_measurement", "quick_start"):
+        if not isinstance(getattr(warmup, flag), bool):
+            raise TypeError(f"warmup {flag} must be True or False, got {getattr(warmup, flag)!r}.")
+    fraction = warmup.measure_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise ValueError(f"warmup measure_fraction must lie in (0, 1) (the share of the warm-up that measures pi), "
+                         f"got {fraction!r}.")
     return warmup if warmup.num_steps > 0 else None
 
 
@@ -113,6 +143,16 @@ def dual_averaging_update(state: DualAveraging, acceptance: Array, target: float
     eta = count ** -DUAL_AVERAGING_KAPPA
     log_step_average = eta * log_step + (1.0 - eta) * state.log_step_average
     return DualAveraging(log_step, log_step_average, error_average, state.mu, count)
+
+
+def measure_start(warmup: Warmup) -> int:
+    """The first warm-up step of the measurement phase (``num_steps // 2`` with the default fraction 0.5)."""
+    return int(warmup.num_steps * (1.0 - warmup.measure_fraction))
+
+
+def measured_steps(warmup: Warmup) -> int:
+    """How many warm-up steps measure pi (the measurement phase's length)."""
+    return warmup.num_steps - measure_start(warmup)
 
 
 def dual_averaging_final(state: DualAveraging) -> Array:
@@ -221,7 +261,8 @@ class WarmupPlan(NamedTuple):
     """The static description of a warm-up (hashable: a static argument of its compiled chunks).
 
     `kernel` is the base kernel (its static parameters included); `step_parameter` / `mass_parameter` name what
-    is adapted (None: not adapted); `collectors` are the algorithm's own statistics over the second half.
+    is adapted (None: not adapted); `collectors` are the algorithm's own statistics over the measurement phase
+    (steps ``measure_start`` on).
     """
 
     kernel: BaseKernel
@@ -236,6 +277,19 @@ class WarmupPlan(NamedTuple):
     score_from_cache: str | None
     pooled_step_size: bool = False
     collectors: tuple = ()
+    measure_from: int | None = None  # first step of the measurement phase (None: num_steps // 2)
+    frozen: bool = False  # step size and mass frozen from measure_from on (the schedule fitted before it)
+    auto_mass: bool = False  # dense_mass estimated, kept dense only where the correlations call for it
+    quick_start: bool = False  # move the chains' starts by `srmc.method.initialise.quick_start` first
+
+    @property
+    def measure_start(self) -> int:
+        return self.num_steps // 2 if self.measure_from is None else self.measure_from
+
+    @property
+    def adapt_steps(self) -> int:
+        """Steps over which step size and mass adapt (Stan's schedule is laid over these)."""
+        return self.measure_start if self.frozen else self.num_steps
 
 
 class WarmupCarry(NamedTuple):
@@ -251,6 +305,7 @@ class WarmupCarry(NamedTuple):
     num_nonfinite: Array
     step: Array
     collected: tuple
+    logdensity: Moments | tuple = ()  # per chain, log pi over the measurement phase (for `chains_behind`)
 
 
 def _schedule_flags(num_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -278,6 +333,7 @@ def init_carry(plan: WarmupPlan, states: Any, positions: Array, step_size: Array
         states, dual, window, inverse_mass, moments_init((num_chains, dim), plan.dense_statistics, dtype),
         moments_init(scores_shape, plan.dense_statistics, dtype), jnp.zeros(num_chains, dtype),
         jnp.zeros(num_chains, jnp.int32), jnp.zeros((), jnp.int32), collected,
+        moments_init((num_chains, 1), False, dtype),
     )
 
 
@@ -293,8 +349,11 @@ def _kernel_params(plan: WarmupPlan, dynamic: dict, step_size: Array, inverse_ma
 def run_chunk(carry: WarmupCarry, warmup_keys: Array, dynamic: dict, *, plan: WarmupPlan,
               num_steps: int) -> WarmupCarry:
     """`num_steps` warm-up steps from `carry` (jit with `plan` and `num_steps` static)."""
-    in_window, window_end, in_final = (jnp.asarray(flags) for flags in _schedule_flags(plan.num_steps))
-    second_half = plan.num_steps // 2
+    adapt_steps, measure_from = plan.adapt_steps, plan.measure_start
+    flags = _schedule_flags(max(adapt_steps, 1))
+    if plan.frozen:  # a step index past the adaptation phase reads the flags of its last step, never used
+        flags = tuple(np.concatenate([f, np.zeros(plan.num_steps - f.size + 1, bool)]) for f in flags)
+    in_window, window_end, in_final = (jnp.asarray(flag) for flag in flags)
     per_chain_mass = plan.mass_parameter is not None and not plan.pooled
     pools_at_end = plan.pooled and not plan.pooled_step_size  # per-chain step sizes until the final fast window
     kernel = plan.kernel.spec.build_kernel()
@@ -320,21 +379,38 @@ def run_chunk(carry: WarmupCarry, warmup_keys: Array, dynamic: dict, *, plan: Wa
         window = moments_update(carry.window, positions, jnp.broadcast_to(in_window[index], positions.shape[:1]))
         inverse_mass, window, dual = _end_window(plan, window_end[index], window, carry.inverse_mass, dual)
         if pools_at_end:  # the final fast window starts from the chains' pooled step size
-            dual = _pool_step_sizes(dual, window_end[index] & in_final[jnp.minimum(index + 1, plan.num_steps - 1)])
-        in_stats = jnp.broadcast_to(index >= second_half, positions.shape[:1])
+            dual = _pool_step_sizes(dual, window_end[index] & in_final[jnp.minimum(index + 1, adapt_steps - 1)])
+        if plan.frozen:  # the measurement phase runs the final step size (the averaged iterate) and mass, frozen
+            adapting = index < adapt_steps
+            frozen_dual = dual_averaging_init(dual_averaging_final(dual))
+            dual = jax.tree.map(lambda new, old: jnp.where(index == adapt_steps - 1, new, old), frozen_dual, dual)
+            dual = jax.tree.map(lambda new, old: jnp.where(adapting, new, old), dual, carry.dual)
+            inverse_mass = jnp.where(adapting, inverse_mass, carry.inverse_mass)
+        in_stats = jnp.broadcast_to(index >= measure_from, positions.shape[:1])
         scores = (getattr(states, plan.score_from_cache) if plan.score_from_cache is not None
                   else jax.vmap(plan.target.score)(states.position)).astype(carry.scores.mean.dtype)
-        collected = tuple(collector.update(part, index - second_half, positions, scores)
+        collected = tuple(collector.update(part, index - measure_from, positions, scores)
                           for collector, part in zip(plan.collectors, carry.collected))
+        logdensity = jax.lax.cond(index >= measure_from, lambda: _logdensities(plan, states),
+                                  lambda: jnp.zeros(positions.shape[:1], positions.dtype))
         carry = WarmupCarry(
             states, dual, window, inverse_mass, moments_update(carry.positions, positions, in_stats),
             moments_update(carry.scores, scores, in_stats),
             carry.acceptance_sum + jnp.where(in_stats, finite_acceptance, 0.0),
             carry.num_nonfinite + info.is_nonfinite, index + 1, collected,
+            moments_update(carry.logdensity, logdensity[:, None].astype(positions.dtype), in_stats),
         )
         return carry, None
 
     return jax.lax.scan(one_step, carry, None, length=num_steps)[0]
+
+
+def _logdensities(plan: WarmupPlan, states: Any) -> Array:
+    """log pi at every chain's state: the kernel's cached value where it has one, else evaluated."""
+    cached = plan.kernel.spec.cache.logdensity if plan.score_from_cache is not None else None
+    if cached is not None:
+        return getattr(states, cached)
+    return jax.vmap(plan.target.logdensity)(states.position)
 
 
 def _end_window(plan: WarmupPlan, ends: Array, window: Moments, inverse_mass: Array,
@@ -342,12 +418,42 @@ def _end_window(plan: WarmupPlan, ends: Array, window: Moments, inverse_mass: Ar
     """At the end of a slow window: the new mass matrix, a fresh window and dual averaging restarted."""
     if plan.mass_parameter is None:
         return inverse_mass, window, dual
-    estimate = regularised_inverse_mass(pool_moments(window) if plan.pooled else window)
+    moments = pool_moments(window) if plan.pooled else window
+    estimate = regularised_inverse_mass(moments)
+    if plan.auto_mass:
+        estimate = auto_mass(estimate, moments.count)
     restarted = dual_averaging_init(dual_averaging_final(dual))
     fresh = jax.tree.map(jnp.zeros_like, window)
     choose = lambda new, old: jnp.where(ends, new, old)  # noqa: E731
     return (choose(estimate.astype(inverse_mass.dtype), inverse_mass), jax.tree.map(choose, fresh, window),
             jax.tree.map(choose, restarted, dual))
+
+
+def correlation_condition(inverse_mass: Array) -> Array:
+    """kappa(R) of the correlation matrix R = D^{-1/2} Sigma D^{-1/2} of a dense ``(..., d, d)`` Sigma: how
+    ill-conditioned the target stays after a diagonal mass matrix has rescaled it."""
+    scale = jnp.sqrt(jnp.diagonal(inverse_mass, axis1=-2, axis2=-1))
+    correlation = inverse_mass / (scale[..., :, None] * scale[..., None, :])
+    eigenvalues = jnp.linalg.eigvalsh(correlation)
+    return eigenvalues[..., -1] / jnp.maximum(eigenvalues[..., 0], jnp.finfo(eigenvalues.dtype).tiny)
+
+
+def auto_mass(inverse_mass: Array, count: Array) -> Array:
+    """`Warmup(mass="auto")`'s choice: the dense estimate where kappa(R) > `AUTO_DENSE_CONDITION` and the window
+    held at least `AUTO_MIN_DRAWS_PER_DIM` x d draws (`count`; fewer, autocorrelated, make spurious correlations),
+    else its diagonal (as a dense matrix with zero off-diagonals; per chain where there is a chain axis)."""
+    enough = count >= AUTO_MIN_DRAWS_PER_DIM * inverse_mass.shape[-1]
+    dense = (correlation_condition(inverse_mass) > AUTO_DENSE_CONDITION) & enough
+    eye = jnp.eye(inverse_mass.shape[-1], dtype=bool)
+    return jnp.where(dense[..., None, None] | eye, inverse_mass, 0.0)
+
+
+def is_diagonal(matrix: Any) -> bool:
+    """Whether a concrete ``(..., d, d)`` matrix has no non-zero off-diagonal entry (host check, once a run)."""
+    matrix = np.asarray(matrix)
+    if matrix.ndim < 2 or matrix.shape[-1] != matrix.shape[-2]:
+        return False
+    return not np.any(matrix * (1 - np.eye(matrix.shape[-1], dtype=matrix.dtype)))
 
 
 def _pool_step_sizes(dual: DualAveraging, now: Array) -> DualAveraging:
@@ -379,7 +485,9 @@ def finish(plan: WarmupPlan, carry: WarmupCarry) -> WarmupResult:
     window_steps = jnp.maximum(carry.positions.count, 1)
     acceptance = jnp.sum(carry.acceptance_sum) / jnp.sum(window_steps)
     stats = stats_from_moments(carry.positions, carry.scores, acceptance)
-    extra = {}
+    count = jnp.maximum(carry.logdensity.count, 1).astype(carry.logdensity.mean.dtype)
+    extra = {"logdensity_by_chain": carry.logdensity.mean[:, 0],  # mean and sd of log pi per chain, measured
+             "logdensity_sd_by_chain": jnp.sqrt(carry.logdensity.m2[:, 0] / jnp.maximum(count - 1.0, 1.0))}
     for collector, part in zip(plan.collectors, carry.collected):
         extra.update(collector.finish(part, stats))
     return WarmupResult(params, stats._replace(extra=extra), carry.num_nonfinite, jnp.ones((), bool))
@@ -400,10 +508,16 @@ def warmup_plan(algorithm: Algorithm, target: Target, warmup: Warmup, needs: War
                        and spec.cache.gradient is not None)
     acceptance = warmup.target_acceptance or (tuning.target_acceptance if tuning is not None else 0.5)
     dense_statistics = warmup.dense_statistics or needs.covariance
+    if warmup.quick_start and not (isinstance(target.space, Continuous) and target.score_is_gradient):
+        raise ValueError(f"Warmup(quick_start=True) follows the gradient of log pi, which {target.name} (a "
+                         f"{type(target.space).__name__} target) has none of: pass quick_start=False.")
+    auto = (warmup.mass == "auto" and mass_parameter is not None and warmup.pooled  # one chain's draws: too few
+            and 2 <= target.dim <= AUTO_DENSE_MAX_DIM)
     return WarmupPlan(kernel if step_parameter is not None else kernel._replace(step_jitter=0.0), target,
-                      step_parameter, mass_parameter, float(acceptance), warmup.pooled, warmup.mass == "dense",
-                      dense_statistics, warmup.num_steps, spec.cache.gradient if gradient_cached else None,
-                      warmup.pooled_step_size, needs.collectors)
+                      step_parameter, mass_parameter, float(acceptance), warmup.pooled,
+                      warmup.mass == "dense" or auto, dense_statistics, warmup.num_steps,
+                      spec.cache.gradient if gradient_cached else None, warmup.pooled_step_size, needs.collectors,
+                      measure_start(warmup), warmup.frozen_measurement, auto, warmup.quick_start)
 
 
 def warmup_dynamic_params(plan: WarmupPlan, params: dict) -> dict:

@@ -41,6 +41,22 @@ class StepInfo(NamedTuple):
     inner: Any
 
 
+LIBRARY_KERNELS = ("nuts",)  # kernels named by the CLI that come from BlackJAX (`library_kernel`)
+
+
+def library_kernel(name: str) -> KernelSpec | None:
+    """The record of the library kernel a name stands for (``"nuts"``: BlackJAX's NUTS, ``blackjax.nuts``, the
+    recommended kernel for NumPyro models and general posteriors), None for a name not in `LIBRARY_KERNELS`; an
+    ImportError with the install hint where BlackJAX is missing."""
+    if name not in LIBRARY_KERNELS:
+        return None
+    try:
+        import blackjax
+    except ImportError as error:
+        raise ImportError(f'kernel {name!r} is BlackJAX\'s: pip install "srmc[blackjax]"') from error
+    return interop.blackjax_kernel(getattr(blackjax, name))
+
+
 def resolve_kernel(base: Any) -> KernelSpec:
     """The `KernelSpec` of `base` (see the module doc for what is accepted)."""
     if isinstance(base, KernelSpec):

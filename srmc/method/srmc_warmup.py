@@ -108,9 +108,9 @@ class PredictionBuffers(NamedTuple):
     batch_products: Array | None = None
 
 
-def prediction_layout(tilt: Tilt, num_steps: int, dim: int) -> PredictionLayout | None:
-    """The buffers' layout for a warm-up of `num_steps` on `dim` coordinates; None: nothing can be predicted."""
-    length = num_steps - num_steps // 2
+def prediction_layout(tilt: Tilt, length: int, dim: int) -> PredictionLayout | None:
+    """The buffers' layout for a warm-up that measures over `length` steps (its frozen measurement phase) on `dim`
+    coordinates; None: nothing can be predicted."""
     batch = length // prediction.PREDICTION_BATCHES
     if tilt.prediction is None or batch < 2 or dim > tilt.prediction.max_dim:
         return None
@@ -177,7 +177,8 @@ def nominal_alpha(numbers: dict) -> Any:
 
 
 def needs(config: Any, target: Target, num_steps: int) -> WarmupNeeds:
-    """What SRMC needs from a warm-up of `num_steps` on `target` (its reference, a prediction, a covariance)."""
+    """What SRMC needs from a warm-up that measures over `num_steps` steps on `target` (its reference, a
+    prediction, a covariance)."""
     if not isinstance(target.space, Continuous):
         return WarmupNeeds()
     required = None

@@ -39,7 +39,7 @@ from srmc import samplers, targets
 from srmc.engine import distributed
 from srmc.engine.health import grouped_lines
 from srmc.engine.warmup import DEFAULT_WARMUP
-from srmc.method.kernels import check_fits, space_word
+from srmc.method.kernels import LIBRARY_KERNELS, check_fits, library_kernel, space_word
 from srmc.method.tilt import GRADIENTS, TILTS
 from srmc.samplers.spec import KernelSpec
 from srmc.tools import graph_benchmark
@@ -66,12 +66,16 @@ def did_you_mean(name: str, choices: Sequence[str]) -> str:
 
 
 def kernel_spec(name: str) -> KernelSpec:
-    """The record of the built-in kernel `name`, or a ValueError listing the choices."""
+    """The record of the built-in kernel `name` or of a library kernel (``nuts``: BlackJAX's), or a ValueError
+    listing the choices."""
     for module in samplers.KERNELS:
         if module.spec.name == name:
             return module.spec
-    raise ValueError(f"--kernel {name!r} is unknown{did_you_mean(name, available_kernels())}; choose from "
-                     f"{', '.join(available_kernels())}.")
+    library = library_kernel(name)
+    if library is not None:
+        return library
+    choices = [*available_kernels(), *LIBRARY_KERNELS]
+    raise ValueError(f"--kernel {name!r} is unknown{did_you_mean(name, choices)}; choose from {', '.join(choices)}.")
 
 
 KERNEL_OPTIONS = ("step_size", "num_integration_steps", "damping")  # parameters with their own --flag
@@ -580,7 +584,9 @@ def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[],
                         help="target parameter key=value (repeatable; default: the target's defaults, listed when a "
                              "key is wrong)")
-    parser.add_argument("--kernel", default="mala", help=f"base kernel: {', '.join(available_kernels())}")
+    parser.add_argument("--kernel", default="mala",
+                        help=f"base kernel: {', '.join([*available_kernels(), *LIBRARY_KERNELS])} (nuts: BlackJAX's "
+                             "NUTS, recommended for NumPyro models)")
     parser.add_argument("--kernel-param", action="append", default=[], dest="kernel_param",
                         help="any other kernel parameter key=value (repeatable), e.g. scan=systematic (default: "
                              "the kernel's suggested values)")

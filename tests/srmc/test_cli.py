@@ -46,7 +46,7 @@ BAD_ARGUMENTS = [
     (["bench", "iid_gaussian", "--alpha", "-1"], "--alpha values must be finite and >= 0"),
     (["bench", "iid_gaussian", "--tilt", "quadratic"], "--tilt must be a comma-separated list of score, linear"),
     (["bench", "iid_gaussian", "--replicates", "1"], "--replicates must be >= 2"),
-    (["bench", "iid_gaussian", "--kernel", "nuts"], "--kernel 'nuts' is unknown"),
+    (["bench", "iid_gaussian", "--kernel", "nutz"], "--kernel 'nutz' is unknown (did you mean 'nuts'?)"),
     (["bench", "iid_gaussian", "--kernel", "gibbs"], "--kernel gibbs samples discrete targets"),
     (["bench", "ising", "--kernel", "mala"], "use one of discrete_metropolis,"),
     (["bench", "ising", "--kernel", "gibbs", "--step-size", "0.1"], "--step-size: kernel gibbs takes no step_size"),
@@ -84,3 +84,12 @@ def test_bench_takes_the_linear_tilt_on_a_discrete_target(capsys):
                  "--steps", "200", "--replicates", "4", "--alpha-warmup", "20", "--quiet"]) == 0
     rows = capsys.readouterr().out.splitlines()[3:5]
     assert rows[0].split()[:2] == ["base", "0"] and rows[1].split()[:2] == ["srmc[linear]", "1"]
+
+
+def test_kernel_nuts_runs_blackjax_nuts_under_the_warmup(capsys):
+    """``--kernel nuts`` is BlackJAX's NUTS (its step size and mass adapted by the default warm-up), base and SRMC."""
+    pytest.importorskip("blackjax")
+    for alpha in ("0", "1"):
+        assert main(["run", "iid_gaussian", "--param", "dim=2", "--kernel", "nuts", "--alpha", alpha, "--steps",
+                     "100", "--chains", "4", "--warmup", "100", "--quiet", "--rows", "1"]) == 0
+        assert "blackjax.nuts" in capsys.readouterr().out
