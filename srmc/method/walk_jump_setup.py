@@ -1,5 +1,5 @@
-"""What `walk_jump.walk_jump` decides before it compiles: the target, the smoothing, sigma, M, the step size, and the
-checks that make bad input fail early with the fix in the message.
+"""What `srmc.walk_jump` and `walk_jump_algorithm` decide before compiling: the target, the smoothing, sigma, M, the
+step size, and the checks that make bad input fail early with the fix in the message.
 
 Default rules (measured in docs/benchmarks/walk_jump.md, derived in docs/explanation/walk_jump.md):
 
