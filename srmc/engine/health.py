@@ -46,7 +46,8 @@ FROZEN_ACCEPTANCE = 0.01
 NONFINITE_SHARE = 0.01
 MAX_R_HAT = 1.01
 MIN_ESS = 100.0
-MCSE_Z = 4.0
+MCSE_Z = 4.0  # at least; the F test below sets the bound from the chains' and batches' degrees of freedom
+MCSE_FALSE_ALARM = 1e-3  # chance that a healthy run's MCSE comparison fires, over all coordinates and both sides
 BIAS_Z = 4.0  # at least; raised so that a run without bias warns with probability < BIAS_FALSE_ALARM
 BIAS_FALSE_ALARM = 1e-3
 MIN_CHAINS_FOR_BIAS = 8
@@ -207,6 +208,18 @@ def short_batch_factor(result: Any, name: str = "x") -> np.ndarray | None:
     return np.sqrt((1.0 + r) / (1.0 - r))
 
 
+def mcse_ratio_bounds(num_chains: int, num_batches: int, num_coordinates: int) -> tuple[float, float]:
+    """(low, high) bounds on log(chain-spread MCSE / batch-means MCSE) that a healthy run crosses with probability
+    `MCSE_FALSE_ALARM` over all coordinates and both sides: the squared ratio of the two variance estimates is
+    F-distributed with (chains - 1, chains x (batches - 1)) degrees of freedom when both are right. (The normal
+    approximation of the log ratio is too thin in the low tail for 16 chains: a healthy iid-Gaussian run fired.)"""
+    from scipy import stats
+
+    tail = MCSE_FALSE_ALARM / (2 * num_coordinates)
+    dfn, dfd = max(num_chains - 1, 1), max(num_chains * (num_batches - 1), 1)
+    return 0.5 * float(np.log(stats.f.ppf(tail, dfn, dfd))), 0.5 * float(np.log(stats.f.isf(tail, dfn, dfd)))
+
+
 def _mcse_disagreement(result: Any, anticorrelated_batches: bool) -> HealthWarning | None:
     compared = mcse_disagreement(result)
     if compared is None:
@@ -217,9 +230,10 @@ def _mcse_disagreement(result: Any, anticorrelated_batches: bool) -> HealthWarni
     relative = np.sqrt(1.0 / (2.0 * (result.num_chains - 1)) + 1.0 / (2.0 * result.num_chains * (batches - 1)))
     with np.errstate(divide="ignore", invalid="ignore"):
         z_corrected = z if factor is None else z - np.log(factor) / relative
+    low, high = mcse_ratio_bounds(result.num_chains, batches, z.size)
     finite = np.isfinite(z)
-    spread_larger = finite & (z_corrected > MCSE_Z)
-    within_larger = finite & (z < -MCSE_Z) & (not anticorrelated_batches)
+    spread_larger = finite & (z_corrected > max(MCSE_Z, high / relative))
+    within_larger = finite & (z < min(-MCSE_Z, low / relative)) & (not anticorrelated_batches)
     if not np.any(spread_larger | within_larger):
         return None
     flagged = spread_larger | within_larger

@@ -75,3 +75,26 @@ def test_progress_clock_leaves_compilation_out(monkeypatch):
     assert bar.start_t == 112.5 and bar.n == 10
     bar.update(10)  # no compilation since: the clock is left alone
     assert bar.start_t == 112.5 and bar.n == 20
+
+
+def _mcse_result(ratio, num_chains=16, num_batches=64, dim=10, seed=0):
+    """A stand-in result whose chain-spread MCSE is `ratio` x its batch-means MCSE on coordinate 0 (independent
+    batch means, so that no short-batch correction applies)."""
+    batches = np.random.default_rng(seed).normal(size=(num_chains, num_batches, dim))
+    within = np.full(dim, 0.01)
+    spread = within.copy()
+    spread[0] *= ratio
+    return types.SimpleNamespace(num_chains=num_chains, batch_means={"x": batches}, mcse=lambda name="x": spread,
+                                 batch_means_mcse=lambda name="x": within)
+
+
+def test_mcse_comparison_uses_the_f_distribution_of_16_chains():
+    """A chain spread 0.41 x the batch means' (a healthy iid-Gaussian MALA run, seed 2 of the false-alarm benchmark:
+    z = -4.9 under the normal approximation) is within what 16 chains give once in 10^3 runs: no warning; 0.2 x, or
+    4 x (chains that disagree), is a warning."""
+    low, high = health.mcse_ratio_bounds(16, 64, 10)
+    assert low < np.log(0.41) and high < np.log(2.5)
+    assert health._mcse_disagreement(_mcse_result(0.41), anticorrelated_batches=False) is None
+    assert health._mcse_disagreement(_mcse_result(0.2), anticorrelated_batches=False).code == "mcse_disagree"
+    assert health._mcse_disagreement(_mcse_result(4.0), anticorrelated_batches=False).code == "mcse_disagree"
+    assert health._mcse_disagreement(_mcse_result(0.2), anticorrelated_batches=True) is None  # SRMC's history
