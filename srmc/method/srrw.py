@@ -134,8 +134,11 @@ def _lane_values(keys: Array, nodes: Array, alphas: Array, tables: Array, scale_
     starts = graph.offsets[nodes]
     nbrs = graph.neighbours[jnp.where(valid, starts[chain] + offset, starts[chain])]
     flat_nodes, flat_nbrs = nodes[chain].reshape(-1), nbrs.reshape(-1)
-    log_p = jax.vmap(lambda i, j: transition_row(i[None], j[None], logdensity_fn, graph, **row_params)[0])(
-        flat_nodes, flat_nbrs).reshape(nbrs.shape)
+    if nbrs.ndim == 2:  # the head block: one row per chain, its node's own terms computed once
+        log_p = jax.vmap(lambda i, js: transition_row(i[None], js, logdensity_fn, graph, **row_params))(nodes, nbrs)
+    else:
+        log_p = jax.vmap(lambda i, j: transition_row(i[None], j[None], logdensity_fn, graph, **row_params)[0])(
+            flat_nodes, flat_nbrs)
     log_mu = jax.vmap(lambda j: logdensity_fn(j[None]))(flat_nbrs).reshape(nbrs.shape)
     log_ratio = row_log_value(tables[chain, nbrs], LogScale(scale_values[chain], scale_errors[chain])) - log_mu
     log_k = log_p - alphas[chain] * log_ratio
