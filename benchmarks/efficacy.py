@@ -3,11 +3,12 @@
     python benchmarks/efficacy.py                        # all continuous targets, mala and hmc, alpha 1 and 10
     python benchmarks/efficacy.py --targets banana funnel --kernels mala --chains 32 --steps 1000
 
-For every continuous registry target x {mala, hmc} (both warmed up on pi for `--warmup` steps: step size and
-diagonal mass; HMC with 10 leapfrog steps and its default step jitter) x {the paper's score tilt (constant alpha),
-the linear tilt (constant alpha), the default (``srmc.wrap(kernel, alpha=a)``: bounded tilt, rational ramp, trust
-region, guard), the second-order tilt (``tilt="second_order"``, its defaults)} x alpha in {1, 10}, against the base
-kernel with the same keys, starts and warm-up:
+For every continuous registry target x {mala, hmc} (both warmed up on pi for `--warmup` steps by srmc's default
+warm-up: step size and mass (mass="auto") over its first half, frozen over the second, where SRMC's statistics and
+prediction are measured; HMC with 10 leapfrog steps and its default step jitter) x {the paper's score tilt
+(constant alpha), the linear tilt (constant alpha), the default (``srmc.wrap(kernel, alpha=a)``: bounded tilt,
+rational ramp, trust region, guard), the second-order tilt (``tilt="second_order"``, its defaults)} x alpha in
+{1, 10}, against the base kernel with the same keys, starts and warm-up:
 
 - ratio: MSE(base) / MSE(SRMC) of the mean of x (averaged over coordinates), +- its delta-method SE;
 - ratio x^2, max |z| x^2: the same for the mean of x^2 and its bias z (second moments; not in the pass rule);
@@ -66,7 +67,8 @@ def algorithm(kernel: str, config: str, alpha: float) -> srmc.Algorithm:
 def measure(target: targets.Target, kernel: str, config: str, alpha: float, starts, args) -> dict:
     """One run's final per-chain estimates and diagnostics."""
     result = srmc.sample(jax.random.key(args.seed), algorithm(kernel, config, alpha), target, args.steps,
-                         args.chains, initial_position=starts, warmup=args.warmup, options=srmc.RunOptions(progress=False))
+                         args.chains, initial_position=starts, warmup=args.warmup,
+                         options=srmc.RunOptions(progress=False))
     return {"estimates": np.asarray(result.chain_estimates["x"], np.float64).reshape(args.chains, -1),
             "estimates_x2": np.asarray(result.chain_estimates["x^2"], np.float64).reshape(args.chains, -1),
             "acceptance": np.asarray(result.acceptance_rate),
