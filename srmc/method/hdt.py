@@ -135,8 +135,7 @@ def _step(config: HDTConfig, rng_key: Array, state: HDTState, target: Any,
 
 
 def hdt(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseudo_count: Any = 1.0,
-        alpha_ramp: Any = 0.0,
-        cache: float | None = None, cache_ways: int = 8, initial_history: Any = None,
+        alpha_ramp: Any = 0.0, cache: float | None = None, cache_ways: int = 8, initial_history: Any = None,
         kernel_params: dict | None = None) -> Algorithm:
     """HDT around `kernel` (default `srmc.samplers.mhrw`): an `srmc.Algorithm` for `srmc.sample` or a
     hand-written vmapped scan.

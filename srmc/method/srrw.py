@@ -325,9 +325,8 @@ def _step(config: SRRWConfig, rng_key: Array, state: SRRWState, target: Any,
 
 
 def srrw(kernel: Any = None, alpha: Any = 1.0, *, step_exponent: Any = 1.0, pseudo_count: Any = 1.0,
-         alpha_ramp: Any = 0.0,
-         chunk_size: int = 16, initial_history: Any = None, kernel_params: dict | None = None,
-         row_pass: str = "flat") -> Algorithm:
+         alpha_ramp: Any = 0.0, chunk_size: int = 16, initial_history: Any = None,
+         kernel_params: dict | None = None, row_pass: str = "flat") -> Algorithm:
     """SRRW around `kernel` (default `srmc.samplers.mhrw`): an `srmc.Algorithm` for `srmc.sample` or a
     hand-written vmapped scan.
 
