@@ -62,7 +62,8 @@ def run_one(key: jax.Array, kernel: Any, params: dict, alpha: float, target: tar
     and ESS."""
     algorithm = srmc.base(kernel, **params) if alpha == 0 else srmc.wrap(kernel, alpha=alpha, **params)
     return srmc.sample(key, algorithm, target, num_steps, num_chains, warmup=srmc.Warmup(warmup, mass=mass),
-                       functions=targets.constrained_functions(target), thin=10)
+                       functions=targets.constrained_functions(target),
+                       options=srmc.RunOptions(thin=10, progress=False))
 
 
 class Row(NamedTuple):
