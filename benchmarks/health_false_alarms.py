@@ -6,10 +6,10 @@
 Healthy runs: registry targets with an exact sampler on which the base kernel mixes (unimodal; MALA with the
 default warm-up, a dense mass matrix on the correlated Gaussian; Gibbs on the binary targets), each run started from
 exact draws of the target, long enough (``--steps`` counted steps, 5 x on Ising, ``--chains`` chains, draws stored
-every 10 steps),
-for three algorithms: the base kernel, srmc.wrap's default (bounded tilt, alpha = 1) and the same at alpha = 10; one
-run per (target, algorithm, seed). A warning on such a run is a false alarm (every run's estimates are right).
-Provoked runs: the constructions of tests/srmc/test_health.py and tests/srmc/test_safe_srmc.py, one per seed.
+every 10 steps), for three algorithms: the base kernel, srmc.wrap's default (bounded tilt, alpha = 1) and the same at
+alpha = 10; one run per (target, algorithm, seed). A warning on such a run is a false alarm (every run's estimates
+are right). Provoked runs: the constructions of tests/srmc/test_health.py and tests/srmc/test_safe_srmc.py, one
+per seed.
 
 Output: per code, the healthy runs it fired on (rate and its one-sided 95% upper bound, Clopper-Pearson) and the
 provoked runs it fired on; the last line says whether every code stays <= 5% on healthy runs and fires on every
