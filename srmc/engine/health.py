@@ -8,7 +8,9 @@ behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.sum
 - ``frozen_chains``: chains that accepted < 1% of their proposals (they did not move);
 - ``nonfinite_proposals``: more than 1% of the steps proposed a non-finite log density or gradient;
 - ``nonfinite_estimates``: a function's estimate is not finite;
-- ``r_hat``: split R-hat > 1.01 on some coordinate (with stored draws);
+- ``r_hat``: split R-hat > 1.01 on some coordinate (with stored draws); under equilibrium split R-hat^2 is about
+  1 + (tau - 1) / n (n draws per half-chain, tau draws per effective draw), so chains with under about 50 effective
+  draws each exceed 1.01 even when mixed: the message says so (run longer; see docs/benchmarks/health.md);
 - ``low_ess``: fewer than 100 effective draws on some coordinate (with stored draws): too few for the MCSE;
 - ``mcse_disagree``: the chain-spread MCSE is larger than the batch-means MCSE beyond both their errors, after the
   batch-means one is corrected for batches shorter than the autocorrelation (`short_batch_factor`, from the lag-1
@@ -46,6 +48,7 @@ FROZEN_ACCEPTANCE = 0.01
 NONFINITE_SHARE = 0.01
 MAX_R_HAT = 1.01
 MIN_ESS = 100.0
+SHORT_CHAIN_ESS = 50.0  # effective draws per chain below which split R-hat's own bias nears its 1.01 bound
 MCSE_Z = 4.0  # at least; the F test below sets the bound from the chains' and batches' degrees of freedom
 MCSE_FALSE_ALARM = 1e-3  # chance that a healthy run's MCSE comparison fires, over all coordinates and both sides
 BIAS_Z = 4.0  # at least; raised so that a run without bias warns with probability < BIAS_FALSE_ALARM
@@ -154,9 +157,14 @@ def _r_hat(result: Any) -> HealthWarning | None:
         return None
     worst = float(np.nanmax(r_hat)) if np.any(np.isfinite(r_hat)) else float("nan")
     warm = "warm up longer" if result.warmup_steps else "warm up"
+    ess = result.ess()
+    per_chain = float(np.nanmin(ess)) / result.num_chains if ess is not None and np.any(np.isfinite(ess)) else None
+    short = (f" (each chain holds only about {per_chain:.0f} effective draws: below about 50, split R-hat exceeds "
+             "1.01 even for mixed chains, by about (draws per effective draw - 1) / draws per half-chain)"
+             if per_chain is not None and per_chain < SHORT_CHAIN_ESS else "")
     return HealthWarning(
         "r_hat", f"split R-hat up to {worst:.3f} (> {MAX_R_HAT}) on {coordinates(np.flatnonzero(bad))}: the chains "
-        f"disagree; run longer or {warm}.",
+        f"disagree or are too short to tell{short}; run longer or {warm}.",
         {"max_r_hat": worst, "coordinates": np.flatnonzero(bad).tolist()})
 
 

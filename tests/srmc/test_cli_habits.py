@@ -86,7 +86,7 @@ def test_ctrl_c_prints_one_line_naming_the_checkpoint_and_exits_130(tmp_path):
     checkpoint, cache = tmp_path / "run.ckpt", tmp_path / "cache"
     env = {**os.environ, "SRMC_CACHE_DIR": str(cache), "JAX_PLATFORMS": "cpu"}
     env.pop("SRMC_NO_COMPILATION_CACHE", None)
-    command = [sys.executable, "-m", "srmc", "run", "iid_gaussian", "--param", "dim=2", "--steps", "4000000",
+    command = [sys.executable, "-m", "srmc", "run", "iid_gaussian", "--param", "dim=2", "--steps", "50000000",
                "--chains", "2", "--warmup", "0", "--burn-in", "0", "--alpha", "0", "--quiet",
                "--checkpoint", str(checkpoint), "--checkpoint-every", "200000"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

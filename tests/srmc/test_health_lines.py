@@ -98,3 +98,14 @@ def test_mcse_comparison_uses_the_f_distribution_of_16_chains():
     assert health._mcse_disagreement(_mcse_result(0.2), anticorrelated_batches=False).code == "mcse_disagree"
     assert health._mcse_disagreement(_mcse_result(4.0), anticorrelated_batches=False).code == "mcse_disagree"
     assert health._mcse_disagreement(_mcse_result(0.2), anticorrelated_batches=True) is None  # SRMC's history
+
+
+def test_r_hat_says_when_the_chains_are_too_short_for_it():
+    def fake(ess):
+        return types.SimpleNamespace(r_hat=lambda: np.array([1.0, 1.015]), ess=lambda: np.array(ess),
+                                     num_chains=16, warmup_steps=1000)
+
+    short = health._r_hat(fake([950.0, 900.0]))  # the smallest: 900 / 16 = 56 effective draws per chain
+    assert short.code == "r_hat" and "effective draws" not in short.message and "x[1]" in short.message
+    shorter = health._r_hat(fake([480.0, 500.0]))  # 30 per chain: R-hat's own bias
+    assert "about 30 effective draws" in shorter.message and "warm up longer" in shorter.message
