@@ -30,7 +30,7 @@ what bounds 1024 chains: the time of a MALA step's random numbers alone.
 
 PRNG: srmc runs in the implementation of the user's key (``jax.random.key(seed, impl=...)``). The random
 numbers' cost is measured for every implementation in ``--impls``; the speed table then runs with threefry (JAX's
-default, the agreement runs' keys) and with the fastest other implementation, side by side.
+default, the agreement runs' keys; its line is the last) and with the fastest other implementation, side by side.
 """
 
 from __future__ import annotations
@@ -261,7 +261,8 @@ def speed_summary(ratios: dict[int, dict[str, float]], impl: str = "threefry2x32
     parts = [f"{chains} chain{'s' if chains > 1 else ''}: " + ", ".join(f"{name} {ratio:.0f}x"
                                                                          for name, ratio in row.items())
              + f" (goal {GOALS[chains]}x)" for chains, row in ratios.items()]
-    return f"speed-up per chain-step over the numpy loop, keys {impl}: " + "; ".join(parts)
+    keys = "" if impl == "threefry2x32" else f", keys {impl}"
+    return f"speed-up per chain-step over the numpy loop{keys}: " + "; ".join(parts)
 
 
 def main() -> None:
@@ -303,9 +304,9 @@ def main() -> None:
     others = [impl for impl in impls if impl != "threefry2x32"]
     fastest = min(others, key=random_seconds.get) if others else None
     summaries = [speed_summary(speed_table(args.seed, numpy_seconds, args.repeats, "threefry2x32", fraction))]
-    if fastest is not None:
-        summaries.append(speed_summary(speed_table(args.seed, numpy_seconds, args.repeats, fastest, fraction),
-                                       fastest))
+    if fastest is not None:  # the threefry line stays last
+        summaries.insert(0, speed_summary(speed_table(args.seed, numpy_seconds, args.repeats, fastest, fraction),
+                                          fastest))
     bounds(args.repeats, random_seconds)
     print("\n".join(summaries))
 

@@ -9,9 +9,9 @@ leaving it out isolates what the wrapper adds. Each scan is compiled first, then
 are timed alternately `repeats` times and the best time of each is kept (the machine may be shared). HMC (10
 leapfrog steps, default step jitter for base and SRMC alike) runs `hmc-steps` steps, MALA `steps`. Alongside
 the times, the evaluations per step (`srmc.evaluations`) show where the cost comes from. The last line prints
-the ratios against the plain base kernel per target: the default (bounded tilt, goal <= 1.10; its reference,
-which a warm-up measures, given as pi's mean and sd), linear tilt (goal <= 1.10), score tilt shifted (<= 2.2),
-score tilt exact (<= 3.5).
+the ratios against the plain base kernel per target: linear tilt (goal <= 1.10), score tilt shifted (<= 2.2),
+score tilt exact (<= 3.5); the line before it those of the default (bounded tilt, goal <= 1.10; its reference,
+which a warm-up measures, given as pi's mean and sd).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import srmc
 from srmc import samplers, targets
 from srmc.tools.evaluations import count_evaluations
 
-GOALS = {"default": 1.10, "linear": 1.10, "shifted": 2.2, "exact": 3.5}
+GOALS = {"linear": 1.10, "shifted": 2.2, "exact": 3.5}
+DEFAULT_GOAL = 1.10  # the default (bounded tilt) SRMC
 LEAPFROG_STEPS = 10
 
 
@@ -59,7 +60,7 @@ def measure(target: targets.Target, step_size: float, chains: int, steps: dict[s
     ratios = {}
     for kernel, algorithms in kernels.items():
         base = seconds[kernel, "base"]
-        ratios[kernel] = {name: seconds[kernel, name] / base for name in GOALS}
+        ratios[kernel] = {name: seconds[kernel, name] / base for name in ("default", *GOALS)}
         for name, algorithm in algorithms.items():
             counts = count_evaluations(algorithm, target, positions[0])
             label = f"{kernel} (base)" if name == "base" else f"srmc[{kernel}] {name}"
@@ -85,6 +86,9 @@ def main() -> None:
         ratios[name] = measure(target, step_size, args.chains, {"mala": args.steps, "hmc": args.hmc_steps},
                                args.repeats)
         print()
+    print(f"default SRMC vs base kernel (goal {DEFAULT_GOAL}): " + "; ".join(
+        f"{name} " + ", ".join(f"{kernel} {per_kernel.pop('default'):.2f}" for kernel, per_kernel in by_kernel.items())
+        for name, by_kernel in ratios.items()))
     goals = ", ".join(f"{name} {goal}" for name, goal in GOALS.items())
     print(f"overhead vs base kernel (goals: {goals}): " + "; ".join(
         f"{name} " + ", ".join(f"{kernel} " + ", ".join(f"{config} {r:.2f}" for config, r in per_kernel.items())
