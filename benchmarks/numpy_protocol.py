@@ -1,7 +1,9 @@
 """srmc against a plain NumPy per-step loop of SRMC-MALA, on the SRMC paper's continuous protocol, in one run.
 
     python benchmarks/numpy_protocol.py [--steps 10000] [--replicates 30] [--alphas 0,1,10] [--repeats 3]
-                                        [--hmc-steps 2000]
+                                        [--hmc-steps 2000] [--impls threefry2x32,rbg,unsafe_rbg] [--quick]
+
+``--quick``: a short run (2000 steps x 10 replicates of the agreement, a tenth of the timed steps, best of 2).
 
 Protocol (the paper's continuous experiment as the issue states it; our choices marked *):
   target    correlated Gaussian, d = 20, equicorrelated rho = 0.9, mean 0 (the NumPy loop builds its own)
@@ -17,13 +19,18 @@ Protocol (the paper's continuous experiment as the issue states it; our choices 
 Agreement: for every alpha both implementations run the full protocol (same steps and replicates, independent
 random numbers) and the script prints both MSEs with standard errors and z = difference / combined standard
 error. Speed: time per chain-step of the NumPy loop (one chain at a time, as a per-step loop runs) against
-srmc's runner (`srmc.sample`, compilation excluded, best of --repeats; its fixed cost per call included), for
+srmc's runner (`srmc.sample` without a warm-up, as the protocol's fixed step size; compilation excluded, best of
+--repeats; its fixed cost per call included), for
 MALA and HMC (10 leapfrog steps of 0.1, no step jitter), each as the base kernel (alpha = 0: the NumPy loop
 with alpha 0) and as SRMC (alpha = 1 after the warm-up above), with 1 chain and with 1024 chains. The NumPy MALA
 times come from the agreement runs (30 chains x --steps) at alpha 0 and the first non-zero alpha; the NumPy HMC
 loop runs 5 chains x --hmc-steps. The table ends with the speed-ups (goals: 10x at 1 chain, 100x at 1024), then
 what bounds one chain: XLA's cost per while-loop iteration (an empty scan) and the fixed cost of a call, and
 what bounds 1024 chains: the time of a MALA step's random numbers alone.
+
+PRNG: srmc runs in the implementation of the user's key (``jax.random.key(seed, impl=...)``). The random
+numbers' cost is measured for every implementation in ``--impls``; the speed table then runs with threefry (JAX's
+default, the agreement runs' keys; its line is the last) and with the fastest other implementation, side by side.
 """
 
 from __future__ import annotations
@@ -38,13 +45,12 @@ import numpy as np
 
 import srmc
 from srmc import samplers, targets
-from srmc.engine.prng import unrolled_threefry
 from srmc.tools.benchmark import mse_with_stderr, timed_sample
 
 DIM, RHO, STEP_SIZE, GAMMA_POWER, WARMUP = 20, 0.9, 0.05, 0.6, 500
 HMC_STEP_SIZE, HMC_LEAPFROG = 0.1, 10
 SPEED_ALPHA = 1.0
-CHAIN_COUNTS = {1: 20_000, 1024: 2_000}  # chains: steps (HMC: a tenth)
+CHAIN_COUNTS = {1: 20_000, 1024: 2_000}  # chains: steps (HMC: a tenth; --quick: a tenth of these)
 GOALS = {1: 10, 1024: 100}  # the issue's speed-ups over the NumPy loop
 MEAN_OF_X = {"x": lambda x: x}  # one object, so repeated srmc runs reuse their compilation
 
@@ -159,16 +165,18 @@ TARGET = targets.get("correlated_gaussian", dim=DIM, rho=RHO)
 
 
 def srmc_protocol(seed: int, alpha: float, num_steps: int, num_chains: int, repeats: int = 1,
-                  algorithm: srmc.Algorithm | None = None):
-    """(final running means of x per chain, best seconds per chain-step over `repeats` runs, compilation excluded)."""
-    init_key, run_key = jax.random.split(jax.random.key(seed))
+                  algorithm: srmc.Algorithm | None = None, impl: str = "threefry2x32"):
+    """(final running means of x per chain, best seconds per chain-step over `repeats` runs, compilation excluded),
+    keys of the PRNG implementation `impl`."""
+    init_key, run_key = jax.random.split(jax.random.key(seed, impl=impl))
     starts = TARGET.sample(init_key, num_chains)
     algorithm = srmc_algorithm(alpha) if algorithm is None else algorithm
 
     best, result = float("inf"), None
     for _ in range(repeats):
         result, seconds = timed_sample(run_key, algorithm, TARGET, num_steps, num_chains, initial_position=starts,
-                                       functions=MEAN_OF_X, options=srmc.RunOptions(chunk_size=num_steps, progress=False))
+                                       functions=MEAN_OF_X, warmup=0,  # the protocol's fixed step size
+                                       options=srmc.RunOptions(chunk_size=num_steps, progress=False))
         best = min(best, seconds)
     return result.chain_estimates["x"], best / (num_chains * num_steps)
 
@@ -182,10 +190,10 @@ def empty_scan_seconds(num_steps: int = 200_000) -> float:
     return (time.perf_counter() - start) / num_steps
 
 
-def random_numbers_seconds(num_chains: int = 1024, num_steps: int = 500) -> float:
-    """Seconds per chain-step of a MALA step's random numbers alone (threefry: fold_in, split, DIM normals, one
-    uniform per chain), as the runner computes them: the floor under many chains."""
-    keys = jax.random.split(jax.random.key(1), num_chains)
+def random_numbers_seconds(num_chains: int = 1024, num_steps: int = 500, impl: str = "threefry2x32") -> float:
+    """Seconds per chain-step of a MALA step's random numbers alone (fold_in, split, DIM normals, one uniform per
+    chain, keys of `impl`), as the runner computes them: the floor under many chains."""
+    keys = jax.random.split(jax.random.key(1, impl=impl), num_chains)
 
     def body(total: jax.Array, step: jax.Array) -> tuple[jax.Array, None]:
         step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, step)
@@ -194,13 +202,12 @@ def random_numbers_seconds(num_chains: int = 1024, num_steps: int = 500) -> floa
         return total + noise.sum() + jax.vmap(jax.random.uniform)(accept_keys).sum(), None
 
     loop = jax.jit(lambda: jax.lax.scan(body, jnp.zeros(()), jnp.arange(num_steps))[0])
-    with unrolled_threefry():
+    jax.block_until_ready(loop())
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
         jax.block_until_ready(loop())
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            jax.block_until_ready(loop())
-            best = min(best, time.perf_counter() - start)
+        best = min(best, time.perf_counter() - start)
     return best / (num_chains * num_steps)
 
 
@@ -209,7 +216,8 @@ def call_seconds(algorithm: srmc.Algorithm, repeats: int) -> float:
     starts = TARGET.sample(jax.random.key(0), 1)
 
     def call() -> None:
-        srmc.sample(jax.random.key(1), algorithm, TARGET, 10, 1, initial_position=starts, functions=MEAN_OF_X, options=srmc.RunOptions(chunk_size=10, progress=False))
+        srmc.sample(jax.random.key(1), algorithm, TARGET, 10, 1, initial_position=starts, functions=MEAN_OF_X,
+                    warmup=0, options=srmc.RunOptions(chunk_size=10, progress=False))
 
     call()
     best = float("inf")
@@ -220,35 +228,41 @@ def call_seconds(algorithm: srmc.Algorithm, repeats: int) -> float:
     return best
 
 
-def speed_table(seed: int, numpy_seconds: dict[str, float], repeats: int) -> dict[int, dict[str, float]]:
-    """Print per chain-step times of the four samplers at 1 and 1024 chains against the NumPy loop; return the
-    speed-ups ``{chains: {sampler: ratio}}``."""
-    print(f"time per chain-step, us ({jax.devices()[0].platform}, best of {repeats}; x = NumPy loop / srmc; "
-          f"goals {', '.join(f'{g}x at {c} chain(s)' for c, g in GOALS.items())})")
+def speed_table(seed: int, numpy_seconds: dict[str, float], repeats: int, impl: str = "threefry2x32",
+                fraction: int = 1) -> dict[int, dict[str, float]]:
+    """Print per chain-step times of the four samplers at 1 and 1024 chains (keys of `impl`; 1 / `fraction` of
+    the steps) against the NumPy loop; return the speed-ups ``{chains: {sampler: ratio}}``."""
+    print(f"time per chain-step, us, keys {impl} ({jax.devices()[0].platform}, best of {repeats}; x = NumPy loop / "
+          f"srmc; goals {', '.join(f'{g}x at {c} chain(s)' for c, g in GOALS.items())})")
     print(f"{'sampler':<10}{'numpy':>9}" + "".join(f"{f'{c} ch':>10}{'x':>7}{'goal':>6}" for c in CHAIN_COUNTS))
     ratios: dict[int, dict[str, float]] = {chains: {} for chains in CHAIN_COUNTS}
     for name, algorithm in speed_algorithms().items():
         cells = []
         for chains, steps in CHAIN_COUNTS.items():
-            steps = steps // 10 if name.startswith("hmc") else steps
-            _, seconds = srmc_protocol(seed, SPEED_ALPHA, steps, chains, repeats, algorithm)
+            steps = (steps // 10 if name.startswith("hmc") else steps) // fraction
+            _, seconds = srmc_protocol(seed, SPEED_ALPHA, steps, chains, repeats, algorithm, impl)
             ratios[chains][name] = ratio = numpy_seconds[name] / seconds
             cells.append(f"{1e6 * seconds:>10.3f}{ratio:>6.0f}x{'met' if ratio >= GOALS[chains] else 'MISS':>6}")
         print(f"{name:<10}{1e6 * numpy_seconds[name]:>9.2f}" + "".join(cells), flush=True)
-    print(f"bounds on one chain: XLA CPU while-loop iteration (empty scan) {1e9 * empty_scan_seconds():.1f} ns; "
-          f"fixed cost of an srmc.sample call (1 chain, 10 steps, compiled): "
-          f"{1e3 * call_seconds(speed_algorithms()['mala srmc'], repeats):.1f} ms")
-    print(f"bound on 1024 chains: a MALA step's random numbers alone (threefry) "
-          f"{1e6 * random_numbers_seconds():.3f} us per chain-step")
     return ratios
 
 
-def speed_summary(ratios: dict[int, dict[str, float]]) -> str:
-    """The last line: every sampler's speed-up at each chain count, with the goal."""
+def bounds(repeats: int, random_seconds: dict[str, float]) -> None:
+    """Print what bounds one chain (a loop iteration, a call) and 1024 chains (the random numbers, per impl)."""
+    print(f"bounds on one chain: XLA CPU while-loop iteration (empty scan) {1e9 * empty_scan_seconds():.1f} ns; "
+          f"fixed cost of an srmc.sample call (1 chain, 10 steps, compiled): "
+          f"{1e3 * call_seconds(speed_algorithms()['mala srmc'], repeats):.1f} ms")
+    print("bound on 1024 chains: a MALA step's random numbers alone, us per chain-step: "
+          + ", ".join(f"{impl} {1e6 * seconds:.3f}" for impl, seconds in random_seconds.items()))
+
+
+def speed_summary(ratios: dict[int, dict[str, float]], impl: str = "threefry2x32") -> str:
+    """Every sampler's speed-up at each chain count with keys of `impl`, with the goal."""
     parts = [f"{chains} chain{'s' if chains > 1 else ''}: " + ", ".join(f"{name} {ratio:.0f}x"
                                                                          for name, ratio in row.items())
              + f" (goal {GOALS[chains]}x)" for chains, row in ratios.items()]
-    return "speed-up per chain-step over the numpy loop: " + "; ".join(parts)
+    keys = "" if impl == "threefry2x32" else f", keys {impl}"
+    return f"speed-up per chain-step over the numpy loop{keys}: " + "; ".join(parts)
 
 
 def main() -> None:
@@ -259,7 +273,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hmc-steps", type=int, default=2000, dest="hmc_steps")
+    parser.add_argument("--impls", default="threefry2x32,rbg,unsafe_rbg",
+                        help="PRNG implementations to time; the table runs threefry and the fastest other one")
+    parser.add_argument("--quick", action="store_true", help="a short run (see the module doc)")
     args = parser.parse_args()
+    fraction = 1
+    if args.quick:
+        args.steps, args.replicates, args.repeats, args.hmc_steps, fraction = 2000, 10, 2, 400, 10
     alphas = [float(a) for a in args.alphas.split(",")]
     truth = np.zeros(DIM)
     print(f"correlated Gaussian d={DIM} rho={RHO}, SRMC-MALA score tilt (exact gradient), step size {STEP_SIZE}, "
@@ -279,7 +299,16 @@ def main() -> None:
             numpy_seconds[name] = numpy_protocol(args.seed, alpha, args.steps // 10, 3).seconds_per_step
     numpy_seconds["hmc base"] = numpy_hmc_seconds(args.seed, 0.0, args.hmc_steps)
     numpy_seconds["hmc srmc"] = numpy_hmc_seconds(args.seed, SPEED_ALPHA, args.hmc_steps)
-    print(speed_summary(speed_table(args.seed, numpy_seconds, args.repeats)))
+    impls = args.impls.split(",")
+    random_seconds = {impl: random_numbers_seconds(impl=impl) for impl in impls}
+    others = [impl for impl in impls if impl != "threefry2x32"]
+    fastest = min(others, key=random_seconds.get) if others else None
+    summaries = [speed_summary(speed_table(args.seed, numpy_seconds, args.repeats, "threefry2x32", fraction))]
+    if fastest is not None:  # the threefry line stays last
+        summaries.insert(0, speed_summary(speed_table(args.seed, numpy_seconds, args.repeats, fastest, fraction),
+                                          fastest))
+    bounds(args.repeats, random_seconds)
+    print("\n".join(summaries))
 
 
 if __name__ == "__main__":

@@ -245,29 +245,58 @@ def _prepare(rng_key: Array, algorithm: Algorithm, target: Any, num_steps: int, 
 
 def _initial_state(algorithm: Algorithm, target: Target, positions: Array, function_items: tuple,
                    options: RunOptions, plan: WarmupPlan | None, num_steps: int) -> tuple[RunState, RunConfig]:
-    """The run state at step 0 (the warm-up's results as placeholders of their final shapes) and its config."""
+    """The run state at step 0 (the warm-up's results as placeholders of their final shapes) and its config.
+
+    The state is built by one compiled program (`_initial_run`), reused by every run of the same program, target
+    and shapes, instead of op by op (each op its own small compilation).
+    """
     params_axis = None if plan is None else 0  # a warm-up adapts each chain's own parameters
-    params = (run_params(algorithm.params, float_dtype_of(positions)) if params_axis is None
-              else per_chain(algorithm.params, positions.shape[0], float_dtype_of(positions)))
-    states = initial_states(algorithm, target, positions, params, params_axis)
     snapshot_steps = check_snapshot_steps(options.snapshot_steps, num_steps)
-    run = _initial_run_state(states, positions, function_items, len(snapshot_steps), options.num_batches,
+    params = _start_params(algorithm.params, positions, params_axis)
+    states = initial_states(algorithm, target, positions, params, params_axis)  # op by op: see `_initial_run`
+    monitored = bool(jax.eval_shape(jax.vmap(algorithm.report.statistics), states))
+    monitor_steps = _monitor_steps(num_steps) if monitored else ()
+    halfway_step = num_steps // 2
+    run = _initial_run(algorithm.program, target, states, positions, algorithm.params, function_items=function_items,
+                       num_snapshots=len(snapshot_steps), num_batches=options.num_batches, plan=plan,
+                       num_monitor_points=len(monitor_steps), halfway=bool(halfway_step))
+    config = RunConfig(algorithm.program, target, function_items, snapshot_steps, monitor_steps, halfway_step,
+                       params_axis)
+    return run, config
+
+
+def _start_params(params: Any, positions: Array, params_axis: int | None) -> Any:
+    """The parameters a run starts from: shared (no warm-up) or one chain's per row (a warm-up adapts them)."""
+    return (run_params(params, float_dtype_of(positions)) if params_axis is None
+            else per_chain(params, positions.shape[0], float_dtype_of(positions)))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1), static_argnames=("function_items", "num_snapshots", "num_batches",
+                                                                   "plan", "num_monitor_points", "halfway"))
+def _initial_run(program: Algorithm, target: Target, states: Any, positions: Array, algorithm_params: Any, *,
+                 function_items: tuple, num_snapshots: int, num_batches: int, plan: WarmupPlan | None,
+                 num_monitor_points: int, halfway: bool) -> RunState:
+    """`_initial_state`'s run state around the chains' initial `states`: the estimators' zeros, the parameters
+    (cast, broadcast per chain after a warm-up) and the warm-up's placeholders, in one compiled program.
+
+    Only exact operations (zeros, casts, broadcasts) run here; the states themselves are computed op by op
+    outside, as before: compiled, XLA may round a log density differently in its last bit, and a run's draws
+    would no longer be the same bits for a given key.
+    """
+    algorithm = program._replace(params=algorithm_params)
+    params = _start_params(algorithm_params, positions, None if plan is None else 0)
+    run = _initial_run_state(states, positions, function_items, num_snapshots, num_batches,
                              algorithm.report.is_draw is not None)
     run = run._replace(params=params)
     if plan is not None:
         placeholder_params, placeholder_warmup = post_warmup_shapes(algorithm, target, plan, states, params)
         run = run._replace(params=placeholder_params, warmup=placeholder_warmup)
-    monitored = bool(jax.eval_shape(jax.vmap(algorithm.report.statistics), states))
-    monitor_steps = _monitor_steps(num_steps) if monitored else ()
-    if monitor_steps:
-        run = run._replace(monitor=_monitor_buffers(algorithm, states, len(monitor_steps)))
-    halfway_step = num_steps // 2
-    if halfway_step:
+    if num_monitor_points:
+        run = run._replace(monitor=_monitor_buffers(algorithm, states, num_monitor_points))
+    if halfway:
         frequencies = _frequencies(run.running_means, jnp.ones((), jnp.int32), function_items)
         run = run._replace(halfway=tuple(jnp.zeros((m.shape[0], 1, *m.shape[1:]), m.dtype) for m in frequencies))
-    config = RunConfig(algorithm.program, target, function_items, snapshot_steps, monitor_steps, halfway_step,
-                       params_axis)
-    return run, config
+    return run
 
 
 def _execute(run: PreparedRun) -> tuple[RunState, list]:
@@ -375,14 +404,14 @@ def _monitor_buffers(algorithm: Algorithm, states: Any, num_points: int) -> dict
                            jnp.result_type(shape.dtype, float)) for name, shape in shapes.items()}
 
 
-def _record_monitor(monitor: dict, algorithm: Algorithm, states: Any, count: Array, monitor_steps: tuple) -> dict:
+def _record_monitor(monitor: dict, algorithm: Algorithm, states: Any, count: Array, monitor_steps: Array) -> dict:
     """Write the algorithm's statistics into their slot when `count` is a monitor step."""
     values = jax.vmap(algorithm.report.statistics)(states)
     return {name: _write_slot(buffer, values[name].astype(buffer.dtype), count, monitor_steps)
             for name, buffer in monitor.items()}
 
 
-def _write_slot(buffer: Array, value: Array, count: Array, steps: tuple[int, ...]) -> Array:
+def _write_slot(buffer: Array, value: Array, count: Array, steps: Array | tuple[int, ...]) -> Array:
     """`buffer` ``(chains, len(steps), ...)`` with `value` in slot i where ``count == steps[i]``, else unchanged.
 
     A select rewrites one slot (its old value where no step is hit), with no branch: on CPU a ``lax.cond`` per
@@ -400,11 +429,12 @@ def _run_chunks(run: RunState, chain_keys: Array, config: RunConfig, lengths: Ru
     burn_in, total_steps, thin, chunk_size = lengths.burn_in, lengths.total_steps, lengths.thin, lengths.chunk_size
     checkpoint_every = lengths.checkpoint_every
     batch_length = jnp.asarray(max(lengths.batch_length, 1), jnp.int32)  # traced: the chunk ignores num_steps
+    program, steps = _chunk_program(config)
     last_saved = step
     while step < total_steps:
         size, store = _next_chunk(step, burn_in, total_steps, chunk_size, thin)
         block = thin if store else size
-        run, out = _run_chunk(run, chain_keys, batch_length, config=config, num_blocks=size // block,
+        run, out = _run_chunk(run, chain_keys, batch_length, steps, config=program, num_blocks=size // block,
                               block_length=block, accumulate=step >= burn_in, store=store)
         if store:
             draws.append(out)
@@ -469,11 +499,34 @@ def _shard(tree: Any, mesh: Mesh, chain_axis: bool = True) -> Any:
                         tree)
 
 
+class ChunkSteps(NamedTuple):
+    """The counted steps at which a chunk records (int32 arrays, traced: a run of another length reuses the
+    compiled chunk): snapshots, monitor points, and the halfway step (shape ``(1,)``)."""
+
+    snapshot: Array
+    monitor: Array
+    halfway: Array
+
+
+def _chunk_program(config: RunConfig) -> tuple[RunConfig, ChunkSteps]:
+    """(the static part of `config`: its step tuples replaced by their lengths and the halfway step by whether
+    there is one, the steps themselves as data)."""
+    steps = ChunkSteps(jnp.asarray(config.snapshot_steps, jnp.int32).reshape(-1),
+                       jnp.asarray(config.monitor_steps, jnp.int32).reshape(-1),
+                       jnp.asarray([config.halfway_step], jnp.int32))
+    return config._replace(snapshot_steps=len(config.snapshot_steps), monitor_steps=len(config.monitor_steps),
+                           halfway_step=bool(config.halfway_step)), steps
+
+
 @functools.partial(jax.jit, static_argnames=("config", "num_blocks", "block_length", "accumulate", "store"))
-def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config: RunConfig, num_blocks: int,
-               block_length: int, accumulate: bool, store: bool) -> tuple[RunState, Any]:
-    """One compiled chunk: `num_blocks` blocks of `block_length` steps; emits positions per block if `store`."""
-    algorithm, target, function_items, snapshot_steps, monitor_steps, halfway_step, params_axis, _ = config
+def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, steps: ChunkSteps, *, config: RunConfig,
+               num_blocks: int, block_length: int, accumulate: bool, store: bool) -> tuple[RunState, Any]:
+    """One compiled chunk: `num_blocks` blocks of `block_length` steps; emits positions per block if `store`.
+
+    `config` is `_chunk_program`'s static part (numbers of snapshot and monitor steps, whether there is a halfway
+    step); `steps` says which counted steps those are.
+    """
+    algorithm, target, function_items, _, monitor_steps, halfway_step, params_axis, _ = config
     vmapped_step = jax.vmap(lambda key, state, params: algorithm.step_fn(key, state, target, params),
                             in_axes=(0, 0, params_axis))
     step_params = _step_params(run.params, config)
@@ -485,15 +538,15 @@ def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config:
         nonfinite = info.is_nonfinite
         run = run._replace(states=states, step=run.step + 1, num_nonfinite=run.num_nonfinite + nonfinite)
         if accumulate:
-            run = _accumulate(run, state_position(algorithm, states), info, config, batch_length)
+            run = _accumulate(run, state_position(algorithm, states), info, config, batch_length, steps.snapshot)
             if halfway_step:
                 frequencies = _undrawn_as_nan(_frequencies(run.running_means, _denominator(run), function_items),
                                               run.num_draws)
                 run = run._replace(halfway=_take_snapshot(run.halfway, frequencies, run.num_accumulated,
-                                                          (halfway_step,)))
+                                                          steps.halfway))
             if monitor_steps:
                 run = run._replace(monitor=_record_monitor(run.monitor, algorithm, states, run.num_accumulated,
-                                                           monitor_steps))
+                                                           steps.monitor))
         return run, (info.acceptance_rate, nonfinite) if store else None
 
     def one_block(run: RunState, _):
@@ -511,9 +564,11 @@ def _run_chunk(run: RunState, chain_keys: Array, batch_length: Array, *, config:
     return run, out
 
 
-def _accumulate(run: RunState, positions: Array, info: Any, config: RunConfig, batch_length: Array) -> RunState:
+def _accumulate(run: RunState, positions: Array, info: Any, config: RunConfig, batch_length: Array,
+                snapshot_steps: Array) -> RunState:
     """Fold one counted step into the running means (a `Histogram`'s counts), non-finite counts, batch means and
-    snapshots; for an algorithm that declares its draws (``Report.is_draw``) only the chains whose step is one."""
+    snapshots (at `snapshot_steps`; `config` is `_chunk_program`'s); for an algorithm that declares its draws
+    (``Report.is_draw``) only the chains whose step is one."""
     function_items = config.function_items
     draw = config.algorithm.report.is_draw
     counted = None if draw is None else draw(info)
@@ -547,7 +602,7 @@ def _accumulate(run: RunState, positions: Array, info: Any, config: RunConfig, b
                                              for b, v in zip(run.batch_means, values)))
     if config.snapshot_steps:
         frequencies = _frequencies(run.running_means, _denominator(run), function_items)
-        run = run._replace(snapshots=_take_snapshot(run.snapshots, frequencies, count, config.snapshot_steps))
+        run = run._replace(snapshots=_take_snapshot(run.snapshots, frequencies, count, snapshot_steps))
     return run
 
 
@@ -580,7 +635,7 @@ def _cast_like(new: Any, old: Any) -> Any:
     return jax.tree.map(lambda a, b: a if a.dtype == b.dtype else a.astype(b.dtype), new, old)
 
 
-def _take_snapshot(snapshots: tuple, means: tuple, count: Array, snapshot_steps: tuple[int, ...]) -> tuple:
+def _take_snapshot(snapshots: tuple, means: tuple, count: Array, snapshot_steps: Array) -> tuple:
     """Copy the running means into their snapshot slot when `count` is one of the snapshot steps."""
     return tuple(_write_slot(buffer, m, count, snapshot_steps) for buffer, m in zip(snapshots, means))
 

@@ -122,3 +122,26 @@ def test_blackjax_kernels_get_a_plain_callable_and_keep_their_cost():
 def test_evaluation_counts_need_a_step():
     with pytest.raises(ValueError, match="num_steps"):
         count_evaluations(srmc.base(samplers.rwm, step_size=0.5), GAUSSIAN, np.zeros(3), num_steps=0)
+
+
+DEFAULT_CASES = [("mala", {"step_size": 0.1}), ("hmc", {"step_size": 0.1, "num_integration_steps": 10})]
+
+
+@pytest.mark.parametrize("kernel, params", DEFAULT_CASES, ids=[c[0] for c in DEFAULT_CASES])
+def test_default_srmc_costs_its_base_kernel(kernel, params):
+    """The default (``srmc.wrap(kernel, alpha=1)``: the bounded tilt) evaluates what its base kernel does: on a
+    target whose score is the autodiff gradient, exactly the base kernel's count (the surrogate's value and
+    gradient at the proposal are one gradient pass, and the history and cache refresh read them back); on a
+    target with an explicit score, one log-density value more, because log pi and s are then the target's two
+    separate functions where the base kernel differentiates log pi (issue 31: replacing s by autodiff would
+    change the draws)."""
+    module = getattr(samplers, kernel)
+    base, default = srmc.base(module, **params), srmc.wrap(module, alpha=1.0, **params)
+    for target in (BANANA, GAUSSIAN):  # the tilt's reference a warm-up would measure, given
+        wrapped = default.params._replace(reference=srmc.tilt.TiltReference(jnp.zeros(target.dim),
+                                                                            jnp.ones(target.dim)))
+        position = jnp.full(target.dim, 0.3)
+        base_counts = count_evaluations(base, target, position, num_steps=2)
+        default_counts = count_evaluations(default, target, position, num_steps=2, params=wrapped)
+        extra_value = 0.0 if target.score_is_autodiff else 1.0
+        assert default_counts == base_counts._replace(logdensity=base_counts.logdensity + extra_value), target.name

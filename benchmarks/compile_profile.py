@@ -1,0 +1,154 @@
+"""Where srmc's compile time goes: compilations counted and timed per phase of `srmc.sample`, for the main job.
+
+    python benchmarks/compile_profile.py [--steps 5000] [--replicates 100] [--tilts score,linear,bounded]
+                                         [--alphas 0,1,10] [--repeat]
+
+Runs the README's main job (``srmc bench correlated_gaussian --kernel mala --alpha 0,1,10 --tilt
+score,linear,bounded --steps 5000 --replicates 100``) in this process with JAX's compile logging on
+(``jax_log_compiles``, set inside `main` only) and a `jax.monitoring` listener, and attributes every
+compilation to the phase of `srmc.sample` that asked for it:
+
+- setup: checking the arguments, initial positions and states, the algorithm's first step checked (`_prepare`);
+- warm-up: the warm-up's chunks, its end (step size, mass, the tilt's reference, alpha's prediction) (`_run_warmup`);
+- sampling chunks: the compiled chunks of the run (`_run_chunks`);
+- estimators: the result, its counters and health report (`_collect`);
+- outside sample: what the benchmark itself compiles (evaluation counts, control variates).
+
+Per phase it prints the XLA compilations (programs handed to the backend), the seconds spent tracing, lowering
+and compiling them (`jax.monitoring`'s compile events), and the programs compiled most often. ``--repeat``
+runs the job a second time in the same process and prints the same for that run: every compilation there is a
+program that was traced again instead of reused. The last line prints the totals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import io
+import logging
+import re
+import time
+from typing import Any, Callable, Iterator
+
+import jax
+
+PHASES = {"_prepare": "setup", "_run_warmup": "warm-up", "_run_chunks": "sampling chunks", "_collect": "estimators"}
+OUTSIDE = "outside sample"
+COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+                  "/jax/core/compile/backend_compile_duration")
+_XLA_MESSAGE = re.compile(r"Finished XLA compilation of (\S+)")
+
+
+class Profile:
+    """Compile seconds and XLA compilations (by program name) per phase, filled by listeners."""
+
+    def __init__(self) -> None:
+        self.phase = [OUTSIDE]
+        self.seconds: collections.Counter = collections.Counter()
+        self.compiles: collections.Counter = collections.Counter()
+        self.programs: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+
+    def on_duration(self, event: str, duration: float, **kwargs: Any) -> None:
+        if event in COMPILE_EVENTS:
+            self.seconds[self.phase[-1]] += duration
+
+    def on_log(self, message: str) -> None:
+        match = _XLA_MESSAGE.search(message)
+        if match:
+            self.compiles[self.phase[-1]] += 1
+            self.programs[self.phase[-1]][match.group(1)] += 1
+
+    @contextlib.contextmanager
+    def within(self, phase: str) -> Iterator[None]:
+        self.phase.append(phase)
+        try:
+            yield
+        finally:
+            self.phase.pop()
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.compiles.clear()
+        self.programs.clear()
+
+
+class _Handler(logging.Handler):
+    def __init__(self, profile: Profile) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.profile = profile
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.profile.on_log(record.getMessage())
+
+
+def instrument(profile: Profile) -> None:
+    """Wrap the runner's phase functions so that compilations inside them are attributed to their phase."""
+    from srmc.engine import runner
+
+    def wrapped(name: str, fn: Callable) -> Callable:
+        def phase_fn(*args: Any, **kwargs: Any) -> Any:
+            with profile.within(PHASES[name]):
+                return fn(*args, **kwargs)
+        return phase_fn
+
+    for name in PHASES:
+        setattr(runner, name, wrapped(name, getattr(runner, name)))
+
+
+def report(profile: Profile, title: str, wall: float) -> tuple[int, float]:
+    """Print one run's table; return its total compilations and compile seconds."""
+    print(f"\n{title} (wall {wall:.1f} s)")
+    print(f"{'phase':<18}{'XLA compiles':>14}{'compile s':>11}  most compiled programs")
+    for phase in (*PHASES.values(), OUTSIDE):
+        top = ", ".join(f"{name} x{count}" for name, count in profile.programs[phase].most_common(5))
+        print(f"{phase:<18}{profile.compiles[phase]:>14}{profile.seconds[phase]:>11.2f}  {top}")
+    total_compiles, total_seconds = sum(profile.compiles.values()), sum(profile.seconds.values())
+    print(f"{'total':<18}{total_compiles:>14}{total_seconds:>11.2f}")
+    return total_compiles, total_seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", default="correlated_gaussian")
+    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--replicates", type=int, default=100)
+    parser.add_argument("--tilts", default="score,linear,bounded")
+    parser.add_argument("--alphas", default="0,1,10")
+    parser.add_argument("--repeat", action="store_true", help="run the job twice; the second run should compile "
+                        "nothing")
+    args = parser.parse_args()
+    jax.config.update("jax_log_compiles", True)  # here only: never at import time
+    profile = Profile()
+    jax.monitoring.register_event_duration_secs_listener(profile.on_duration)
+    logger = logging.getLogger("jax")
+    logger.addHandler(_Handler(profile))
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False  # the compile log goes to the profile, not to the terminal
+    instrument(profile)
+
+    from srmc.tools import cli
+
+    command = ["bench", args.target, "--kernel", "mala", "--alpha", args.alphas, "--tilt", args.tilts, "--steps",
+               str(args.steps), "--replicates", str(args.replicates), "--quiet"]
+
+    def job() -> float:
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):  # the job's own table is not what this measures
+            cli.main(command)
+        return time.perf_counter() - start
+
+    print(f"main job: srmc {' '.join(command)}; {jax.devices()[0].platform}, jax {jax.__version__}")
+    wall = job()
+    first = report(profile, "first run", wall)
+    totals = f"first run: {first[0]} XLA compiles, {first[1]:.1f} s compiling of {wall:.1f} s"
+    if args.repeat:
+        profile.reset()
+        wall = job()
+        second = report(profile, "second identical run in the same process", wall)
+        totals += f"; second identical run: {second[0]} XLA compiles, {second[1]:.2f} s of {wall:.1f} s"
+    print(totals)
+
+
+if __name__ == "__main__":
+    main()

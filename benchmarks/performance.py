@@ -1,0 +1,200 @@
+"""srmc against hand-written loops of the same kernels: compile time and time per chain-step, ratios in one run.
+
+    python benchmarks/performance.py [--chains 1,1024] [--steps 1000] [--warmup 500] [--hmc-steps 200]
+                                     [--lr-steps 200] [--graph-steps 2000] [--repeats 2] [--quick]
+
+Continuous (the main job's kernels): MALA and HMC (10 leapfrog steps) on the 20-d correlated Gaussian (rho 0.9)
+and on the breast-cancer logistic regression. Per (target, kernel, chains) four programs run the same chains,
+warm-up steps and steps from the same starts:
+
+- ``blackjax``: a hand-written loop, one ``jax.jit`` of BlackJAX's warm-up then a ``lax.scan`` of the
+  ``jax.vmap``-ed kernel. HMC warms up with ``blackjax.window_adaptation`` (step size and diagonal mass,
+  vmapped over chains); BlackJAX's MALA takes no mass matrix, so window_adaptation does not support it: its
+  warm-up is the same number of MALA steps at the given step size (no adaptation: BlackJAX does less work there);
+- ``srmc base``: ``srmc.sample(key, srmc.base(kernel), ...)`` with ``warmup=W`` (step size and mass adapted);
+- ``srmc default``: ``srmc.sample`` of ``srmc.wrap(kernel, alpha=1)``, the default (bounded tilt) SRMC;
+- compile: the seconds JAX spends tracing, lowering and compiling during the first call (`jax.monitoring`'s
+  compile events, `srmc.engine.timing`); time per chain-step: the best wall time of `--repeats` further calls
+  (nothing compiles again) divided by chains x (warm-up + steps), srmc's per-call setup and health report
+  included.
+
+Graph samplers: SRRW (`srmc.srrw`, MHRW base) and HDT (`srmc.hdt`, NBRW base) on the karate club, through
+``srmc.sample`` against a plain loop of the same algorithm's ``init``/``step`` in a jitted ``lax.scan`` (no
+running means: the plain loop only steps).
+
+Ratios are srmc / the hand-written loop (compile goal <= 1.5, default / base per step goal <= 1.1). The machine
+may be shared: times are the best of `--repeats`, and what compile time is depends on the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any, Callable
+
+import blackjax
+import jax
+
+import srmc
+from srmc import samplers, targets
+from srmc.engine.timing import compile_seconds
+
+HMC_LEAPFROG = 10
+KERNELS = {"mala": (samplers.mala, blackjax.mala), "hmc": (samplers.hmc, blackjax.hmc)}
+
+
+def timed(call: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """(compile seconds of the first call, best wall seconds of `repeats` later calls)."""
+    before = compile_seconds()
+    jax.block_until_ready(call())
+    compiled = compile_seconds() - before
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(call())
+        best = min(best, time.perf_counter() - start)
+    return compiled, best
+
+
+def blackjax_program(name: str, logdensity: Callable, dim: int, step_size: float, warmup: int, steps: int
+                     ) -> Callable:
+    """The hand-written BlackJAX loop: warm-up (window_adaptation for HMC, fixed-step MALA steps) then `steps`
+    steps of the vmapped kernel; returns the final positions' mean and the mean acceptance."""
+    module = KERNELS[name][1]
+
+    def run(key: jax.Array, positions: jax.Array) -> tuple[jax.Array, jax.Array]:
+        num_chains = positions.shape[0]
+        warm_key, run_key = jax.random.split(key)
+        if name == "hmc":
+            adaptation = blackjax.window_adaptation(module, logdensity, num_integration_steps=HMC_LEAPFROG,
+                                                    initial_step_size=step_size, target_acceptance_rate=0.8)
+            (states, params), _ = jax.vmap(lambda k, x: adaptation.run(k, x, warmup))(
+                jax.random.split(warm_key, num_chains), positions)
+            kernel = module.build_kernel()
+
+            def step(k, s, p):
+                return kernel(k, s, logdensity, **p)  # p: step size, mass, num_integration_steps
+        else:
+            states, params = jax.vmap(lambda x: module.init(x, logdensity))(positions), None
+            kernel = module.build_kernel()
+
+            def step(k, s, p):
+                return kernel(k, s, logdensity, step_size=step_size)
+
+        def one_step(states: Any, key: jax.Array) -> tuple[Any, jax.Array]:
+            states, info = jax.vmap(step, in_axes=(0, 0, 0 if params is not None else None))(
+                jax.random.split(key, num_chains), states, params)
+            return states, info.acceptance_rate.mean()
+
+        if name == "mala":  # the warm-up's steps at the given step size (window_adaptation does not take MALA)
+            states, _ = jax.lax.scan(one_step, states, jax.random.split(warm_key, warmup))
+        states, acceptance = jax.lax.scan(one_step, states, jax.random.split(run_key, steps))
+        return states.position.mean(axis=0), acceptance.mean()
+
+    return jax.jit(run)
+
+
+def continuous_rows(target: targets.Target, name: str, chains: int, warmup: int, steps: int, repeats: int,
+                    step_size: float) -> dict[str, tuple[float, float]]:
+    """{program: (compile s, us per chain-step)} for the three programs of one (target, kernel, chains)."""
+    ours = KERNELS[name][0]
+    params = {"step_size": step_size}
+    if name == "hmc":
+        params["num_integration_steps"] = HMC_LEAPFROG
+    positions = (target.sample or target.initial_position)(jax.random.key(1), chains)
+    key = jax.random.key(0)
+    work = chains * (warmup + steps)
+    rows = {}
+    program = blackjax_program(name, target.logdensity, target.dim, step_size, warmup, steps)
+    compiled, best = timed(lambda: program(key, positions), repeats)
+    rows["blackjax"] = (compiled, 1e6 * best / work)
+    for label, algorithm in (("srmc base", srmc.base(ours, **params)),
+                             ("srmc default", srmc.wrap(ours, alpha=1.0, **params))):
+        compiled, best = timed(lambda: srmc.sample(key, algorithm, target, steps, chains, initial_position=positions,
+                                                   warmup=warmup, options=srmc.RunOptions(progress=False)).estimates,
+                               repeats)
+        rows[label] = (compiled, 1e6 * best / work)
+    return rows
+
+
+def graph_rows(chains: int, steps: int, repeats: int) -> dict[str, dict[str, tuple[float, float]]]:
+    """{algorithm: {program: (compile s, us per chain-step)}}: srmc.sample against a plain jitted scan."""
+    target = targets.get("karate_club")
+    out = {}
+    for label, algorithm in (("srrw[mhrw]", srmc.srrw(samplers.mhrw, alpha=5.0)),
+                             ("hdt[nbrw]", srmc.hdt(samplers.nbrw, alpha=5.0))):
+        positions = target.initial_position(jax.random.key(1), chains)
+        key = jax.random.key(0)
+
+        def plain(key: jax.Array, positions: jax.Array, algorithm=algorithm) -> jax.Array:
+            states = jax.vmap(algorithm.init, in_axes=(0, None))(positions, target)
+
+            def one_step(states: Any, key: jax.Array) -> tuple[Any, jax.Array]:
+                states, info = jax.vmap(algorithm.step, in_axes=(0, 0, None))(jax.random.split(key, chains),
+                                                                               states, target)
+                return states, info.acceptance_rate.mean()
+
+            return jax.lax.scan(one_step, states, jax.random.split(key, steps))[1].mean()
+
+        program = jax.jit(plain)
+        rows = {}
+        compiled, best = timed(lambda: program(key, positions), repeats)
+        rows["plain loop"] = (compiled, 1e6 * best / (chains * steps))
+        compiled, best = timed(lambda: srmc.sample(key, algorithm, target, steps, chains, initial_position=positions,
+                                                   options=srmc.RunOptions(progress=False)).estimates, repeats)
+        rows["srmc.sample"] = (compiled, 1e6 * best / (chains * steps))
+        out[label] = rows
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chains", default="1,1024")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--hmc-steps", type=int, default=200, dest="hmc_steps")
+    parser.add_argument("--lr-steps", type=int, default=200, dest="lr_steps", help="steps on the logistic "
+                        "regression (its warm-up: the same number)")
+    parser.add_argument("--graph-steps", type=int, default=2000, dest="graph_steps")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the steps, 1 and 128 chains")
+    args = parser.parse_args()
+    chain_counts = [int(c) for c in args.chains.split(",")]
+    if args.quick:
+        chain_counts = [1, 128]
+        args.steps, args.warmup, args.hmc_steps, args.lr_steps, args.graph_steps = 100, 50, 20, 30, 200
+    print(f"{jax.devices()[0].platform} ({jax.device_count()} device), jax {jax.__version__}, blackjax "
+          f"{blackjax.__version__}; best of {args.repeats}; us = microseconds per chain-step, warm-up included")
+    print(f"{'target':<24}{'kernel':<6}{'chains':>7}{'steps':>11}"
+          f"{'compile s: blackjax':>21}{'base':>7}{'default':>8}{'us: blackjax':>14}{'base':>8}{'default':>8}"
+          f"{'compile x':>10}{'step x':>8}{'dflt/base':>10}")
+    summary = []
+    cases = [(targets.get("correlated_gaussian", dim=20, rho=0.9), 0.05, args.warmup, args.steps, args.hmc_steps),
+             (targets.get("logistic_breast_cancer"), 0.005, args.lr_steps, args.lr_steps, max(args.lr_steps // 5, 10))]
+    for target, step_size, warmup, steps, hmc_steps in cases:
+        for name in KERNELS:
+            n, w = (steps, warmup) if name == "mala" else (hmc_steps, max(hmc_steps, 50))
+            for chains in chain_counts:
+                rows = continuous_rows(target, name, chains, w, n, args.repeats, step_size)
+                bj, base, default = rows["blackjax"], rows["srmc base"], rows["srmc default"]
+                compile_ratio = max(base[0], default[0]) / bj[0]
+                step_ratio, overhead = base[1] / bj[1], default[1] / base[1]
+                summary.append((target.name.split("(")[0], name, chains, compile_ratio, step_ratio, overhead))
+                print(f"{target.name.split('(')[0]:<24}{name:<6}{chains:>7}{f'{w}+{n}':>11}{bj[0]:>21.2f}"
+                      f"{base[0]:>7.2f}{default[0]:>8.2f}{bj[1]:>14.3f}{base[1]:>8.3f}{default[1]:>8.3f}"
+                      f"{compile_ratio:>10.2f}{step_ratio:>8.2f}{overhead:>10.2f}", flush=True)
+    print("compile x: the slower of srmc's two programs / blackjax; step x: srmc base / blackjax per chain-step; "
+          "dflt/base: default SRMC / srmc base per chain-step")
+    print(f"\n{'graph sampler':<14}{'chains':>7}{'steps':>7}{'compile s: plain':>18}{'srmc':>7}"
+          f"{'us: plain':>11}{'srmc':>8}{'compile x':>10}{'step x':>8}")
+    for chains in chain_counts:
+        for label, rows in graph_rows(chains, args.graph_steps, args.repeats).items():
+            plain, ours = rows["plain loop"], rows["srmc.sample"]
+            print(f"{label:<14}{chains:>7}{args.graph_steps:>7}{plain[0]:>18.2f}{ours[0]:>7.2f}{plain[1]:>11.3f}"
+                  f"{ours[1]:>8.3f}{ours[0] / plain[0]:>10.2f}{ours[1] / plain[1]:>8.2f}", flush=True)
+    print("\nsrmc / hand-written (goals: compile <= 1.5x, default <= 1.1x base per step): " + "; ".join(
+        f"{t} {k} {c} ch compile {cr:.2f}x step {sr:.2f}x default/base {o:.2f}x" for t, k, c, cr, sr, o in summary))
+
+
+if __name__ == "__main__":
+    main()
