@@ -78,40 +78,6 @@ else:  # a plain build still works without the theme installed
 html_title = f"srmc {release}"
 html_static_path = []
 
-# ---- API reference: names other work adds, listed only when importable (the build never breaks on a missing one).
-OPTIONAL_API = [
-    "srmc.walk_jump", "srmc.walk_jump_algorithm", "srmc.WalkJumpResult", "srmc.enable_compilation_cache",
-    "srmc.interop.numpyro", "srmc.interop.numpyro.SRMC",
-]
-
-
-def _importable(name: str) -> bool:
-    import importlib
-
-    module, _, attribute = name.rpartition(".")
-    try:
-        return hasattr(importlib.import_module(module), attribute)
-    except ImportError:
-        try:
-            importlib.import_module(name)
-            return True
-        except ImportError:
-            return False
-
-
-def _write_optional_api() -> None:
-    present = [name for name in OPTIONAL_API if _importable(name)]
-    lines = ["```{eval-rst}", ".. autosummary::", "   :toctree: generated", "   :nosignatures:", ""]
-    lines += [f"   {name}" for name in present]
-    lines.append("```")
-    text = "\n".join(lines) + "\n" if present else "Nothing yet on this build.\n"
-    path = pathlib.Path(__file__).parent / "_api_optional.md"
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-
-
-_write_optional_api()
-exclude_patterns.append("_api_optional.md")
 napoleon_use_ivar = True
 
 

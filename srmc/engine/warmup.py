@@ -449,7 +449,13 @@ def auto_mass(inverse_mass: Array, count: Array) -> Array:
 
 
 def is_diagonal(matrix: Any) -> bool:
-    """Whether a concrete ``(..., d, d)`` matrix has no non-zero off-diagonal entry (host check, once a run)."""
+    """Whether a concrete ``(..., d, d)`` matrix has no non-zero off-diagonal entry (host check, once a run).
+
+    Under several processes a chain-sharded matrix is read from this process's shards: the warm-up's matrix is
+    pooled (the same on every chain) or chosen diagonal for all chains, so every process reaches the same answer.
+    """
+    if isinstance(matrix, jax.Array) and not matrix.is_fully_addressable:
+        matrix = np.concatenate([np.asarray(shard.data) for shard in matrix.addressable_shards])
     matrix = np.asarray(matrix)
     if matrix.ndim < 2 or matrix.shape[-1] != matrix.shape[-2]:
         return False
