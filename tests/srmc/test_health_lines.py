@@ -53,7 +53,7 @@ def test_mcse_disagree_is_quiet_where_batches_are_merely_short():
     target = targets.get("correlated_gaussian")
     start = target.sample(jax.random.key(100), 16)
     result = srmc.sample(jax.random.key(0), srmc.base(samplers.mala), target, 2000, 16, initial_position=start,
-                         warmup=srmc.Warmup(mass="diagonal"))
+                         warmup=srmc.Warmup(1000, mass="diagonal"))
     _, _, z = mcse_disagreement(result)
     assert np.max(z) > health.MCSE_Z  # what used to fire
     assert health.short_batch_factor(result).max() > 2
