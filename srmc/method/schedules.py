@@ -10,6 +10,7 @@ numbers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -148,12 +149,23 @@ def check_schedule(schedule: Callable, name: str, num_steps: int, *, positive: b
     dense = np.arange(start, min(num_steps, 1000) + 1)
     sparse = np.geomspace(max(start, 1), max(num_steps, 1), 200).astype(np.int64)
     counts = np.unique(np.concatenate([dense, sparse, [num_steps]]))
-    values = _evaluate(jax.vmap(schedule), name, jnp.asarray(counts, jnp.int32))
+    values = _evaluate(_on_grid(split(schedule)), name, counts.astype(np.int32))
     bad = ~np.isfinite(values) | ((values <= 0) if positive else (values < 0))
     if np.any(bad):
         count = int(counts[np.argmax(bad)])
         bound = "positive" if positive else "non-negative"
         raise ValueError(f"{name} schedule must be finite and {bound}; at step {count} it is {values[np.argmax(bad)]}.")
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _vmapped(shape: Callable, numbers: dict, counts: Array) -> Array:
+    return jax.vmap(lambda count: shape(count, **numbers))(counts)
+
+
+def _on_grid(schedule: Schedule) -> Callable[[Array], Array]:
+    """``counts -> schedule(counts)`` as one compiled program per schedule shape and grid (the numbers are
+    data): checking another alpha of the same form compiles nothing."""
+    return lambda counts: _vmapped(schedule.shape, schedule.numbers, counts)
 
 
 def _evaluate(schedule: Callable, name: str, counts: Array) -> np.ndarray:

@@ -3,7 +3,6 @@ warnings, the warm-up's prediction in the summary, and its schedules checked ove
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import jax.numpy as jnp
@@ -49,10 +48,10 @@ def _hashable(numbers: dict) -> tuple | None:
     return tuple(sorted((name, float(np.asarray(value).reshape(()))) for name, value in numbers.items()))
 
 
-@functools.lru_cache(maxsize=256)
 def _check_schedules(alpha_shape: Any, gamma_shape: Any, alpha_numbers: tuple, gamma_numbers: tuple,
                      total_steps: int) -> None:
-    """Check once per (schedules, length): it evaluates them on a grid of steps."""
+    """Evaluate the schedules on a grid of steps (one compiled program per schedule shape and grid: another
+    alpha's check compiles nothing)."""
     alpha = schedules.Schedule(alpha_shape, dict(alpha_numbers))
     schedules.check_schedule(alpha, "alpha", total_steps + 1, start=1)
     if gamma_shape is None:
