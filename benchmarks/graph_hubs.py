@@ -21,8 +21,7 @@ from __future__ import annotations
 import argparse
 
 import jax
-from _timing import algorithm_scan, best_times
-from graph_numpy import NumpyGraph, numpy_seconds_per_step
+from graph_numpy import NumpyGraph, numpy_seconds_per_step, print_speedups, srmc_seconds_per_chain_step
 
 from srmc import samplers, targets
 from srmc.method import hdt, srrw
@@ -45,12 +44,8 @@ def per_chain_step(target: targets.Target, alpha: float, numpy_steps: int, chain
     graph = NumpyGraph(target)
     numpy_times = {name: numpy_seconds_per_step(graph, name, alpha, numpy_steps) for name in ("mhrw", "srrw", "hdt")}
     numpy_times = {name: numpy_times[name.split()[0]] for name in WALKS}
-    srmc_times = {}
-    for chains, steps in chain_steps.items():
-        positions = target.initial_position(jax.random.key(1), chains)
-        runs = {name: algorithm_scan(algorithm, target, steps) for name, algorithm in walks(alpha).items()}
-        seconds = best_times(runs, jax.random.key(0), positions, repeats)
-        srmc_times[chains] = {name: value / (chains * steps) for name, value in seconds.items()}
+    srmc_times = {chains: srmc_seconds_per_chain_step(target, alpha, chains, steps, repeats, walks(alpha))
+                  for chains, steps in chain_steps.items()}
     return numpy_times, srmc_times
 
 
@@ -69,13 +64,8 @@ def main() -> None:
     karate = targets.get("karate_club")
     numpy_times, srmc_times = per_chain_step(karate, args.alpha, args.numpy_steps,
                                              {1: args.steps_1, 1024: args.steps_1024}, args.repeats)
-    print(f"\nkarate_club\n{'walk':<10}{'numpy':>10}{'1 chain':>10}{'speed-up':>10}{'1024':>10}{'speed-up':>10}")
-    speedups = {1: {}, 1024: {}}
-    for name, numpy_time in numpy_times.items():
-        for chains in (1, 1024):
-            speedups[chains][name] = numpy_time / srmc_times[chains][name]
-        print(f"{name:<10}{1e6 * numpy_time:>10.2f}{1e6 * srmc_times[1][name]:>10.3f}{speedups[1][name]:>9.1f}x"
-              f"{1e6 * srmc_times[1024][name]:>10.4f}{speedups[1024][name]:>9.0f}x", flush=True)
+    print("\nkarate_club")
+    speedups = print_speedups(numpy_times, srmc_times)
     hubs = [int(h) for h in args.hubs.split(",")]
     print(f"\nego networks, 1024 chains x {args.hub_steps} steps (hub degree = max degree)")
     print(f"{'hub':>6}{'|V|':>7}" + "".join(f"{name:>11}" for name in WALKS)

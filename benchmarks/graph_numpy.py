@@ -112,12 +112,26 @@ def algorithms(alpha: float) -> dict:
 
 
 def srmc_seconds_per_chain_step(target: targets.Target, alpha: float, num_chains: int, num_steps: int,
-                                repeats: int) -> dict[str, float]:
-    """Best seconds per chain-step of each walk in srmc with `num_chains` chains."""
+                                repeats: int, walks: dict | None = None) -> dict[str, float]:
+    """Best seconds per chain-step of each walk (default `algorithms(alpha)`) in srmc with `num_chains` chains."""
     positions = target.initial_position(jax.random.key(1), num_chains)
-    runs = {name: algorithm_scan(algorithm, target, num_steps) for name, algorithm in algorithms(alpha).items()}
+    walks = algorithms(alpha) if walks is None else walks
+    runs = {name: algorithm_scan(algorithm, target, num_steps) for name, algorithm in walks.items()}
     seconds = best_times(runs, jax.random.key(0), positions, repeats)
     return {name: s / (num_chains * num_steps) for name, s in seconds.items()}
+
+
+def print_speedups(numpy_times: dict[str, float], srmc_times: dict[int, dict[str, float]]) -> dict:
+    """Print microseconds per step of the NumPy loop and per chain-step of srmc at 1 and 1024 chains with the
+    speed-ups; return ``{chains: {walk: speed-up}}``."""
+    print(f"{'walk':<10}{'numpy us/step':>15}{'srmc 1 chain':>14}{'speed-up':>10}{'srmc 1024':>12}{'speed-up':>10}")
+    speedups = {1: {}, 1024: {}}
+    for name, numpy_time in numpy_times.items():
+        for chains in (1, 1024):
+            speedups[chains][name] = numpy_time / srmc_times[chains][name]
+        print(f"{name:<10}{1e6 * numpy_time:>15.2f}{1e6 * srmc_times[1][name]:>14.3f}{speedups[1][name]:>9.1f}x"
+              f"{1e6 * srmc_times[1024][name]:>12.4f}{speedups[1024][name]:>9.0f}x", flush=True)
+    return speedups
 
 
 def hub_table(hubs: list[int], alpha: float, repeats: int) -> None:
@@ -147,13 +161,7 @@ def main() -> None:
     numpy_times = {name: numpy_seconds_per_step(graph, name, args.alpha, args.numpy_steps) for name in algorithms(0)}
     srmc_times = {1: srmc_seconds_per_chain_step(target, args.alpha, 1, args.steps_1, args.repeats),
                   1024: srmc_seconds_per_chain_step(target, args.alpha, 1024, args.steps_1024, args.repeats)}
-    print(f"{'walk':<6}{'numpy us/step':>15}{'srmc 1 chain':>14}{'speed-up':>10}{'srmc 1024':>12}{'speed-up':>10}")
-    speedups = {1: {}, 1024: {}}
-    for name, numpy_time in numpy_times.items():
-        for chains in (1, 1024):
-            speedups[chains][name] = numpy_time / srmc_times[chains][name]
-        print(f"{name:<6}{1e6 * numpy_time:>15.2f}{1e6 * srmc_times[1][name]:>14.3f}{speedups[1][name]:>9.1f}x"
-              f"{1e6 * srmc_times[1024][name]:>12.4f}{speedups[1024][name]:>9.0f}x")
+    speedups = print_speedups(numpy_times, srmc_times)
     if args.hubs:
         hub_table([int(h) for h in args.hubs.split(",")], args.alpha, args.repeats)
     print("speed-up per chain-step over the numpy loop: "
