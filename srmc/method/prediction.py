@@ -127,7 +127,7 @@ def _relative_variance_curve(bx: Array, batch_length: int, alphas: Array,
 
 @functools.partial(jax.jit, static_argnames=("batch_length",))
 def predicted_relative_variance(batch_x: Array, batch_s: Array, batch_length: int, draws: Array, location: Array,
-                                scale: Array, alphas: Array) -> Array:
+                                scale: Array, alphas: Array, factor: Array | None = None) -> Array:
     """Mean over coordinates of Var_SRMC(xbar_i) / Var_base(xbar_i) at each of `alphas` (module doc), for the
     bounded tilt (a score history).
 
@@ -137,10 +137,16 @@ def predicted_relative_variance(batch_x: Array, batch_s: Array, batch_length: in
       draws: ``(n, d)`` draws of the base chains (for K and g).
       location, scale: the bounded tilt's m and c.
       alphas: ``(k,)`` alphas to predict.
+      factor: the whitening L of a tilt per coordinate of z = L^-1 (x - m), history S = L^T s (then `scale` is
+        ignored: c = 1 in z); None: per coordinate of x.
     """
-    t = jnp.tanh((draws - location) / scale)
+    if factor is None:
+        t = jnp.tanh((draws - location) / scale)
+        features = scale * t
+    else:  # rows: z^T = (x - m)^T L^-T, S^T = s^T L
+        t = features = jnp.tanh(jax.scipy.linalg.solve_triangular(factor, (draws - location).T, lower=True).T)
+        batch_s = batch_s @ factor
     slope = jnp.mean(1.0 - t**2, axis=0)
-    features = scale * t
     covariance = (draws - draws.mean(0)).T @ (features - features.mean(0)) / draws.shape[0]
     coefficient = covariance / slope  # K = C G^{-1}
     bx, bs = batch_x - batch_x.mean(0), batch_s - batch_s.mean(0)
@@ -291,12 +297,15 @@ class Prediction(NamedTuple):
     collects_products: it also needs the batches' sums of x s^T (d^2 numbers per chain and batch);
     curve: ``(batch_x, batch_s, batch_xs, batch_length, draws, location, scale, factor) -> (curve, floor)``,
     the predicted relative variance over `ALPHA_GRID` and the per-coordinate floor no alpha goes below, from
-    batch means of x, s (and x s^T, else None), thinned draws, the tilt's m, c and L (`factor`).
+    batch means of x, s (and x s^T, else None), thinned draws, the tilt's m, c and L (`factor`);
+    whitened_curve: ``(batch_x, batch_s, batch_length, draws, location, factor) -> curve``, the same for the tilt
+    whitened by L (`srmc.method.tilt.Tilt.follows_dense_mass`); None: the tilt is never whitened so.
     """
 
     max_dim: int
     collects_products: bool
     curve: Callable
+    whitened_curve: Callable | None = None
 
 
 def _score_history_curve(batch_x: Array, batch_s: Array, batch_xs: Array | None, batch_length: int, draws: Array,
@@ -313,5 +322,12 @@ def _second_order_curve(batch_x: Array, batch_s: Array, batch_xs: Array, batch_l
     return curve, variance_floor(batch_x, history.reshape(history.shape[0], -1))
 
 
-SCORE_HISTORY = Prediction(MAX_PREDICTION_DIM, False, _score_history_curve)  # the bounded tilt's
+def _whitened_score_history_curve(batch_x: Array, batch_s: Array, batch_length: int, draws: Array, location: Array,
+                                  factor: Array) -> Array:
+    return predicted_relative_variance(batch_x, batch_s, batch_length, draws, location, jnp.ones_like(location),
+                                       ALPHA_GRID, factor)
+
+
+SCORE_HISTORY = Prediction(MAX_PREDICTION_DIM, False, _score_history_curve,
+                           _whitened_score_history_curve)  # the bounded tilt's
 SECOND_ORDER_HISTORY = Prediction(MAX_SECOND_ORDER_PREDICTION_DIM, True, _second_order_curve)

@@ -99,8 +99,14 @@ def _theta_growth(config: Any, result: Any) -> HealthWarning | None:
 
 
 def _predicted_curve(result: Any) -> np.ndarray | None:
+    """The prediction the warm-up chose alpha by: for the tilt whitened by the kernel's dense mass where the run's
+    reference is so whitened (`srmc_warmup.finish`), else per coordinate of x; None without one."""
     stats = result.warmup_stats
-    curve = None if stats is None else stats.extra.get("predicted_variance")
+    if stats is None:
+        return None
+    reference = getattr(result.params, "reference", None)
+    whitened = getattr(reference, "whitening", None) is not None and "predicted_variance_whitened" in stats.extra
+    curve = stats.extra.get("predicted_variance_whitened" if whitened else "predicted_variance")
     return None if curve is None else np.asarray(curve)
 
 
@@ -174,7 +180,7 @@ def _guard(config: Any, result: Any) -> HealthWarning | None:
 def prediction_notes(result: Any) -> list[str]:
     """The warm-up's prediction of what alpha buys, as summary lines (none without one)."""
     stats = result.warmup_stats
-    curve = None if stats is None else stats.extra.get("predicted_variance")
+    curve = _predicted_curve(result)
     floor = None if stats is None else stats.extra.get("variance_floor")
     if curve is None or not np.all(np.isfinite(curve)):
         return []

@@ -157,8 +157,13 @@ def _predicted_variance(layout: PredictionLayout, buffers: PredictionBuffers, st
     factor = whitening_factor(stats.covariance, scale)
     curve, floor = layout.prediction.curve(batch_x, batch_s, batch_xs, batch, draws[:, :dim], location, scale, factor)
     usable = prediction.in_equilibrium(batch_s, draws[:, :dim], draws[:, dim:], buffers.draws.shape[0])
-    return {"predicted_variance": jnp.where(usable, curve, jnp.nan),
-            "variance_floor": jnp.where(usable, floor, jnp.nan)}
+    predicted = {"predicted_variance": jnp.where(usable, curve, jnp.nan),
+                 "variance_floor": jnp.where(usable, floor, jnp.nan)}
+    if layout.prediction.whitened_curve is not None and dim <= MAX_WHITENED_DIM:  # for a kernel with a dense mass
+        factor = whitening_factor(jnp.cov(draws[:, :dim], rowvar=False).reshape(dim, dim), scale)
+        curve = layout.prediction.whitened_curve(batch_x, batch_s, batch, draws[:, :dim], location, factor)
+        predicted["predicted_variance_whitened"] = jnp.where(usable, curve, jnp.nan)
+    return predicted
 
 
 def prediction_collector(layout: PredictionLayout) -> Collector:
@@ -199,15 +204,30 @@ def finish(config: Any, params: Any, stats: WarmupStats, target: Target) -> Any:
     a discrete target), the guard's yardstick (the warm-up's acceptance) and alpha's share from the prediction."""
     dtype = jnp.result_type(jnp.asarray(stats.mean), float)
     acceptance = jnp.asarray(stats.acceptance, dtype)
-    factor = jnp.ones((), dtype)
-    curve = stats.extra.get("predicted_variance")
-    if config.alpha_search and curve is not None:
-        factor = jnp.asarray(prediction.alpha_factor(prediction.ALPHA_GRID, curve, nominal_alpha(params.alpha)),
-                             dtype)
     reference = params.reference
     if isinstance(target.space, Continuous) and (config.measured_reference or not config.tilt.needs_reference):
         reference = measured_reference(config.tilt, stats, dtype)
+    dense_mass = kernel_dense_mass(config, params.kernel, target)
+    if dense_mass is not None:
+        reference = with_whitening(reference, whitening_factor(dense_mass, reference.scale))
+    factor = jnp.ones((), dtype)
+    curve = stats.extra.get("predicted_variance_whitened" if dense_mass is not None else "predicted_variance")
+    if config.alpha_search and curve is not None:
+        factor = jnp.asarray(prediction.alpha_factor(prediction.ALPHA_GRID, curve, nominal_alpha(params.alpha)),
+                             dtype)
     return params._replace(reference=reference, acceptance=acceptance, alpha_factor=factor)
+
+
+def kernel_dense_mass(config: Any, kernel_params: dict, target: Target) -> Array | None:
+    """The base kernel's dense inverse mass matrix (one chain's), where the tilt follows it
+    (`Tilt.follows_dense_mass`), its reference is measured on a continuous target of at most `MAX_WHITENED_DIM`
+    coordinates and the kernel was handed a matrix (not a vector); else None."""
+    tuning = config.base.spec.tuning
+    if not (config.tilt.follows_dense_mass and config.measured_reference and isinstance(target.space, Continuous)
+            and tuning is not None and tuning.inverse_mass_matrix is not None and target.dim <= MAX_WHITENED_DIM):
+        return None
+    mass = kernel_params.get(tuning.inverse_mass_matrix)
+    return mass if mass is not None and jnp.ndim(mass) == 2 else None
 
 
 def measured_reference(tilt: Tilt, stats: WarmupStats, dtype: Any) -> TiltReference:

@@ -9,10 +9,16 @@ with E_pi[g] = 0, so theta = 0 is the history's fixed point:
     SCORE         phi = -s(x), g = s(x)                         (the SRMC paper's; gradient s - alpha H theta)
     LINEAR        phi = x (discrete: the space's features), g = s
     BOUNDED       phi = c tanh((x - m) / c) (discrete: the space's features), g = s        (the default)
+                  with a dense metric L: phi = tanh z, z = L^-1 (x - m), g = S = L^T s
     SECOND_ORDER  phi = (tanh z, tanh(z)^2 / 2), z = L^-1 (x - m), g = (S, 1 + z S), S = L^T s (continuous only)
 
 m, c and L form the `TiltReference` (pi's location, scale and the Cholesky factor of its covariance, measured by
-the warm-up). Stability, by Stein's identity E_pi[g phi^T] = -E_pi[J] (J the Jacobian of phi along g's fields):
+the warm-up). The bounded tilt takes L from the base kernel's dense inverse mass matrix where the warm-up chose one
+(`Tilt.follows_dense_mass`): the kernel then moves in z = L^-1 (x - m), and a tilt per coordinate of x would
+repel along directions the kernel does not see (on a 20-d Gaussian with correlation 0.9, MALA with a dense mass at
+alpha 10: 3.4x on E[x] and a finite-n bias of 11 standard errors on E[x^2] per coordinate of x; per coordinate of
+z, 8.9x and no detectable bias, as on an uncorrelated Gaussian, to which the pair (kernel, tilt) is then
+equivalent). Stability, by Stein's identity E_pi[g phi^T] = -E_pi[J] (J the Jacobian of phi along g's fields):
 the history's mean field is d theta / dt = -(I + alpha M) theta with M positive semi-definite for LINEAR (I),
 BOUNDED (diag E[sech^2]), SECOND_ORDER (2 x 2 blocks with positive trace and determinant), so theta = 0 is stable
 for every alpha; for SCORE, M = Cov_pi(s), the Fisher information, whose size is the target's stiffness.
@@ -84,6 +90,8 @@ class Tilt(NamedTuple):
         runs as given.
       gradient_name: the kind of gradient its proposals use: ``"exact"``, or the score tilt's ``"shifted"`` and
         ``"finite_difference"`` approximations (continuous targets only).
+      follows_dense_mass: where the warm-up hands the base kernel a dense inverse mass matrix Sigma (and measures
+        the reference), the reference is whitened by L = chol(Sigma): the tilt repels in the kernel's coordinates.
     """
 
     name: str
@@ -99,6 +107,7 @@ class Tilt(NamedTuple):
     defaults: TiltDefaults
     prediction: prediction.Prediction | None = None
     gradient_name: str = "exact"
+    follows_dense_mass: bool = False
 
     def term(self, target: Target, x: Array, score: Array | None, reference: TiltReference | None) -> Array:
         """What theta multiplies in log pi_theta - log pi (over alpha): phi(x), or -s(x) for the score tilt."""
@@ -201,23 +210,37 @@ def _linear_gradient(target: Target, x: Array, score: Array, theta: Array, alpha
 
 
 def bounded_slope(x: Array, reference: TiltReference) -> Array:
-    """d phi_i / d x_i of the bounded tilt: sech^2((x - m) / c) = 1 - tanh^2, in (0, 1]."""
-    return 1.0 - jnp.tanh((x - reference.location) / reference.scale) ** 2
+    """d phi_i / d x_i of the bounded tilt: sech^2((x - m) / c) = 1 - tanh^2, in (0, 1]; with a whitening L,
+    d phi_i / d z_i = sech^2(z_i)."""
+    return 1.0 - jnp.tanh(whitened(x, reference)) ** 2
 
 
 def _bounded_features(target: Target, x: Array, reference: TiltReference | None) -> Array:
-    if isinstance(target.space, Continuous):
-        return reference.scale * jnp.tanh((x - reference.location) / reference.scale)
-    return target.space.features(x)
+    """c tanh((x - m) / c); tanh(L^-1 (x - m)) with a whitening L; the space's features on a discrete space."""
+    if not isinstance(target.space, Continuous):
+        return target.space.features(x)
+    squashed = jnp.tanh(whitened(x, reference))
+    return squashed if reference.whitening is not None else reference.scale * squashed
 
 
 def _bounded_gradient(target: Target, x: Array, score: Array, theta: Array, alpha: Array,
                       reference: TiltReference | None) -> Array:
+    """s + alpha theta sech^2((x - m) / c); s + alpha L^-T (theta sech^2(z)) with a whitening L."""
+    if reference is not None and reference.whitening is not None:
+        return score + alpha * _gradient_from_whitened(theta * bounded_slope(x, reference), reference)
     return score + alpha * theta * bounded_slope(x, reference)
 
 
+def _bounded_statistic(x: Array, score: Array, reference: TiltReference | None) -> Array:
+    """s; S = L^T s with a whitening L (the score in z, mean zero under pi for any m and L)."""
+    if reference is not None and reference.whitening is not None:
+        return _whitened_score(score, reference)
+    return score
+
+
 def _scale_bound(reference: TiltReference) -> Array:
-    return reference.scale
+    """sup |phi_i|: c_i; 1 with a whitening L."""
+    return jnp.ones_like(reference.scale) if reference.whitening is not None else reference.scale
 
 
 def _second_order_features(target: Target, x: Array, reference: TiltReference | None) -> Array:
@@ -295,8 +318,8 @@ LINEAR = Tilt("linear", _space_features, _linear_gradient, None, _score_statisti
               BOTH_SPACES, PAPER_DEFAULTS)
 
 
-BOUNDED = Tilt("bounded", _bounded_features, _bounded_gradient, None, _score_statistic, _same_shape, _scale_bound,
-               True, False, BOTH_SPACES, SAFE_DEFAULTS, prediction.SCORE_HISTORY)
+BOUNDED = Tilt("bounded", _bounded_features, _bounded_gradient, None, _bounded_statistic, _same_shape, _scale_bound,
+               True, False, BOTH_SPACES, SAFE_DEFAULTS, prediction.SCORE_HISTORY, follows_dense_mass=True)
 SECOND_ORDER = Tilt("second_order", _second_order_features, _second_order_gradient, None, _second_order_statistic,
                     _pair_shape, _second_order_bound, True, True, (CONTINUOUS,), SAFE_DEFAULTS,
                     prediction.SECOND_ORDER_HISTORY)
