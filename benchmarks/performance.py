@@ -1,7 +1,7 @@
 """srmc against hand-written loops of the same kernels: compile time and time per chain-step, ratios in one run.
 
     python benchmarks/performance.py [--chains 1,1024] [--steps 1000] [--warmup 500] [--hmc-steps 200]
-                                     [--lr-steps 200] [--graph-steps 2000] [--repeats 2] [--quick]
+                                     [--lr-steps 200] [--graph-steps 2000] [--walks 20] [--repeats 2] [--quick]
 
 Continuous (the main job's kernels): MALA and HMC (10 leapfrog steps) on the 20-d correlated Gaussian (rho 0.9)
 and on the breast-cancer logistic regression. Per (target, kernel, chains) four programs run the same chains,
@@ -18,9 +18,10 @@ warm-up steps and steps from the same starts:
   (nothing compiles again) divided by chains x (warm-up + steps), srmc's per-call setup and health report
   included.
 
-Graph samplers: SRRW (`srmc.srrw`, MHRW base) and HDT (`srmc.hdt`, NBRW base) on the karate club, through
+Graph samplers: SRRW (`srmc.srrw`, MHRW base) and HDT (`srmc.hdt`, NBRW base) on the karate club, and walk-jump
+(`srmc.walk_jump_algorithm`, MALA inside, one draw per walk stored) on the two-mode mixture, through
 ``srmc.sample`` against a plain loop of the same algorithm's ``init``/``step`` in a jitted ``lax.scan`` (no
-running means: the plain loop only steps).
+running means: the plain loop only steps). A walk-jump "step" is one stage (K inner MALA steps).
 
 Ratios are srmc / the hand-written loop (compile goal <= 1.5, default / base per step goal <= 1.1). The machine
 may be shared: times are the best of `--repeats`, and what compile time is depends on the machine's load.
@@ -117,34 +118,62 @@ def continuous_rows(target: targets.Target, name: str, chains: int, warmup: int,
     return rows
 
 
+def engine_rows(algorithm: srmc.Algorithm, target: targets.Target, chains: int, steps: int, repeats: int,
+                options: srmc.RunOptions) -> dict[str, tuple[float, float]]:
+    """{program: (compile s, us per chain-step)}: ``srmc.sample`` of `algorithm` against a plain jitted
+    ``lax.scan`` of its vmapped ``init``/``step`` from the same starts (no running means: the plain loop only
+    steps)."""
+    positions = target.initial_position(jax.random.key(1), chains)
+    key = jax.random.key(0)
+
+    def plain(key: jax.Array, positions: jax.Array) -> jax.Array:
+        states = jax.vmap(algorithm.init, in_axes=(0, None))(positions, target)
+
+        def one_step(states: Any, key: jax.Array) -> tuple[Any, jax.Array]:
+            states, info = jax.vmap(algorithm.step, in_axes=(0, 0, None))(jax.random.split(key, chains), states,
+                                                                           target)
+            return states, info.acceptance_rate.mean()
+
+        return jax.lax.scan(one_step, states, jax.random.split(key, steps))[1].mean()
+
+    program = jax.jit(plain)
+    rows = {}
+    compiled, best = timed(lambda: program(key, positions), repeats)
+    rows["plain loop"] = (compiled, 1e6 * best / (chains * steps))
+    compiled, best = timed(lambda: srmc.sample(key, algorithm, target, steps, chains, initial_position=positions,
+                                               warmup=0, options=options).estimates, repeats)
+    rows["srmc.sample"] = (compiled, 1e6 * best / (chains * steps))
+    return rows
+
+
 def graph_rows(chains: int, steps: int, repeats: int) -> dict[str, dict[str, tuple[float, float]]]:
-    """{algorithm: {program: (compile s, us per chain-step)}}: srmc.sample against a plain jitted scan."""
+    """{algorithm: {program: (compile s, us per chain-step)}} for SRRW and HDT on the karate club."""
     target = targets.get("karate_club")
-    out = {}
-    for label, algorithm in (("srrw[mhrw]", srmc.srrw(samplers.mhrw, alpha=5.0)),
-                             ("hdt[nbrw]", srmc.hdt(samplers.nbrw, alpha=5.0))):
-        positions = target.initial_position(jax.random.key(1), chains)
-        key = jax.random.key(0)
+    return {label: engine_rows(algorithm, target, chains, steps, repeats, srmc.RunOptions(progress=False))
+            for label, algorithm in (("srrw[mhrw]", srmc.srrw(samplers.mhrw, alpha=5.0)),
+                                     ("hdt[nbrw]", srmc.hdt(samplers.nbrw, alpha=5.0)))}
 
-        def plain(key: jax.Array, positions: jax.Array, algorithm=algorithm) -> jax.Array:
-            states = jax.vmap(algorithm.init, in_axes=(0, None))(positions, target)
 
-            def one_step(states: Any, key: jax.Array) -> tuple[Any, jax.Array]:
-                states, info = jax.vmap(algorithm.step, in_axes=(0, 0, None))(jax.random.split(key, chains),
-                                                                               states, target)
-                return states, info.acceptance_rate.mean()
+def walk_jump_rows(chains: int, walks: int, repeats: int) -> dict[str, dict[str, tuple[float, float]]]:
+    """{algorithm: {program: (compile s, us per chain-stage)}} for walk-jump (MALA inside) on the paper's two-mode
+    mixture (`benchmarks/walk_jump.py`'s claim target): `walks` walks of M stages per chain, one draw per walk
+    stored (thin M), as ``srmc.walk_jump`` runs it."""
+    target = targets.get("two_component_mixture", separation=10.0, weights=(0.7, 0.3))
+    algorithm = srmc.walk_jump_algorithm(target)
+    stages = int(algorithm.params.num_measurements)
+    options = srmc.RunOptions(thin=stages, progress=False)
+    return {f"walk_jump (M={stages})": engine_rows(algorithm, target, chains, walks * stages, repeats, options)}
 
-            return jax.lax.scan(one_step, states, jax.random.split(key, steps))[1].mean()
 
-        program = jax.jit(plain)
-        rows = {}
-        compiled, best = timed(lambda: program(key, positions), repeats)
-        rows["plain loop"] = (compiled, 1e6 * best / (chains * steps))
-        compiled, best = timed(lambda: srmc.sample(key, algorithm, target, steps, chains, initial_position=positions,
-                                                   options=srmc.RunOptions(progress=False)).estimates, repeats)
-        rows["srmc.sample"] = (compiled, 1e6 * best / (chains * steps))
-        out[label] = rows
-    return out
+def print_engine_table(title: str, chain_counts: list[int], steps: int, repeats: int, rows_of: Callable) -> None:
+    """One line per (algorithm, chains): compile and per-step time of the plain loop and of srmc.sample, ratios."""
+    print(f"\n{title:<22}{'chains':>7}{'steps':>7}{'compile s: plain':>18}{'srmc':>7}"
+          f"{'us: plain':>11}{'srmc':>8}{'compile x':>10}{'step x':>8}")
+    for chains in chain_counts:
+        for label, rows in rows_of(chains, steps, repeats).items():
+            plain, ours = rows["plain loop"], rows["srmc.sample"]
+            print(f"{label:<22}{chains:>7}{steps:>7}{plain[0]:>18.2f}{ours[0]:>7.2f}{plain[1]:>11.3f}"
+                  f"{ours[1]:>8.3f}{ours[0] / plain[0]:>10.2f}{ours[1] / plain[1]:>8.2f}", flush=True)
 
 
 def main() -> None:
@@ -156,13 +185,14 @@ def main() -> None:
     parser.add_argument("--lr-steps", type=int, default=200, dest="lr_steps", help="steps on the logistic "
                         "regression (its warm-up: the same number)")
     parser.add_argument("--graph-steps", type=int, default=2000, dest="graph_steps")
+    parser.add_argument("--walks", type=int, default=20, help="walk-jump: walks per chain")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="a tenth of the steps, 1 and 128 chains")
     args = parser.parse_args()
     chain_counts = [int(c) for c in args.chains.split(",")]
     if args.quick:
         chain_counts = [1, 128]
-        args.steps, args.warmup, args.hmc_steps, args.lr_steps, args.graph_steps = 100, 50, 20, 30, 200
+        args.steps, args.warmup, args.hmc_steps, args.lr_steps, args.graph_steps, args.walks = 100, 50, 20, 30, 200, 4
     print(f"{jax.devices()[0].platform} ({jax.device_count()} device), jax {jax.__version__}, blackjax "
           f"{blackjax.__version__}; best of {args.repeats}; us = microseconds per chain-step, warm-up included")
     print(f"{'target':<24}{'kernel':<6}{'chains':>7}{'steps':>11}"
@@ -185,13 +215,8 @@ def main() -> None:
                       f"{compile_ratio:>10.2f}{step_ratio:>8.2f}{overhead:>10.2f}", flush=True)
     print("compile x: the slower of srmc's two programs / blackjax; step x: srmc base / blackjax per chain-step; "
           "dflt/base: default SRMC / srmc base per chain-step")
-    print(f"\n{'graph sampler':<14}{'chains':>7}{'steps':>7}{'compile s: plain':>18}{'srmc':>7}"
-          f"{'us: plain':>11}{'srmc':>8}{'compile x':>10}{'step x':>8}")
-    for chains in chain_counts:
-        for label, rows in graph_rows(chains, args.graph_steps, args.repeats).items():
-            plain, ours = rows["plain loop"], rows["srmc.sample"]
-            print(f"{label:<14}{chains:>7}{args.graph_steps:>7}{plain[0]:>18.2f}{ours[0]:>7.2f}{plain[1]:>11.3f}"
-                  f"{ours[1]:>8.3f}{ours[0] / plain[0]:>10.2f}{ours[1] / plain[1]:>8.2f}", flush=True)
+    print_engine_table("graph sampler", chain_counts, args.graph_steps, args.repeats, graph_rows)
+    print_engine_table("walk-jump (walks)", chain_counts, args.walks, args.repeats, walk_jump_rows)
     print("\nsrmc / hand-written (goals: compile <= 1.5x, default <= 1.1x base per step): " + "; ".join(
         f"{t} {k} {c} ch compile {cr:.2f}x step {sr:.2f}x default/base {o:.2f}x" for t, k, c, cr, sr, o in summary))
 

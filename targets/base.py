@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import importlib.util
 import inspect
@@ -273,8 +274,14 @@ def missing_requirement(name: str) -> Requirement | None:
     return requirement
 
 
+BUILT_TARGETS_KEPT = 16  # `get` hands back the same Target for the same name and parameters (the last ones built)
+_BUILT: collections.OrderedDict = collections.OrderedDict()
+
+
 def get(name: str, **params: Any) -> Target:
-    """Build the registered target `name` with `params`.
+    """Build the registered target `name` with `params`, or hand back the one built before with the same factory and
+    parameters (defaults filled in; hashable values only): compiled programs are keyed on the Target object, so the
+    same object lets a second run reuse them instead of tracing and compiling again. Targets are immutable values.
 
     Raises a KeyError for an unknown name and an ImportError naming the install command when the target needs an
     optional package that is missing.
@@ -285,7 +292,32 @@ def get(name: str, **params: Any) -> Target:
     if missing is not None:
         raise ImportError(f"target {name} needs the package {missing.module!r}, which is not installed: "
                           f"{missing.install}")
-    return _REGISTRY[name](**params)
+    factory = _REGISTRY[name]
+    key = _built_key(factory, params)
+    if key is not None and key in _BUILT:
+        _BUILT.move_to_end(key)
+        return _BUILT[key]
+    target = factory(**params)
+    if key is not None:
+        _BUILT[key] = target
+        while len(_BUILT) > BUILT_TARGETS_KEPT:
+            _BUILT.popitem(last=False)
+    return target
+
+
+def _built_key(factory: Callable[..., Target], params: dict[str, Any]) -> tuple | None:
+    """(factory, its parameters with defaults filled in) where every value is hashable, else None (not kept)."""
+    try:
+        bound = inspect.signature(factory).bind(**params)
+    except TypeError:
+        return None  # the factory itself raises the error that names the parameter
+    bound.apply_defaults()
+    key = (factory, tuple(sorted((k, (type(v), v)) for k, v in bound.arguments.items())))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def parameters(name: str) -> dict[str, Any]:

@@ -88,7 +88,8 @@ def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
     """Every `HealthWarning` that applies to `result`, a run of `algorithm` (see the module doc)."""
     checks = [
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
-        _r_hat(result), _ess(result), _mcse_disagreement(result, algorithm.report.anticorrelated_batches),
+        _r_hat(result, algorithm), _ess(result, algorithm),
+        _mcse_disagreement(result, algorithm.report.anticorrelated_batches, algorithm),
         _warmup_acceptance(result, algorithm), _bias(result), chains_behind(result),
     ]
     return [warning for warning in checks if warning is not None] + list(algorithm.report.health(result))
@@ -148,7 +149,30 @@ def _nonfinite_estimates(result: Any) -> HealthWarning | None:
     return HealthWarning("nonfinite_estimates", message, {"functions": result.nonfinite_estimates})
 
 
-def _r_hat(result: Any) -> HealthWarning | None:
+ADAPTIVE_PATH_KERNELS = ("nuts",)  # kernels whose trajectory length adapts to the posterior (by name's end)
+
+
+def kernel_fix(result: Any, algorithm: Any) -> str:
+    """The base kernel's part of the fix for chains that mix slowly: a dense inverse mass where the run handed the
+    kernel a diagonal one (strong correlations leave a diagonal-mass kernel a target of their condition number),
+    NUTS where the kernel's path length is fixed (MALA, HMC: the posterior suite's failures that NUTS fixes);
+    empty where neither applies."""
+    kernel = getattr(algorithm, "kernel", None)
+    tuning = None if kernel is None else kernel.spec.tuning
+    if tuning is None or tuning.inverse_mass_matrix is None:
+        return ""
+    fixes = []
+    kernel_params = getattr(getattr(result, "params", None), "kernel", None)
+    mass = kernel_params.get(tuning.inverse_mass_matrix) if isinstance(kernel_params, dict) else None
+    if mass is None or np.ndim(mass) < 3:  # per chain: (chains, d) diagonal, (chains, d, d) dense
+        fixes.append('a dense mass matrix where coordinates are correlated (srmc.Warmup(N, mass="dense"))')
+    if not kernel.spec.name.endswith(ADAPTIVE_PATH_KERNELS):
+        fixes.append("NUTS, whose path length adapts (srmc.base(blackjax.nuts) or srmc.wrap(blackjax.nuts, ...); "
+                     "CLI --kernel nuts)")
+    return "; if the base kernel mixes slowly here, try " + " or ".join(fixes) if fixes else ""
+
+
+def _r_hat(result: Any, algorithm: Any = None) -> HealthWarning | None:
     r_hat = result.r_hat()
     if r_hat is None:
         return None
@@ -164,11 +188,11 @@ def _r_hat(result: Any) -> HealthWarning | None:
              if per_chain is not None and per_chain < SHORT_CHAIN_ESS else "")
     return HealthWarning(
         "r_hat", f"split R-hat up to {worst:.3f} (> {MAX_R_HAT}) on {coordinates(np.flatnonzero(bad))}: the chains "
-        f"disagree or are too short to tell{short}; run longer or {warm}.",
+        f"disagree or are too short to tell{short}; run longer or {warm}{kernel_fix(result, algorithm)}.",
         {"max_r_hat": worst, "coordinates": np.flatnonzero(bad).tolist()})
 
 
-def _ess(result: Any) -> HealthWarning | None:
+def _ess(result: Any, algorithm: Any = None) -> HealthWarning | None:
     ess = result.ess()
     if ess is None:
         return None
@@ -178,7 +202,7 @@ def _ess(result: Any) -> HealthWarning | None:
     return HealthWarning(
         "low_ess", f"only {smallest:.0f} effective stored draws (< {MIN_ESS:g}) on "
         f"{coordinates(np.flatnonzero(~(ess >= MIN_ESS)))}: too few to trust R-hat and ESS; run longer or store "
-        "draws more often (smaller thin).",
+        f"draws more often (smaller thin){kernel_fix(result, algorithm)}.",
         {"min_ess": smallest, "coordinates": np.flatnonzero(~(ess >= MIN_ESS)).tolist()})
 
 
@@ -228,7 +252,7 @@ def mcse_ratio_bounds(num_chains: int, num_batches: int, num_coordinates: int) -
     return 0.5 * float(np.log(stats.f.ppf(tail, dfn, dfd))), 0.5 * float(np.log(stats.f.isf(tail, dfn, dfd)))
 
 
-def _mcse_disagreement(result: Any, anticorrelated_batches: bool) -> HealthWarning | None:
+def _mcse_disagreement(result: Any, anticorrelated_batches: bool, algorithm: Any = None) -> HealthWarning | None:
     compared = mcse_disagreement(result)
     if compared is None:
         return None
@@ -251,7 +275,8 @@ def _mcse_disagreement(result: Any, anticorrelated_batches: bool) -> HealthWarni
     if np.any(spread_larger):
         what = (f"the chains' estimates scatter more than each chain's own fluctuations explain on "
                 f"{coordinates(np.flatnonzero(flagged))} {numbers}: chains not mixed (stuck in different modes, or "
-                "still leaving their starts); run longer or warm up, and check the target for separated modes")
+                "still leaving their starts); run longer or warm up, and check the target for separated modes"
+                f"{kernel_fix(result, algorithm)}")
     else:
         what = (f"the batch-means MCSE exceeds the chain spread's on {coordinates(np.flatnonzero(flagged))} "
                 f"{numbers}: batches shorter than the autocorrelation; the reported chain-spread MCSE stands")

@@ -92,3 +92,18 @@ def test_alphas_share_one_program(target):
     with compiles() as names:
         srmc.sample(jax.random.key(0), srmc.wrap(samplers.mala, alpha=5.0, step_size=0.1), target, **run)
     assert names["jit(_run_chunk)"] == 0 and names["jit(run_chunk)"] == 0, dict(names)
+
+
+def test_the_same_registry_target_asked_again_reuses_its_programs():
+    """`targets.get` hands back the Target it built for the same name and parameters (defaults filled in), so a
+    second run on it, as a script or the CLI asking for it again, compiles nothing."""
+    first_target = targets.get("correlated_gaussian", dim=3, rho=0.3)
+    assert targets.get("correlated_gaussian", rho=0.3, dim=3) is first_target
+    assert targets.get("correlated_gaussian", dim=3, rho=0.3, structure="equicorrelated") is first_target
+    assert targets.get("correlated_gaussian", dim=3, rho=0.4) is not first_target
+    run = dict(num_steps=40, num_chains=4, warmup=20, options=srmc.RunOptions(chunk_size=20))
+    srmc.sample(jax.random.key(0), srmc.wrap(samplers.mala, alpha=1.0, step_size=0.1), first_target, **run)
+    with compiles() as names:
+        srmc.sample(jax.random.key(0), srmc.wrap(samplers.mala, alpha=1.0, step_size=0.1),
+                    targets.get("correlated_gaussian", dim=3, rho=0.3), **run)
+    assert names["jit(_run_chunk)"] == 0 and names["jit(run_chunk)"] == 0, dict(names)

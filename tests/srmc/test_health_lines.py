@@ -111,3 +111,20 @@ def test_r_hat_says_when_the_chains_are_too_short_for_it():
     assert short.code == "r_hat" and "effective draws" not in short.message and "x[1]" in short.message
     shorter = health._r_hat(fake([480.0, 500.0]))  # 30 per chain: R-hat's own bias
     assert "about 30 effective draws" in shorter.message and "warm up longer" in shorter.message
+
+
+def test_slow_mixing_advice_names_nuts_and_a_dense_mass_where_they_apply():
+    import blackjax
+
+    def fake(mass):
+        return types.SimpleNamespace(r_hat=lambda: np.array([1.0, 1.2]), ess=lambda: np.array([4000.0, 3000.0]),
+                                     num_chains=16, warmup_steps=1000,
+                                     params=types.SimpleNamespace(kernel={"inverse_mass_matrix": mass}))
+
+    diagonal, dense = np.ones((16, 2)), np.ones((16, 2, 2))
+    mala = health._r_hat(fake(diagonal), srmc.base(samplers.mala)).message
+    assert "blackjax.nuts" in mala and 'mass="dense"' in mala
+    assert 'mass="dense"' not in health._r_hat(fake(dense), srmc.base(samplers.mala)).message
+    nuts = health._r_hat(fake(dense), srmc.wrap(blackjax.nuts, alpha=1.0)).message
+    assert "mixes slowly" not in nuts  # NUTS with a dense mass: nothing left to name
+    assert "mixes slowly" not in health._r_hat(fake(diagonal)).message  # no algorithm: no kernel advice
