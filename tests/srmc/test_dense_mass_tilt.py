@@ -8,6 +8,7 @@ standard errors at 5000 steps; whitened by the kernel's L, the pair (kernel, til
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import srmc
 from srmc import samplers, targets
@@ -77,3 +78,22 @@ def test_srmc_whitens_its_tilt_by_the_kernels_dense_mass_and_leaves_second_momen
 def test_a_diagonal_mass_keeps_the_tilt_per_coordinate_of_x():
     result = _correlated_run(10.0, "diagonal")
     assert result.params.reference.whitening is None
+
+
+def test_a_run_with_the_whitened_tilt_resumes_from_its_checkpoint_bit_identical(tmp_path, monkeypatch):
+    from tests.srmc.tiny_runs import assert_same_run, interrupt_at_save
+
+    target = targets.get("correlated_gaussian", dim=4, rho=0.9)
+    algorithm = srmc.wrap(samplers.mala, alpha=10.0)
+    run = dict(num_steps=60, num_chains=8, warmup=srmc.Warmup(400, mass="dense"),
+               options=srmc.RunOptions(chunk_size=20, progress=False))
+    reference = srmc.sample(jax.random.key(5), algorithm, target, **run)
+    assert reference.params.reference.whitening is not None
+    path = tmp_path / "run.npz"
+    interrupt_at_save(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        srmc.sample(jax.random.key(5), algorithm, target, **run, checkpoint=path)
+    monkeypatch.undo()
+    resumed = srmc.sample(jax.random.key(5), algorithm, target, **run,
+                          checkpoint=srmc.Checkpointing(path, resume=True))
+    assert_same_run(reference, resumed)
