@@ -118,11 +118,22 @@ def apply_warmup(algorithm: Algorithm, target: Target, states: Any, params: Any,
                  result: WarmupResult) -> tuple[Any, Any]:
     """The states and parameters (per chain) after a warm-up: the base kernel's warmed-up states and tuned
     parameters, then the algorithm's parameters from the statistics and its states restarted for them."""
-    states = jax.vmap(algorithm.kernel.set_state)(states, kernel_states)
-    params = params._replace(kernel={**params.kernel, **result.params})
-    if algorithm.adaptation is not None:
-        params = jax.vmap(algorithm.adaptation.finish, in_axes=(0, None, None))(params, result.stats, target)
+    states, params = _handover(states, params, kernel_states, result, kernel=algorithm.kernel,
+                               adaptation=algorithm.adaptation, target=target)
+    if algorithm.adaptation is not None:  # op by op: a log density's last bits depend on how XLA fuses it
         states = jax.vmap(algorithm.adaptation.restart, in_axes=(0, None, 0))(states, target, params)
+    return states, params
+
+
+@functools.partial(jax.jit, static_argnames=("kernel", "adaptation", "target"))
+def _handover(states: Any, params: Any, kernel_states: Any, result: WarmupResult, *, kernel: Any, adaptation: Any,
+              target: Target) -> tuple[Any, Any]:
+    """The warmed-up kernel states and the parameters (tuned kernel parameters, then the algorithm's from the
+    statistics), one compiled program instead of one per operation."""
+    states = jax.vmap(kernel.set_state)(states, kernel_states)
+    params = params._replace(kernel={**params.kernel, **result.params})
+    if adaptation is not None:
+        params = jax.vmap(adaptation.finish, in_axes=(0, None, None))(params, result.stats, target)
     return states, params
 
 
@@ -132,15 +143,11 @@ def run_adaptation(algorithm: Algorithm, target: Target, states: Any, params: An
     """Run the warm-up of `plan` in chunks of `chunk_size` from `states` with `params` (per chain); return the
     states, the parameters and the `WarmupResult`. `progress(steps)` is told after each chunk."""
     warmup_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, WARMUP_SALT)
-    one_chain = jax.tree.map(lambda leaf: leaf[0], params.kernel)
-    kernel_states = jax.vmap(algorithm.kernel.get_state)(states)
     if plan.quick_start:  # the chains' starts moved towards the bulk first, their states made afresh there
-        start = kernel_states.position
+        start = jax.vmap(algorithm.kernel.get_state)(states).position
         moved = _quick_start(start.astype(float_dtype_of(start)), target=target).astype(start.dtype)
         states = initial_states(algorithm, target, moved, params, 0)
-        kernel_states = jax.vmap(algorithm.kernel.get_state)(states)
-    carry = initial_warmup_carry(plan, algorithm.params.kernel, kernel_states, kernel_states.position)
-    dynamic = warmup_dynamic_params(plan, one_chain)
+    carry, dynamic = _start(states, params, algorithm.params.kernel, kernel=algorithm.kernel, plan=plan)
     done = 0
     while done < plan.num_steps:
         size = min(chunk_size, plan.num_steps - done)
@@ -149,12 +156,22 @@ def run_adaptation(algorithm: Algorithm, target: Target, states: Any, params: An
         if progress is not None:
             jax.block_until_ready(carry)
             progress(size)
-    result = finish(plan, carry)
+    result = finish(plan, carry)  # op by op: the pooled moments' last bits depend on how XLA fuses them
     states, params = apply_warmup(algorithm, target, states, params, carry.states, result)
     return states, params, result
 
 
 _warmup_chunk = jax.jit(run_warmup_chunk, static_argnames=("plan", "num_steps"))
+
+
+@functools.partial(jax.jit, static_argnames=("kernel", "plan"))
+def _start(states: Any, params: Any, initial_kernel_params: dict, *, kernel: Any, plan: WarmupPlan
+           ) -> tuple[Any, Any]:
+    """The warm-up's first carry and its step-time parameters, one compiled program (not one per operation)."""
+    kernel_states = jax.vmap(kernel.get_state)(states)
+    one_chain = jax.tree.map(lambda leaf: leaf[0], params.kernel)
+    carry = initial_warmup_carry(plan, initial_kernel_params, kernel_states, kernel_states.position)
+    return carry, warmup_dynamic_params(plan, one_chain)
 
 
 @functools.partial(jax.jit, static_argnames=("target",))
