@@ -130,11 +130,26 @@ def reference_for(config: SRMCConfig, params: SRMCParams, target: Target) -> Til
     """The reference a step uses: the measured or given one; the neutral one where the tilt needs none on this
     target (discrete features need no location or scale); an error naming the fix where it is missing."""
     if not isinstance(params.reference, Unset):
-        return params.reference
+        return _in_kernel_metric(config, params, params.reference)
     if isinstance(target.space, Continuous):
         raise ValueError(f"srmc[{config.base.spec.name}] with tilt={config.tilt.name!r} centres and scales its tilt on "
                          f"pi's mean and standard deviation, which the warm-up measures: {params.reference.fix}.")
     return NEUTRAL_REFERENCE
+
+
+def _in_kernel_metric(config: SRMCConfig, params: SRMCParams, reference: TiltReference) -> TiltReference:
+    """The reference without its whitening where the tilt follows the kernel's dense mass
+    (`Tilt.follows_dense_mass`) but the kernel steps with a diagonal one, a vector: ``Warmup(mass="auto")`` chose
+    a diagonal (the run hands the kernel its diagonal, `srmc.engine.runner`); the tilt is then per coordinate of
+    x, scaled by the measured sds. Static: the mass's rank is known when a step is traced."""
+    tuning = config.base.spec.tuning
+    if reference.whitening is None or not config.tilt.follows_dense_mass or tuning is None \
+            or tuning.inverse_mass_matrix is None:
+        return reference
+    mass = params.kernel.get(tuning.inverse_mass_matrix)
+    if mass is None or jnp.ndim(mass) == 2:
+        return reference
+    return reference._replace(whitening=None, whitening_inverse=None)
 
 
 def surrogate(config: SRMCConfig, target: Target, theta: Array, alpha: Array, params: SRMCParams,

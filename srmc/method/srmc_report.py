@@ -104,10 +104,18 @@ def _predicted_curve(result: Any) -> np.ndarray | None:
     stats = result.warmup_stats
     if stats is None:
         return None
-    reference = getattr(result.params, "reference", None)
-    whitened = getattr(reference, "whitening", None) is not None and "predicted_variance_whitened" in stats.extra
+    whitened = "predicted_variance_whitened" in stats.extra and _ran_whitened(result.params)
     curve = stats.extra.get("predicted_variance_whitened" if whitened else "predicted_variance")
     return None if curve is None else np.asarray(curve)
+
+
+def _ran_whitened(params: Any) -> bool:
+    """Whether the run's tilt was whitened: its reference holds L and the kernel held a dense (not diagonal) mass
+    matrix (one per chain: ``(chains, d, d)``; `srmc.method.srmc._in_kernel_metric`)."""
+    if getattr(getattr(params, "reference", None), "whitening", None) is None:
+        return False
+    matrices = [np.asarray(v) for v in getattr(params, "kernel", {}).values() if np.ndim(v) == 3]
+    return any(np.any(m * (1 - np.eye(m.shape[-1], dtype=m.dtype))) for m in matrices)
 
 
 def _alpha_not_predicted(config: Any, result: Any) -> HealthWarning | None:

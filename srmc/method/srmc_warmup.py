@@ -211,17 +211,26 @@ def finish(config: Any, params: Any, stats: WarmupStats, target: Target) -> Any:
     if dense_mass is not None:
         reference = with_whitening(reference, whitening_factor(dense_mass, reference.scale))
     factor = jnp.ones((), dtype)
-    curve = stats.extra.get("predicted_variance_whitened" if dense_mass is not None else "predicted_variance")
+    curve = stats.extra.get("predicted_variance")
+    if dense_mass is not None and "predicted_variance_whitened" in stats.extra:  # a diagonal one runs unwhitened
+        curve = jnp.where(off_diagonal_zero(dense_mass), curve, stats.extra["predicted_variance_whitened"])
     if config.alpha_search and curve is not None:
         factor = jnp.asarray(prediction.alpha_factor(prediction.ALPHA_GRID, curve, nominal_alpha(params.alpha)),
                              dtype)
     return params._replace(reference=reference, acceptance=acceptance, alpha_factor=factor)
 
 
+def off_diagonal_zero(matrix: Array) -> Array:
+    """Whether a (d, d) matrix is diagonal (traced): ``Warmup(mass="auto")``'s diagonal choice, which the run hands
+    the kernel as a vector, and the tilt then runs per coordinate of x (`srmc.method.srmc._in_kernel_metric`)."""
+    return jnp.all(jnp.where(jnp.eye(matrix.shape[-1], dtype=bool), 0.0, matrix) == 0.0)
+
+
 def kernel_dense_mass(config: Any, kernel_params: dict, target: Target) -> Array | None:
-    """The base kernel's dense inverse mass matrix (one chain's), where the tilt follows it
-    (`Tilt.follows_dense_mass`), its reference is measured on a continuous target of at most `MAX_WHITENED_DIM`
-    coordinates and the kernel was handed a matrix (not a vector); else None."""
+    """The base kernel's inverse mass matrix (one chain's), where the tilt follows it (`Tilt.follows_dense_mass`),
+    its reference is measured on a continuous target of at most `MAX_WHITENED_DIM` coordinates and the kernel holds
+    a matrix (not a vector; a diagonal matrix is handed to the kernel as a vector, and the tilt then runs without
+    the whitening); else None."""
     tuning = config.base.spec.tuning
     if not (config.tilt.follows_dense_mass and config.measured_reference and isinstance(target.space, Continuous)
             and tuning is not None and tuning.inverse_mass_matrix is not None and target.dim <= MAX_WHITENED_DIM):

@@ -97,3 +97,15 @@ def test_a_run_with_the_whitened_tilt_resumes_from_its_checkpoint_bit_identical(
     resumed = srmc.sample(jax.random.key(5), algorithm, target, **run,
                           checkpoint=srmc.Checkpointing(path, resume=True))
     assert_same_run(reference, resumed)
+
+
+def test_a_diagonal_auto_mass_runs_the_tilt_per_coordinate_of_x_bit_for_bit():
+    """``mass="auto"`` that comes out diagonal keeps a matrix in the run's parameters (handed to the kernel as its
+    diagonal); the tilt must then run unwhitened: the same bits as a bounded tilt that never follows the mass."""
+    target = targets.get("iid_gaussian", dim=3)
+    runs = [srmc.sample(jax.random.key(2), srmc.wrap(samplers.mala, alpha=10.0, tilt=tilt), target, 200, 8,
+                        warmup=srmc.Warmup(400), options=srmc.RunOptions(progress=False))
+            for tilt in (BOUNDED, BOUNDED._replace(follows_dense_mass=False))]
+    assert np.ndim(runs[0].params.kernel["inverse_mass_matrix"]) == 3  # the auto choice: a diagonal matrix
+    assert runs[0].params.reference.whitening is not None  # held, not used
+    np.testing.assert_array_equal(runs[0].chain_estimates["x"], runs[1].chain_estimates["x"])
