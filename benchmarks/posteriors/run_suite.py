@@ -3,6 +3,7 @@
     nice -n 10 python benchmarks/posteriors/run_suite.py                       # 10 models x {mala, hmc, nuts}
     python benchmarks/posteriors/run_suite.py --models garch11 --kernels nuts --chains 4 --steps 50 --warmup 50
     nice -n 10 python benchmarks/posteriors/run_suite.py --models correlated_regression --mass dense   # dense M^-1
+    nice -n 10 python benchmarks/posteriors/run_suite.py --models gp_poisson --kernels hmc --quick-start
 
 For each model of `models.MODELS` and each kernel (srmc's MALA and HMC, BlackJAX's NUTS through srmc), two runs
 with the same key, the same starts (NumPyro's init_to_uniform: U(-2, 2) unconstrained) and the same warm-up
@@ -56,12 +57,13 @@ def kernels() -> dict[str, Any]:
 
 
 def run_one(key: jax.Array, kernel: Any, params: dict, alpha: float, target: targets.Target, num_steps: int,
-            num_chains: int, warmup: int, mass: str = "auto") -> srmc.SampleResult:
+            num_chains: int, warmup: int, mass: str = "auto", quick_start: bool = False) -> srmc.SampleResult:
     """One run with today's `srmc.sample` API: the base kernel (alpha 0) or the default SRMC at `alpha`, the same
-    warm-up for both (inverse mass `mass`), running means of the constrained sites, draws thinned by 10 for R-hat
-    and ESS."""
+    warm-up for both (inverse mass `mass`, `quick_start`), running means of the constrained sites, draws thinned
+    by 10 for R-hat and ESS."""
     algorithm = srmc.base(kernel, **params) if alpha == 0 else srmc.wrap(kernel, alpha=alpha, **params)
-    return srmc.sample(key, algorithm, target, num_steps, num_chains, warmup=srmc.Warmup(warmup, mass=mass),
+    return srmc.sample(key, algorithm, target, num_steps, num_chains,
+                       warmup=srmc.Warmup(warmup, mass=mass, quick_start=quick_start),
                        functions=targets.constrained_functions(target),
                        options=srmc.RunOptions(thin=10, progress=False))
 
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mass", default="auto", choices=["auto", "diagonal", "dense"],
                         help="the warm-up's inverse mass matrix (srmc.Warmup(mass=...)); srmc's default: auto")
+    parser.add_argument("--quick-start", action="store_true", dest="quick_start",
+                        help="srmc.Warmup(quick_start=True): clipped Adam steps towards the bulk before the warm-up")
     args = parser.parse_args(argv)
     available = kernels()
     print("| model | kernel | run | max abs z (where) | lost / frozen chains | warnings | var ratio base/SRMC | "
@@ -134,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             results = {}
             for label, alpha in (("base", 0.0), (f"srmc a={args.alpha:g}", args.alpha)):
                 start = time.time()
-                result = run_one(key, kernel, params, alpha, target, args.steps, args.chains, args.warmup, args.mass)
+                result = run_one(key, kernel, params, alpha, target, args.steps, args.chains, args.warmup, args.mass,
+                                 args.quick_start)
                 row = describe(result, reference, target, time.time() - start)
                 results[label] = result
                 ratio = ratio_text(results["base"], result) if alpha else "-"
