@@ -90,7 +90,7 @@ def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
         _r_hat(result, algorithm), _ess(result, algorithm),
         _mcse_disagreement(result, algorithm.report.anticorrelated_batches, algorithm),
-        _warmup_acceptance(result, algorithm), _bias(result), chains_behind(result),
+        _warmup_acceptance(result, algorithm), _bias(result), chains_behind(result, algorithm),
     ]
     return [warning for warning in checks if warning is not None] + list(algorithm.report.health(result))
 
@@ -354,7 +354,7 @@ def _bias(result: Any) -> HealthWarning | None:
 BEHIND_SDS, BEHIND_NATS = 5.0, 10.0  # chains_behind: how far below the median chain's mean log pi
 
 
-def chains_behind(result: Any) -> HealthWarning | None:
+def chains_behind(result: Any, algorithm: Any = None) -> HealthWarning | None:
     """``chains_behind``: chains whose mean log pi over the warm-up's measurement phase lies below the median
     chain's by more than max(`BEHIND_SDS` x the median within-chain sd of log pi, `BEHIND_NATS`): they had not
     reached the bulk when the run started (at equilibrium a chain's mean log pi is within a few within-chain sds
@@ -377,6 +377,6 @@ def chains_behind(result: Any) -> HealthWarning | None:
         f"over its measurement phase lies more than {gap:.3g} below the median chain's {centre:.4g} (chain "
         f"{worst}: {means[worst]:.4g}); their draws are not from the bulk of pi. Fix: start near the bulk "
         "(srmc.Warmup(quick_start=True), or a NumPyro model's init_strategy), or warm up longer "
-        "(srmc.sample(..., warmup=4000)).",
+        f"(srmc.sample(..., warmup=4000)){kernel_fix(result, algorithm)}.",
         {"chains": behind.tolist(), "median_logdensity": centre, "gap": gap},
     )
