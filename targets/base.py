@@ -279,8 +279,8 @@ _BUILT: collections.OrderedDict = collections.OrderedDict()
 
 
 def get(name: str, **params: Any) -> Target:
-    """Build the registered target `name` with `params`, or hand back the one built before with the same factory and
-    parameters (defaults filled in; hashable values only): compiled programs are keyed on the Target object, so the
+    """Build the registered target `name` with `params`, or hand back the one built before with the same factory,
+    parameters (defaults filled in; hashable values only) and x64 mode: compiled programs are keyed on the Target object, so the
     same object lets a second run reuse them instead of tracing and compiling again. Targets are immutable values.
 
     Raises a KeyError for an unknown name and an ImportError naming the install command when the target needs an
@@ -306,13 +306,15 @@ def get(name: str, **params: Any) -> Target:
 
 
 def _built_key(factory: Callable[..., Target], params: dict[str, Any]) -> tuple | None:
-    """(factory, its parameters with defaults filled in) where every value is hashable, else None (not kept)."""
+    """(factory, JAX's x64 mode, its parameters with defaults filled in) where every value is hashable, else None
+    (not kept)."""
     try:
         bound = inspect.signature(factory).bind(**params)
     except TypeError:
         return None  # the factory itself raises the error that names the parameter
     bound.apply_defaults()
-    key = (factory, tuple(sorted((k, (type(v), v)) for k, v in bound.arguments.items())))
+    precision = bool(jax.config.jax_enable_x64)  # a target built under jax.enable_x64 holds float64 constants
+    key = (factory, precision, tuple(sorted((k, (type(v), v)) for k, v in bound.arguments.items())))
     try:
         hash(key)
     except TypeError:

@@ -107,3 +107,11 @@ def test_the_same_registry_target_asked_again_reuses_its_programs():
         srmc.sample(jax.random.key(0), srmc.wrap(samplers.mala, alpha=1.0, step_size=0.1),
                     targets.get("correlated_gaussian", dim=3, rho=0.3), **run)
     assert names["jit(_run_chunk)"] == 0 and names["jit(run_chunk)"] == 0, dict(names)
+
+
+def test_a_target_asked_for_under_another_precision_is_built_again():
+    single = targets.get("correlated_gaussian", dim=2, rho=0.1)
+    with jax.enable_x64(True):
+        double = targets.get("correlated_gaussian", dim=2, rho=0.1)
+        assert double is not single and double.logdensity(jax.numpy.zeros(2)).dtype == jax.numpy.float64
+    assert targets.get("correlated_gaussian", dim=2, rho=0.1) is single
