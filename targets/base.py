@@ -280,8 +280,9 @@ _BUILT: collections.OrderedDict = collections.OrderedDict()
 
 def get(name: str, **params: Any) -> Target:
     """Build the registered target `name` with `params`, or hand back the one built before with the same factory,
-    parameters (defaults filled in; hashable values only) and x64 mode: compiled programs are keyed on the Target object, so the
-    same object lets a second run reuse them instead of tracing and compiling again. Targets are immutable values.
+    parameters (defaults filled in; hashable values only) and x64 mode: compiled programs are keyed on the Target
+    object, so the same object lets a second run reuse them instead of tracing and compiling again. Targets are
+    immutable values.
 
     Raises a KeyError for an unknown name and an ImportError naming the install command when the target needs an
     optional package that is missing.
