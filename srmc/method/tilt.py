@@ -16,9 +16,9 @@ m, c and L form the `TiltReference` (pi's location, scale and the Cholesky facto
 the warm-up). The bounded tilt takes L from the base kernel's dense inverse mass matrix where the warm-up chose one
 (`Tilt.follows_dense_mass`): the kernel then moves in z = L^-1 (x - m), and a tilt per coordinate of x would
 repel along directions the kernel does not see (on a 20-d Gaussian with correlation 0.9, MALA with a dense mass at
-alpha 10: 3.4x on E[x] and a finite-n bias of 11 standard errors on E[x^2] per coordinate of x; per coordinate of
-z, 8.9x and no detectable bias, as on an uncorrelated Gaussian, to which the pair (kernel, tilt) is then
-equivalent). Stability, by Stein's identity E_pi[g phi^T] = -E_pi[J] (J the Jacobian of phi along g's fields):
+alpha 10: 3.4x on E[x] and a finite-n bias of about 10 standard errors on E[x^2] per coordinate of x; per
+coordinate of z, 9.9x and no detectable bias, as on an uncorrelated Gaussian, to which the pair (kernel, tilt) is
+then equivalent). Stability, by Stein's identity E_pi[g phi^T] = -E_pi[J] (J the Jacobian of phi along g's fields):
 the history's mean field is d theta / dt = -(I + alpha M) theta with M positive semi-definite for LINEAR (I),
 BOUNDED (diag E[sech^2]), SECOND_ORDER (2 x 2 blocks with positive trace and determinant), so theta = 0 is stable
 for every alpha; for SCORE, M = Cov_pi(s), the Fisher information, whose size is the target's stiffness.
