@@ -153,8 +153,9 @@ ADAPTIVE_PATH_KERNELS = ("nuts",)  # kernels whose trajectory length adapts to t
 
 
 def kernel_fix(result: Any, algorithm: Any) -> str:
-    """The base kernel's part of the fix for chains that mix slowly: a dense inverse mass where the run handed the
-    kernel a diagonal one (strong correlations leave a diagonal-mass kernel a target of their condition number),
+    """The base kernel's part of the fix for chains that mix slowly: a dense inverse mass where the run held a
+    vector (``mass="diagonal"``, or "auto" above its dense size; strong correlations leave a diagonal-mass kernel a
+    target of their condition number; an auto mass held as a diagonal matrix already found weak correlations),
     NUTS where the kernel's path length is fixed (MALA, HMC: the posterior suite's failures that NUTS fixes);
     empty where neither applies."""
     kernel = getattr(algorithm, "kernel", None)

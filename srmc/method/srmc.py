@@ -142,11 +142,7 @@ def _in_kernel_metric(config: SRMCConfig, params: SRMCParams, reference: TiltRef
     (`Tilt.follows_dense_mass`) but the kernel steps with a diagonal one, a vector: ``Warmup(mass="auto")`` chose
     a diagonal (the run hands the kernel its diagonal, `srmc.engine.runner`); the tilt is then per coordinate of
     x, scaled by the measured sds. Static: the mass's rank is known when a step is traced."""
-    tuning = config.base.spec.tuning
-    if reference.whitening is None or not config.tilt.follows_dense_mass or tuning is None \
-            or tuning.inverse_mass_matrix is None:
-        return reference
-    mass = params.kernel.get(tuning.inverse_mass_matrix)
+    mass = None if reference.whitening is None else srmc_warmup.followed_mass(config, params.kernel)
     if mass is None or jnp.ndim(mass) == 2:
         return reference
     return reference._replace(whitening=None, whitening_inverse=None)

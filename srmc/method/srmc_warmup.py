@@ -160,8 +160,8 @@ def _predicted_variance(layout: PredictionLayout, buffers: PredictionBuffers, st
     predicted = {"predicted_variance": jnp.where(usable, curve, jnp.nan),
                  "variance_floor": jnp.where(usable, floor, jnp.nan)}
     if layout.prediction.whitened_curve is not None and dim <= MAX_WHITENED_DIM:  # for a kernel with a dense mass
-        factor = whitening_factor(jnp.cov(draws[:, :dim], rowvar=False).reshape(dim, dim), scale)
-        curve = layout.prediction.whitened_curve(batch_x, batch_s, batch, draws[:, :dim], location, factor)
+        whitening = whitening_factor(jnp.cov(draws[:, :dim], rowvar=False).reshape(dim, dim), scale)
+        curve = layout.prediction.whitened_curve(batch_x, batch_s, batch, draws[:, :dim], location, whitening)
         predicted["predicted_variance_whitened"] = jnp.where(usable, curve, jnp.nan)
     return predicted
 
@@ -226,16 +226,23 @@ def off_diagonal_zero(matrix: Array) -> Array:
     return jnp.all(jnp.where(jnp.eye(matrix.shape[-1], dtype=bool), 0.0, matrix) == 0.0)
 
 
+def followed_mass(config: Any, kernel_params: dict) -> Array | None:
+    """The base kernel's inverse mass as `kernel_params` hold it (one chain's: a vector or a matrix), where the
+    tilt follows it (`Tilt.follows_dense_mass`) and the kernel has one; else None."""
+    tuning = config.base.spec.tuning
+    if not config.tilt.follows_dense_mass or tuning is None or tuning.inverse_mass_matrix is None:
+        return None
+    return kernel_params.get(tuning.inverse_mass_matrix)
+
+
 def kernel_dense_mass(config: Any, kernel_params: dict, target: Target) -> Array | None:
-    """The base kernel's inverse mass matrix (one chain's), where the tilt follows it (`Tilt.follows_dense_mass`),
-    its reference is measured on a continuous target of at most `MAX_WHITENED_DIM` coordinates and the kernel holds
+    """The base kernel's inverse mass matrix (one chain's), where the tilt follows it (`followed_mass`), its
+    reference is measured on a continuous target of at most `MAX_WHITENED_DIM` coordinates and the kernel holds
     a matrix (not a vector; a diagonal matrix is handed to the kernel as a vector, and the tilt then runs without
     the whitening); else None."""
-    tuning = config.base.spec.tuning
-    if not (config.tilt.follows_dense_mass and config.measured_reference and isinstance(target.space, Continuous)
-            and tuning is not None and tuning.inverse_mass_matrix is not None and target.dim <= MAX_WHITENED_DIM):
+    if not (config.measured_reference and isinstance(target.space, Continuous) and target.dim <= MAX_WHITENED_DIM):
         return None
-    mass = kernel_params.get(tuning.inverse_mass_matrix)
+    mass = followed_mass(config, kernel_params)
     return mass if mass is not None and jnp.ndim(mass) == 2 else None
 
 
