@@ -181,10 +181,10 @@ def sample(
     run = _prepare(rng_key, algorithm, target, num_steps, num_chains, initial_position, functions, warmup,
                    options, checkpoint)
     compiled_before, start = compile_seconds(), time.perf_counter()
-    state, draws = _execute(run)
+    state, draws, diagonal = _execute(run)
     wall_time = time.perf_counter() - start
     compile_time = min(compile_seconds() - compiled_before, wall_time)
-    return _collect(run, state, draws, wall_time, compile_time)
+    return _collect(run, state, draws, wall_time, compile_time, diagonal)
 
 
 class PreparedRun(NamedTuple):
@@ -299,8 +299,9 @@ def _initial_run(program: Algorithm, target: Target, states: Any, positions: Arr
     return run
 
 
-def _execute(run: PreparedRun) -> tuple[RunState, list]:
-    """The warm-up (unless a checkpoint is past it) and the chunks, with the bar and the checkpoints."""
+def _execute(run: PreparedRun) -> tuple[RunState, list, str | None]:
+    """The warm-up (unless a checkpoint is past it) and the chunks, with the bar and the checkpoints; also the
+    mass parameter the chunks handed the kernel as its diagonal (`_diagonal_mass`), if any."""
     state, chain_keys, lengths, step, draws, save = run.state, run.chain_keys, run.lengths, 0, [], None
     checkpoint = run.checkpoint
     if checkpoint is not None:
@@ -324,7 +325,7 @@ def _execute(run: PreparedRun) -> tuple[RunState, list]:
         state, draws = distributed.gather((state, draws))
     if bar is not None:
         bar.close()
-    return state, draws
+    return state, draws, config.diagonal_mass
 
 
 def _diagonal_mass(plan: WarmupPlan | None, params: Any) -> str | None:
@@ -359,8 +360,10 @@ def _run_warmup(run: PreparedRun, state: RunState, chain_keys: Array, bar: Any) 
                           warmup=_cast_like(result, state.warmup))
 
 
-def _collect(run: PreparedRun, state: RunState, draws: list, wall_time: float, compile_time: float) -> SampleResult:
-    """The `SampleResult` of a finished run, with its counters and health report."""
+def _collect(run: PreparedRun, state: RunState, draws: list, wall_time: float, compile_time: float,
+             diagonal: str | None) -> SampleResult:
+    """The `SampleResult` of a finished run, with its counters and health report; `diagonal`: the mass parameter
+    the kernel stepped with as a diagonal (reported so)."""
     algorithm, config = run.algorithm, run.config
     if config.params_axis is None:  # a result holds one chain's parameters per row, whatever the run traced
         chains = run.lengths.num_chains
@@ -373,7 +376,6 @@ def _collect(run: PreparedRun, state: RunState, draws: list, wall_time: float, c
                 for name, value in jax.vmap(algorithm.report.counters)(state.states, state.params).items()}
     result = dataclasses.replace(result, compile_time=compile_time, sampling_time=wall_time - compile_time,
                                  counters=counters)
-    diagonal = _diagonal_mass(run.plan, state.params)
     if diagonal is not None and diagonal in result.adapted_params:  # reported as the kernel ran it: a vector
         result = dataclasses.replace(result, adapted_params={
             **result.adapted_params, diagonal: np.diagonal(result.adapted_params[diagonal], axis1=-2, axis2=-1)})
