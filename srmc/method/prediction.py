@@ -51,7 +51,7 @@ the draws (cross-fitting), which leaves that noise out of its expectation.
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -308,9 +308,17 @@ class Prediction(NamedTuple):
     whitened_curve: Callable | None = None
 
 
+def alpha_grid(dtype: Any) -> Array:
+    """`ALPHA_GRID` as a JAX array of `dtype`. Programs take this, never the NumPy array itself: JAX keeps one
+    device copy per NumPy constant it has captured, and a process that ran in float64 (``jax.enable_x64``) and then
+    in float32 would hand a float32 program that float64 copy (a RuntimeProgramInputMismatch, JAX 0.10)."""
+    return jnp.asarray(ALPHA_GRID, dtype)
+
+
 def _score_history_curve(batch_x: Array, batch_s: Array, batch_xs: Array | None, batch_length: int, draws: Array,
                          location: Array, scale: Array, factor: Array) -> tuple[Array, Array]:
-    curve = predicted_relative_variance(batch_x, batch_s, batch_length, draws, location, scale, ALPHA_GRID)
+    curve = predicted_relative_variance(batch_x, batch_s, batch_length, draws, location, scale,
+                                        alpha_grid(batch_x.dtype))
     return curve, variance_floor(batch_x, batch_s)
 
 
@@ -318,14 +326,14 @@ def _second_order_curve(batch_x: Array, batch_s: Array, batch_xs: Array, batch_l
                         location: Array, scale: Array, factor: Array) -> tuple[Array, Array]:
     history = second_order_history_means(batch_s, batch_xs, location, factor)
     curve = predicted_relative_variance_second_order(batch_x, history, batch_length, draws, location, factor,
-                                                     ALPHA_GRID)
+                                                     alpha_grid(batch_x.dtype))
     return curve, variance_floor(batch_x, history.reshape(history.shape[0], -1))
 
 
 def _whitened_score_history_curve(batch_x: Array, batch_s: Array, batch_length: int, draws: Array, location: Array,
                                   factor: Array) -> Array:
     return predicted_relative_variance(batch_x, batch_s, batch_length, draws, location, jnp.ones_like(location),
-                                       ALPHA_GRID, factor)
+                                       alpha_grid(batch_x.dtype), factor)
 
 
 SCORE_HISTORY = Prediction(MAX_PREDICTION_DIM, False, _score_history_curve,

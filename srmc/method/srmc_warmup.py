@@ -215,7 +215,7 @@ def finish(config: Any, params: Any, stats: WarmupStats, target: Target) -> Any:
     if dense_mass is not None and "predicted_variance_whitened" in stats.extra:  # a diagonal one runs unwhitened
         curve = jnp.where(off_diagonal_zero(dense_mass), curve, stats.extra["predicted_variance_whitened"])
     if config.alpha_search and curve is not None:
-        factor = jnp.asarray(prediction.alpha_factor(prediction.ALPHA_GRID, curve, nominal_alpha(params.alpha)),
+        factor = jnp.asarray(prediction.alpha_factor(prediction.alpha_grid(dtype), curve, nominal_alpha(params.alpha)),
                              dtype)
     return params._replace(reference=reference, acceptance=acceptance, alpha_factor=factor)
 

@@ -115,3 +115,20 @@ def test_a_target_asked_for_under_another_precision_is_built_again():
         double = targets.get("correlated_gaussian", dim=2, rho=0.1)
         assert double is not single and double.logdensity(jax.numpy.zeros(2)).dtype == jax.numpy.float64
     assert targets.get("correlated_gaussian", dim=2, rho=0.1) is single
+
+
+def test_one_process_runs_srmc_in_float64_then_float32_and_back():
+    """The warm-up's prediction passes its alpha grid to compiled programs as a JAX array of the run's dtype: the
+    NumPy grid itself, once captured by a float64 program, would reach a float32 one as float64 (JAX 0.10 keeps one
+    device copy per captured NumPy constant) and fail with RuntimeProgramInputMismatch."""
+    def run():
+        target = targets.get("correlated_gaussian", dim=3, rho=0.3)
+        result = srmc.sample(jax.random.key(0), srmc.wrap(samplers.mala, alpha=10.0), target, 40, 4,
+                             warmup=srmc.Warmup(40), options=srmc.RunOptions(progress=False))
+        return result.mean.dtype
+
+    with jax.enable_x64(True):
+        assert run() == jax.numpy.float64
+    assert run() == jax.numpy.float32
+    with jax.enable_x64(True):
+        assert run() == jax.numpy.float64
