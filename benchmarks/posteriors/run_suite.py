@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the warm-up's inverse mass matrix (srmc.Warmup(mass=...)); srmc's default: auto")
     parser.add_argument("--quick-start", action="store_true", dest="quick_start",
                         help="srmc.Warmup(quick_start=True): clipped Adam steps towards the bulk before the warm-up")
+    parser.add_argument("--x64", action="store_true",
+                        help="every model in float64 (the references' precision); without it, only the models that "
+                             "declare they need it (models.PosteriorModel.float64: gp_poisson)")
     args = parser.parse_args(argv)
     available = kernels()
     print("| model | kernel | run | max abs z (where) | lost / frozen chains | warnings | var ratio base/SRMC | "
@@ -131,27 +134,35 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     good = total = 0
     for name in args.models:
-        target, reference = build_target(name), load_reference(name)
-        key = jax.random.key(args.seed)
-        for kernel_name in args.kernels:
-            kernel, params = available[kernel_name]
-            results = {}
-            for label, alpha in (("base", 0.0), (f"srmc a={args.alpha:g}", args.alpha)):
-                start = time.time()
-                result = run_one(key, kernel, params, alpha, target, args.steps, args.chains, args.warmup, args.mass,
-                                 args.quick_start)
-                row = describe(result, reference, target, time.time() - start)
-                results[label] = result
-                ratio = ratio_text(results["base"], result) if alpha else "-"
-                share = (f"{float(np.mean(result.counters['alpha_factor'])):.2f}"
-                         if alpha and "alpha_factor" in result.counters else "-")
-                print(f"| {name} | {kernel_name} | {label} | {row.max_z:.1f} ({row.worst}) | {row.lost} / "
-                      f"{row.frozen} | {' '.join(row.codes) or '-'} | {ratio} | {share} | {row.seconds:.0f} |",
-                      flush=True)
-                total += 1
-                good += row.max_z < WITHIN_Z and row.lost == 0
+        with jax.enable_x64(args.x64 or MODELS[name].float64):
+            rows = run_model(name, args, available)
+        total += len(rows)
+        good += sum(row.max_z < WITHIN_Z and row.lost == 0 for row in rows)
     print(f"\nrows within {WITHIN_Z:g} standard errors of the reference with no lost chain: {good} of {total}")
     return 0
+
+
+def run_model(name: str, args: argparse.Namespace, available: dict) -> list[Row]:
+    """Print (and return) the rows of one model: base and SRMC with each of ``args.kernels``."""
+    target, reference = build_target(name), load_reference(name)
+    key, rows = jax.random.key(args.seed), []
+    for kernel_name in args.kernels:
+        kernel, params = available[kernel_name]
+        results = {}
+        for label, alpha in (("base", 0.0), (f"srmc a={args.alpha:g}", args.alpha)):
+            start = time.time()
+            result = run_one(key, kernel, params, alpha, target, args.steps, args.chains, args.warmup, args.mass,
+                             args.quick_start)
+            row = describe(result, reference, target, time.time() - start)
+            results[label] = result
+            ratio = ratio_text(results["base"], result) if alpha else "-"
+            share = (f"{float(np.mean(result.counters['alpha_factor'])):.2f}"
+                     if alpha and "alpha_factor" in result.counters else "-")
+            print(f"| {name} | {kernel_name} | {label} | {row.max_z:.1f} ({row.worst}) | {row.lost} / "
+                  f"{row.frozen} | {' '.join(row.codes) or '-'} | {ratio} | {share} | {row.seconds:.0f} |",
+                  flush=True)
+            rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":

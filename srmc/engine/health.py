@@ -23,7 +23,10 @@ behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.sum
 - ``bias_exceeds_mcse``: the estimated finite-n bias of an estimate is larger than its MCSE (`bias_from_halves`):
   with many chains the MCSE shrinks like 1 / sqrt(chains x steps) but a per-chain bias (a history's feedback that
   decays like log(n) / n; a start far from equilibrium like 1 / n) does not shrink with more chains;
-- then the algorithm's own checks (``algorithm.report.health``).
+- then the algorithm's own checks (``algorithm.report.health``);
+- ``float32_precision`` (`srmc.engine.precision`, added by the runner, which holds the target): after one of the
+  warnings above that a rough log density causes, a probe of float32 log pi's second differences at the chains'
+  final positions; it names float64 as the fix.
 
 Each warning is one line: what was seen, on which coordinates, and the fix that fits the run (`grouped_lines`
 folds the warnings of several runs, e.g. a benchmark's configurations, into one line per code).
