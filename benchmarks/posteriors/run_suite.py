@@ -4,6 +4,7 @@
     python benchmarks/posteriors/run_suite.py --models garch11 --kernels nuts --chains 4 --steps 50 --warmup 50
     nice -n 10 python benchmarks/posteriors/run_suite.py --models correlated_regression --mass dense   # dense M^-1
     nice -n 10 python benchmarks/posteriors/run_suite.py --models gp_poisson --kernels hmc --quick-start
+    nice -n 10 python benchmarks/posteriors/run_suite.py --models gp_poisson --kernels mala hmc --precision float32
 
 For each model of `models.MODELS` and each kernel (srmc's MALA and HMC, BlackJAX's NUTS through srmc), two runs
 with the same key, the same starts (NumPyro's init_to_uniform: U(-2, 2) unconstrained) and the same warm-up
@@ -21,6 +22,10 @@ measured with both frozen over its second): the base kernel (``srmc.base``) and 
   delta-method standard error (`srmc.tools.benchmark.variance_ratio_with_stderr`), and alpha's share the
   warm-up's prediction left (1: alpha = 10 ran; 0: the base kernel ran);
 - wall time of the run (warm-up, compilation and sampling).
+
+Precision: float32, JAX's default, except for models that declare they need float64 (`PosteriorModel.float64`,
+as their users would run them: the latent GP, whose float32 Cholesky factor makes log pi rough); ``--precision``
+overrides it. The references are float64 throughout.
 
 The last line counts the rows within 4 standard errors of the reference with no lost chain.
 """
@@ -124,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the warm-up's inverse mass matrix (srmc.Warmup(mass=...)); srmc's default: auto")
     parser.add_argument("--quick-start", action="store_true", dest="quick_start",
                         help="srmc.Warmup(quick_start=True): clipped Adam steps towards the bulk before the warm-up")
-    parser.add_argument("--x64", action="store_true",
-                        help="every model in float64 (the references' precision); without it, only the models that "
-                             "declare they need it (models.PosteriorModel.float64: gp_poisson)")
+    parser.add_argument("--precision", default="model", choices=["model", "float32", "float64"],
+                        help="model (default): float32, except the models that declare they need float64 "
+                             "(models.PosteriorModel.float64: gp_poisson); float32 or float64: every model so")
     args = parser.parse_args(argv)
     available = kernels()
     print("| model | kernel | run | max abs z (where) | lost / frozen chains | warnings | var ratio base/SRMC | "
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     good = total = 0
     for name in args.models:
-        with jax.enable_x64(args.x64 or MODELS[name].float64):
+        with jax.enable_x64(args.precision == "float64" or (args.precision == "model" and MODELS[name].float64)):
             rows = run_model(name, args, available)
         total += len(rows)
         good += sum(row.max_z < WITHIN_Z and row.lost == 0 for row in rows)
