@@ -24,7 +24,9 @@ Variants of SRMC (the diagnosis; none is the default): ``default`` (``srmc.wrap(
 batches of 200 steps), ``pooled_warmup`` (``Warmup(pooled_step_size=True)``: one step size for all chains from
 the warm-up's start, so that its second half runs one fixed-step kernel per window), ``adapting_warmup`` (the
 warm-up before issue 32, for base and SRMC: step size and mass adapted throughout, the prediction measured while
-they adapt, diagonal mass; the default now freezes them over the measurement phase, the second half).
+they adapt, diagonal mass; the default now freezes them over the measurement phase, the second half),
+``per_coordinate`` (the bounded tilt per coordinate of x even where the kernel's mass is dense:
+``tilt=srmc.tilt.BOUNDED._replace(follows_dense_mass=False)``).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 KERNELS = {"mala": (samplers.mala, {}), "hmc": (samplers.hmc, {"num_integration_steps": 10})}
 VARIANTS = ("default", "exact_reference", "no_trust_region", "no_search", "long_warmup", "pooled_warmup",
-            "adapting_warmup")
+            "adapting_warmup", "per_coordinate")
 
 
 class Problem(NamedTuple):
@@ -94,6 +96,8 @@ def algorithm_for(kernel: Any, params: dict, alpha: float, variant: str, truth: 
         options["trust_region"] = None
     elif variant == "no_search":
         options["alpha_search"] = False
+    elif variant == "per_coordinate":
+        options["tilt"] = srmc.tilt.BOUNDED._replace(follows_dense_mass=False)
     return srmc.wrap(kernel, alpha=alpha, **options, **params)
 
 
