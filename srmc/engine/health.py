@@ -20,9 +20,10 @@ behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.sum
   that its history makes successive batches negatively correlated
   (`srmc.method.algorithm.Report.anticorrelated_batches`), where the batch-means MCSE is expected to be larger;
 - ``warmup_acceptance``: the warm-up ended far (> 0.15) from its target acceptance;
-- ``bias_exceeds_mcse``: the estimated finite-n bias of an estimate is larger than its MCSE (`bias_from_halves`):
-  with many chains the MCSE shrinks like 1 / sqrt(chains x steps) but a per-chain bias (a history's feedback that
-  decays like log(n) / n; a start far from equilibrium like 1 / n) does not shrink with more chains;
+- ``bias_exceeds_mcse``: the estimated finite-n bias of an estimate (of every function estimated: x, x^2, a
+  graph walk's visits, the user's own) is larger than its MCSE (`bias_from_halves`): with many chains the MCSE
+  shrinks like 1 / sqrt(chains x steps) but a per-chain bias (a history's feedback that decays like log(n) / n; a
+  start far from equilibrium like 1 / n) does not shrink with more chains;
 - then the algorithm's own checks (``algorithm.report.health``);
 - ``float32_precision`` (`srmc.engine.precision`, added by the runner, which holds the target): after one of the
   warnings above that a rough log density causes, a probe of float32 log pi's second differences at the chains'
@@ -323,23 +324,28 @@ def bias_from_halves(result: Any, name: str = "x") -> tuple[np.ndarray, np.ndarr
 
 def bias_threshold(num_coordinates: int, num_chains: int) -> float:
     """|z| above which `bias_from_halves` flags a coordinate: Student-t with chains - 1 degrees of freedom,
-    Bonferroni over both functions' coordinates at `BIAS_FALSE_ALARM`, and at least `BIAS_Z`."""
+    Bonferroni over both sides of `num_coordinates` coordinates (those of every function checked) at
+    `BIAS_FALSE_ALARM`, and at least `BIAS_Z`."""
     from scipy import stats
 
-    return max(BIAS_Z, float(stats.t.isf(BIAS_FALSE_ALARM / (4 * num_coordinates), num_chains - 1)))
+    return max(BIAS_Z, float(stats.t.isf(BIAS_FALSE_ALARM / (2 * num_coordinates), num_chains - 1)))
 
 
 def _bias(result: Any) -> HealthWarning | None:
-    for name in ("x", "x^2"):
-        estimated = bias_from_halves(result, name)
-        if estimated is None:
-            continue
-        bias, stderr = estimated
+    """``bias_exceeds_mcse`` on the first function (x, x^2, then the rest in order: a graph walk's ``visits``, the
+    user's own) whose `bias_from_halves` exceeds both its threshold and the MCSE on some coordinate."""
+    names = sorted(result.halfway_estimates, key=lambda name: (name not in ("x", "x^2"), name != "x"))
+    estimated = {name: bias_from_halves(result, name) for name in names}
+    estimated = {name: value for name, value in estimated.items() if value is not None}
+    if not estimated:
+        return None
+    threshold = bias_threshold(sum(bias.size for bias, _ in estimated.values()), result.num_chains)
+    for name, (bias, stderr) in estimated.items():
         mcse = np.ravel(result.mcse(name))
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.abs(bias) / stderr
             ratio = np.abs(bias) / mcse
-        flagged = np.isfinite(z) & (z > bias_threshold(bias.size, result.num_chains)) & (np.abs(bias) > mcse)
+        flagged = np.isfinite(z) & (z > threshold) & (np.abs(bias) > mcse)
         if not np.any(flagged):
             continue
         worst = int(np.argmax(np.where(flagged, ratio, -np.inf)))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import srmc
 from srmc import samplers, targets, testing
 from srmc.method import graph_history, graph_theory, hdt, srrw
 from srmc.method.graph_history import History, history_params, zero_log_scale
@@ -226,3 +227,21 @@ def test_other_bad_input():
         algorithm.init(jnp.array([0]), targets.get("iid_gaussian", dim=2))
     with pytest.raises(ValueError, match="initial_history"):
         srrw.srrw(initial_history=np.zeros(6)).init(jnp.array([0]), triangles())
+
+
+def test_a_history_walk_still_far_from_mu_says_so_on_its_visits():
+    """On a star of 201 nodes, SRRW (alpha 5) after 16 x 4000 steps has visited the hub 3.5 times as often as mu
+    says (its leaves' self-loops are repelled long before their share reaches mu's), 161 MCSE off: the chains
+    agree with each other, so only the drift of their running means over the run's second half shows it. The
+    health report checks that drift on every function, the visits included; the base walk on the karate club
+    gives no warning."""
+    star = targets.graph(nx.star_graph(200))
+    result = srmc.sample(jax.random.key(0), srmc.srrw(samplers.mhrw, alpha=5.0), star, 4000, 16,
+                         options=srmc.RunOptions(progress=False))
+    hub = float(np.asarray(result.estimates["visits"])[0])
+    assert hub > 2.0 * star.graph.mu[0] and hub - star.graph.mu[0] > 50 * float(np.ravel(result.mcse("visits"))[0])
+    warning = {w.code: w for w in result.warnings}.get("bias_exceeds_mcse")
+    assert warning is not None and warning.data["function"] == "visits" and 0 in warning.data["coordinates"]
+    base = srmc.sample(jax.random.key(0), srmc.base(samplers.mhrw), targets.get("karate_club"), 4000, 16,
+                       options=srmc.RunOptions(progress=False))
+    assert not base.warnings
