@@ -172,8 +172,10 @@ def constrained_functions(
         names = [site, f"{site}^2"] if second_moments else [site]
         clash = [n for n in names if n in functions]
         if clash:
-            raise ValueError(f"site {site!r} clashes with the function name {clash[0]!r}; "
-                             "pass include_unconstrained=False.")
+            raise ValueError(f"site {site!r} clashes with the function name {clash[0]!r}, which holds the flat "
+                             "unconstrained position; call targets.constrained_functions(target, "
+                             "include_unconstrained=False) (result.estimates then holds the sites only), or rename "
+                             "the site in the model.")
         functions[site] = lambda x, site=site: constrain_one(x)[site]
         if second_moments:
             functions[f"{site}^2"] = lambda x, site=site: constrain_one(x)[site] ** 2
