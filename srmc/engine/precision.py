@@ -19,6 +19,7 @@ so a healthy run pays nothing.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import jax
@@ -40,11 +41,17 @@ SUSPECT_CODES = frozenset({"nonfinite_proposals", "frozen_chains", "r_hat", "low
 def second_differences(logdensity: Any, positions: np.ndarray, directions: np.ndarray, step: float
                        ) -> tuple[np.ndarray, np.ndarray]:
     """log pi at `positions` ``(n, d)`` and the second differences D along `directions` ``(n, d)`` at `step`
-    (module doc), both ``(n,)``, in the positions' dtype."""
+    (module doc), both ``(n,)``, in the positions' dtype; one compiled program per log density and shapes."""
+    centre, second = _second_differences(logdensity, jnp.asarray(positions),
+                                         jnp.asarray(directions, positions.dtype), step)
+    return np.asarray(centre), np.asarray(second)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _second_differences(logdensity: Any, x: jax.Array, v: jax.Array, step: float) -> tuple[jax.Array, jax.Array]:
     at = jax.vmap(logdensity)
-    x, v = jnp.asarray(positions), jnp.asarray(directions, positions.dtype)
     centre = at(x)
-    return np.asarray(centre), np.asarray(at(x + step * v) + at(x - step * v) - 2.0 * centre)
+    return centre, at(x + step * v) + at(x - step * v) - 2.0 * centre
 
 
 def rough_points(centre: np.ndarray, second: np.ndarray, dtype: Any) -> np.ndarray:
@@ -63,8 +70,9 @@ def precision_warning(result: Any, algorithm: Any, target: Any, warnings: Sequen
     if positions.dtype != np.float32 or positions.ndim != 2:
         return None
     positions = positions[:PROBE_CHAINS]
-    spread = np.std(positions, axis=0) if positions.shape[0] > 1 else np.ones(positions.shape[1])
-    spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0).astype(np.float32)
+    spread = np.std(positions.astype(np.float64), axis=0) if positions.shape[0] > 1 else np.ones(positions.shape[1])
+    spread = np.where(np.isfinite(spread) & (spread > 0) & (spread < np.finfo(np.float32).max), spread, 1.0)
+    spread = spread.astype(np.float32)
     directions = np.random.default_rng(seed).normal(size=positions.shape).astype(np.float32) * spread
     centre, second = second_differences(target.logdensity, positions, directions, PROBE_STEP)
     rough = rough_points(centre, second, positions.dtype)
