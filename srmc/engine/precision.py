@@ -86,7 +86,8 @@ def precision_warning(result: Any, algorithm: Any, target: Any, warnings: Sequen
         f"the float32 log density is rough at {int(np.sum(rough))} of {positions.shape[0]} chains' positions: "
         f"1e-4 sd away it is non-finite at {nonfinite}{largest} (second differences; a smooth log density gives "
         "about 1e-8 d), so its rounding, not the model, drives the rejections. Fix: run in float64 "
-        "(jax.config.update('jax_enable_x64', True) before building the target; numpyro.enable_x64()), or make the "
+        "(jax.config.update('jax_enable_x64', True) before building the target, or numpyro.enable_x64(); "
+        "command line: srmc run/bench --x64), or make the "
         "model better conditioned (e.g. a larger jitter on a Cholesky factor).",
         {"rough_points": int(np.sum(rough)), "probed": int(positions.shape[0]), "nonfinite": nonfinite,
          "second_differences": second[rough].tolist()})

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import difflib
 import importlib.util
 import inspect
@@ -609,6 +610,9 @@ def _add_sampler_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--burn-in", type=_non_negative_int, dest="burn_in", help="steps left out of the estimates")
     parser.add_argument("--seed", type=int, default=0, help="the PRNG seed (jax.random.key(seed))")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--x64", action="store_true",
+                        help="compute in float64 (jax.enable_x64), as Stan does: for Gaussian processes and other "
+                             "models that factorise nearly singular matrices (default: JAX's float32)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -690,8 +694,10 @@ def main(argv: Sequence[str] | None = None, compilation_cache: bool | None = Non
         from srmc.engine.compilation_cache import enable_compilation_cache
 
         enable_compilation_cache()
+    precision = jax.enable_x64(True) if getattr(args, "x64", False) else contextlib.nullcontext()
     try:
-        args.func(args)
+        with precision:
+            args.func(args)
     except (ValueError, TypeError, KeyError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"srmc: error: {message}", file=sys.stderr)

@@ -93,3 +93,19 @@ def test_kernel_nuts_runs_blackjax_nuts_under_the_warmup(capsys):
         assert main(["run", "iid_gaussian", "--param", "dim=2", "--kernel", "nuts", "--alpha", alpha, "--steps",
                      "100", "--chains", "4", "--warmup", "100", "--quiet", "--rows", "1"]) == 0
         assert "blackjax.nuts" in capsys.readouterr().out
+
+
+def test_x64_runs_in_float64_and_leaves_the_process_as_it_was(tmp_path, capsys):
+    """`--x64` computes the run in float64 (for models that need it, as Stan does), inside `jax.enable_x64`: the
+    saved result is float64, and a run without it afterwards is float32 again."""
+    import jax
+
+    import srmc
+
+    for flag, dtype in ((["--x64"], "float64"), ([], "float32")):
+        path = tmp_path / f"run{len(flag)}.npz"
+        assert main(["run", "iid_gaussian", "--param", "dim=2", "--steps", "50", "--chains", "2", "--warmup", "20",
+                     "--quiet", "--save", str(path), *flag]) == 0
+        assert str(srmc.load_result(path).mean.dtype) == dtype
+    assert not jax.config.jax_enable_x64
+    capsys.readouterr()
