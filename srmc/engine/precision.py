@@ -19,7 +19,6 @@ so a healthy run pays nothing.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Sequence
 
 import jax
@@ -41,17 +40,12 @@ SUSPECT_CODES = frozenset({"nonfinite_proposals", "frozen_chains", "r_hat", "low
 def second_differences(logdensity: Any, positions: np.ndarray, directions: np.ndarray, step: float
                        ) -> tuple[np.ndarray, np.ndarray]:
     """log pi at `positions` ``(n, d)`` and the second differences D along `directions` ``(n, d)`` at `step`
-    (module doc), both ``(n,)``, in the positions' dtype; one compiled program per log density and shapes."""
-    centre, second = _second_differences(logdensity, jnp.asarray(positions),
-                                         jnp.asarray(directions, positions.dtype), step)
-    return np.asarray(centre), np.asarray(second)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 3))
-def _second_differences(logdensity: Any, x: jax.Array, v: jax.Array, step: float) -> tuple[jax.Array, jax.Array]:
+    (module doc), both ``(n,)``, in the positions' dtype. Evaluated op by op: the probe runs once per suspect
+    run, and a program compiled for it and kept across float32 and float64 runs of one process hung JAX 0.10."""
     at = jax.vmap(logdensity)
+    x, v = jnp.asarray(positions), jnp.asarray(directions, positions.dtype)
     centre = at(x)
-    return centre, at(x + step * v) + at(x - step * v) - 2.0 * centre
+    return np.asarray(centre), np.asarray(at(x + step * v) + at(x - step * v) - 2.0 * centre)
 
 
 def rough_points(centre: np.ndarray, second: np.ndarray, dtype: Any) -> np.ndarray:
