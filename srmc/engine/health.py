@@ -25,7 +25,7 @@ behind it); `srmc.sample` stores it as ``result.warnings`` and `SampleResult.sum
   shrinks like 1 / sqrt(chains x steps) but a per-chain bias (a history's feedback that decays like log(n) / n; a
   start far from equilibrium like 1 / n) does not shrink with more chains;
 - then the algorithm's own checks (``algorithm.report.health``);
-- ``float32_precision`` (`srmc.engine.precision`, added by the runner, which holds the target): after one of the
+- ``float32_precision`` (`srmc.engine.precision`, where the target is given, as the runner does): after one of the
   warnings above that a rough log density causes, a probe of float32 log pi's second differences at the chains'
   final positions; it names float64 as the fix.
 
@@ -45,6 +45,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from srmc.engine.precision import precision_warning
 from srmc.method.algorithm import HealthWarning
 
 LOW_ACCEPTANCE, HIGH_ACCEPTANCE = 0.1, 0.95
@@ -88,15 +89,18 @@ def grouped_lines(labelled: Sequence[tuple[str, str]]) -> list[str]:
     return lines
 
 
-def health_report(result: Any, algorithm: Any) -> list[HealthWarning]:
-    """Every `HealthWarning` that applies to `result`, a run of `algorithm` (see the module doc)."""
+def health_report(result: Any, algorithm: Any, target: Any = None) -> list[HealthWarning]:
+    """Every `HealthWarning` that applies to `result`, a run of `algorithm` on `target` (see the module doc; without
+    the target, no ``float32_precision`` probe)."""
     checks = [
         _acceptance(result, algorithm), _frozen(result), _nonfinite_proposals(result), _nonfinite_estimates(result),
         _r_hat(result, algorithm), _ess(result, algorithm),
         _mcse_disagreement(result, algorithm.report.anticorrelated_batches, algorithm),
         _warmup_acceptance(result, algorithm), _bias(result), chains_behind(result, algorithm),
     ]
-    return [warning for warning in checks if warning is not None] + list(algorithm.report.health(result))
+    report = [warning for warning in checks if warning is not None] + list(algorithm.report.health(result))
+    rough = None if target is None else precision_warning(result, algorithm, target, report)
+    return report + ([] if rough is None else [rough])
 
 
 def _is_metropolis_with_step(algorithm: Any) -> bool:

@@ -70,18 +70,19 @@ def precision_warning(result: Any, algorithm: Any, target: Any, warnings: Sequen
     directions = np.random.default_rng(seed).normal(size=positions.shape).astype(np.float32) * spread
     centre, second = second_differences(target.logdensity, positions, directions, PROBE_STEP)
     rough = rough_points(centre, second, positions.dtype)
-    if int(np.sum(rough)) < MIN_ROUGH_POINTS:
+    num_rough = int(np.sum(rough))
+    if num_rough < MIN_ROUGH_POINTS:
         return None
     nonfinite = int(np.sum(rough & ~np.isfinite(second)))
     finite = second[rough & np.isfinite(second)]
     largest = f"; |D| up to {float(np.max(np.abs(finite))):.2g} nats" if finite.size else ""
     return HealthWarning(
         "float32_precision",
-        f"the float32 log density is rough at {int(np.sum(rough))} of {positions.shape[0]} chains' positions: "
+        f"the float32 log density is rough at {num_rough} of {positions.shape[0]} chains' positions: "
         f"1e-4 sd away it is non-finite at {nonfinite}{largest} (second differences; a smooth log density gives "
         "about 1e-8 d), so its rounding, not the model, drives the rejections. Fix: run in float64 "
         "(jax.config.update('jax_enable_x64', True) before building the target, or numpyro.enable_x64(); "
         "command line: srmc run/bench --x64), or make the "
         "model better conditioned (e.g. a larger jitter on a Cholesky factor).",
-        {"rough_points": int(np.sum(rough)), "probed": int(positions.shape[0]), "nonfinite": nonfinite,
+        {"rough_points": num_rough, "probed": int(positions.shape[0]), "nonfinite": nonfinite,
          "second_differences": second[rough].tolist()})

@@ -51,7 +51,6 @@ from srmc.engine.options import (
     check_snapshot_steps,
     chunk_size_for,
 )
-from srmc.engine.precision import precision_warning
 from srmc.engine.progress import progress_bar
 from srmc.engine.result import SampleResult
 from srmc.engine.timing import compile_seconds
@@ -380,9 +379,7 @@ def _collect(run: PreparedRun, state: RunState, draws: list, wall_time: float, c
     if diagonal is not None and diagonal in result.adapted_params:  # reported as the kernel ran it: a vector
         result = dataclasses.replace(result, adapted_params={
             **result.adapted_params, diagonal: np.diagonal(result.adapted_params[diagonal], axis1=-2, axis2=-1)})
-    report = health_report(result, algorithm)
-    rough = precision_warning(result, algorithm, config.target, report)
-    result = dataclasses.replace(result, warnings=report + ([] if rough is None else [rough]),
+    result = dataclasses.replace(result, warnings=health_report(result, algorithm, config.target),
                                  notes=list(algorithm.report.notes(result)))
     if result.nonfinite_estimates:
         warnings.warn(result.nonfinite_warning(), RuntimeWarning, stacklevel=3)
