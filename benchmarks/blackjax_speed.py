@@ -10,6 +10,10 @@ runner would add srmc's BlackJAX adapter (which recomputes MALA's proposal to co
 Each function is compiled first, then the two libraries are timed alternately `repeats` times; the best time of
 each is kept (the machine may be shared, so the minimum is the least noisy estimate). The last line prints the
 ratios srmc / BlackJAX (goal <= 1.05).
+
+``--dense`` adds HMC with a dense inverse mass matrix (the target's covariance where it has one, else its sample
+sample covariance from 4096 draws), one matrix shared by every chain, given to both kernels. BlackJAX's MALA
+takes no mass matrix, so there is no dense MALA pair.
 """
 
 from __future__ import annotations
@@ -31,6 +35,15 @@ def kernel_pairs(dim: int, step_size: float, num_integration_steps: int) -> dict
     return {"mala": ((samplers.mala, mala), (blackjax.mala, mala)), "hmc": ((samplers.hmc, hmc), (blackjax.hmc, hmc))}
 
 
+def dense_hmc_pair(target: targets.Target, step_size: float, num_integration_steps: int) -> tuple[tuple, tuple]:
+    """((srmc hmc, params), (blackjax hmc, params)) with the same dense M^{-1}."""
+    draws = target.sample(jax.random.key(2), 4096)
+    matrix = jnp.cov(draws.reshape(draws.shape[0], -1), rowvar=False)
+    common = {"step_size": step_size, "num_integration_steps": num_integration_steps}
+    params = {**common, "inverse_mass_matrix": matrix}
+    return (samplers.hmc, params), (blackjax.hmc, params)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="correlated_gaussian")
@@ -39,6 +52,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--step-size", type=float, default=0.05)
     parser.add_argument("--num-integration-steps", type=int, default=10)
+    parser.add_argument("--dense", action="store_true", help="add HMC with a dense inverse mass matrix")
     args = parser.parse_args()
     target = targets.get(args.target)
     key = jax.random.key(0)
@@ -47,7 +61,10 @@ def main() -> None:
           f"best of {args.repeats} alternating repeats; {jax.devices()[0].platform}")
     print(f"{'kernel':<8}{'srmc us/chain-step':>20}{'blackjax us/chain-step':>24}{'ratio':>8}")
     ratios = {}
-    for name, (ours, theirs) in kernel_pairs(target.dim, args.step_size, args.num_integration_steps).items():
+    pairs = kernel_pairs(target.dim, args.step_size, args.num_integration_steps)
+    if args.dense:
+        pairs["hmc_dense"] = dense_hmc_pair(target, args.step_size, args.num_integration_steps)
+    for name, (ours, theirs) in pairs.items():
         runs = {lib: kernel_scan(module, target.logdensity, params, args.steps)
                 for lib, (module, params) in (("srmc", ours), ("blackjax", theirs))}
         seconds = best_times(runs, key, positions, args.repeats)

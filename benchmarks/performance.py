@@ -16,12 +16,27 @@ warm-up steps and steps from the same starts:
 - compile: the seconds JAX spends tracing, lowering and compiling during the first call (`jax.monitoring`'s
   compile events, `srmc.engine.timing`); time per chain-step: the best wall time of `--repeats` further calls
   (nothing compiles again) divided by chains x (warm-up + steps), srmc's per-call setup and health report
-  included.
+  included;
+- time per counted step: the same programs run again with more steps (twice as many; 20 times at 1 chain, where
+  the jitter of a call's fixed cost would swamp the difference), the warm-up unchanged, and the difference of the
+  two best wall times divided by chains x the extra steps: what one more sampling step costs, without the
+  warm-up and the fixed cost of a call (the issue's "per counted step"). srmc's wall times here are its own
+  `result.wall_time` (warm-up and sampling chunks), which leaves out the health report: a short run may draw
+  warnings whose checks a long run skips, and its fixed cost would then differ between the two lengths.
+
+srmc's default warm-up gives MALA and HMC a dense mass on the correlated Gaussian (``mass="auto"``), which
+BlackJAX's loop does not have. So every row is run a second time with the mass form of the BlackJAX loop
+(``srmc.Warmup(W, mass=...)``: "none" for MALA, whose BlackJAX kernel takes no mass; "diagonal" for HMC, as
+`window_adaptation`): the same kernel on both sides, per counted step.
 
 Graph samplers: SRRW (`srmc.srrw`, MHRW base) and HDT (`srmc.hdt`, NBRW base) on the karate club, and walk-jump
 (`srmc.walk_jump_algorithm`, MALA inside, one draw per walk stored) on the two-mode mixture, through
 ``srmc.sample`` against a plain loop of the same algorithm's ``init``/``step`` in a jitted ``lax.scan`` (no
 running means: the plain loop only steps). A walk-jump "step" is one stage (K inner MALA steps).
+
+``--dense-costs`` prints instead what a dense mass costs per chain at 1024 chains and d = 20: a Cholesky
+factorisation, a triangular solve and a matrix-vector product, each with one matrix per chain (as after srmc's
+warm-up, which adapts every chain's parameters) and with one matrix shared by all chains.
 
 Ratios are srmc / the hand-written loop (compile goal <= 1.5, default / base per step goal <= 1.1). The machine
 may be shared: times are the best of `--repeats`, and what compile time is depends on the machine's load.
@@ -95,9 +110,22 @@ def blackjax_program(name: str, logdensity: Callable, dim: int, step_size: float
     return jax.jit(run)
 
 
+EQUAL_MASS = {"mala": "none", "hmc": "diagonal"}  # the mass form of the BlackJAX loop's kernel
+
+
+LONG_FACTOR, LONG_FACTOR_ONE_CHAIN = 2, 20  # the longer run's steps / the run's (1 chain: a call's jitter)
+
+
+def marginal_us(short: tuple[float, float], long: tuple[float, float], work: int) -> float:
+    """Microseconds per counted chain-step: the wall-time difference of a run with more steps (`long`) and the
+    run (`short`), both (compile s, best wall s), over `work` = chains x the extra steps."""
+    return 1e6 * (long[1] - short[1]) / work
+
+
 def continuous_rows(target: targets.Target, name: str, chains: int, warmup: int, steps: int, repeats: int,
-                    step_size: float) -> dict[str, tuple[float, float]]:
-    """{program: (compile s, us per chain-step)} for the three programs of one (target, kernel, chains)."""
+                    step_size: float, mass: str = "auto") -> dict[str, tuple[float, float, float]]:
+    """{program: (compile s, us per chain-step with the warm-up, us per counted step)} for the three programs of
+    one (target, kernel, chains); srmc's warm-up adapts a mass of form `mass`."""
     ours = KERNELS[name][0]
     params = {"step_size": step_size}
     if name == "hmc":
@@ -106,15 +134,25 @@ def continuous_rows(target: targets.Target, name: str, chains: int, warmup: int,
     key = jax.random.key(0)
     work = chains * (warmup + steps)
     rows = {}
-    program = blackjax_program(name, target.logdensity, target.dim, step_size, warmup, steps)
-    compiled, best = timed(lambda: program(key, positions), repeats)
-    rows["blackjax"] = (compiled, 1e6 * best / work)
+    more = steps * (LONG_FACTOR if chains > 1 else LONG_FACTOR_ONE_CHAIN)  # counted steps of the longer run
+    programs = {n: blackjax_program(name, target.logdensity, target.dim, step_size, warmup, n) for n in (steps,
+                                                                                                         more)}
+    short, long = (timed(lambda n=n: programs[n](key, positions), repeats) for n in (steps, more))
+    rows["blackjax"] = (short[0], 1e6 * short[1] / work, marginal_us(short, long, chains * (more - steps)))
+    warm = srmc.Warmup(warmup, mass=mass)
     for label, algorithm in (("srmc base", srmc.base(ours, **params)),
                              ("srmc default", srmc.wrap(ours, alpha=1.0, **params))):
-        compiled, best = timed(lambda: srmc.sample(key, algorithm, target, steps, chains, initial_position=positions,
-                                                   warmup=warmup, options=srmc.RunOptions(progress=False)).estimates,
-                               repeats)
-        rows[label] = (compiled, 1e6 * best / work)
+        sampled = {}  # counted steps -> the best `result.wall_time` (warm-up and chunks: no setup, no health report)
+
+        def run(n: int) -> jax.Array:
+            result = srmc.sample(key, algorithm, target, n, chains, initial_position=positions, warmup=warm,
+                                 options=srmc.RunOptions(progress=False))
+            sampled[n] = min(sampled.get(n, float("inf")), result.wall_time)
+            return result.estimates
+
+        short, long = (timed(lambda n=n: run(n), repeats) for n in (steps, more))
+        rows[label] = (short[0], 1e6 * short[1] / work, marginal_us((0.0, sampled[steps]), (0.0, sampled[more]),
+                                                                    chains * (more - steps)))
     return rows
 
 
@@ -176,6 +214,35 @@ def print_engine_table(title: str, chain_counts: list[int], steps: int, repeats:
                   f"{ours[1]:>8.3f}{ours[0] / plain[0]:>10.2f}{ours[1] / plain[1]:>8.2f}", flush=True)
 
 
+def dense_costs(chains: int = 1024, dim: int = 20, repeats: int = 50) -> None:
+    """Print microseconds per chain of the dense-mass operations of a step, per-chain and shared matrices."""
+    import jax.numpy as jnp
+    from jax.scipy.linalg import solve_triangular
+
+    rows = jax.random.normal(jax.random.key(0), (dim, dim))
+    matrix = rows @ rows.T / dim + jnp.eye(dim)
+    factor = jnp.linalg.cholesky(matrix)
+    vectors = jax.random.normal(jax.random.key(1), (chains, dim))
+    operations = {"cholesky": lambda m, v: jnp.linalg.cholesky(m),
+                  "triangular solve": lambda m, v: solve_triangular(m, v, lower=True),
+                  "matrix-vector product": lambda m, v: m @ v}
+    print(f"{jax.devices()[0].platform}: us per chain, {chains} chains, d = {dim}")
+    print(f"{'operation':<24}{'per-chain matrices':>20}{'one shared matrix':>19}")
+    for name, operation in operations.items():
+        times = []
+        for batched in (True, False):
+            operand = matrix if name == "cholesky" else factor
+            program = jax.jit(jax.vmap(operation, in_axes=(0 if batched else None, 0)))
+            argument = jnp.broadcast_to(operand, (chains, dim, dim)) if batched else operand
+            jax.block_until_ready(program(argument, vectors))
+            start = time.perf_counter()
+            for _ in range(repeats):
+                out = program(argument, vectors)
+            jax.block_until_ready(out)
+            times.append(1e6 * (time.perf_counter() - start) / repeats / chains)
+        print(f"{name:<24}{times[0]:>20.3f}{times[1]:>19.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chains", default="1,1024")
@@ -188,37 +255,49 @@ def main() -> None:
     parser.add_argument("--walks", type=int, default=20, help="walk-jump: walks per chain")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="a tenth of the steps, 1 and 128 chains")
+    parser.add_argument("--dense-costs", action="store_true", dest="dense_costs",
+                        help="only what a dense mass's operations cost per chain")
     args = parser.parse_args()
+    if args.dense_costs:
+        dense_costs()
+        return
     chain_counts = [int(c) for c in args.chains.split(",")]
     if args.quick:
         chain_counts = [1, 128]
         args.steps, args.warmup, args.hmc_steps, args.lr_steps, args.graph_steps, args.walks = 100, 50, 20, 30, 200, 4
     print(f"{jax.devices()[0].platform} ({jax.device_count()} device), jax {jax.__version__}, blackjax "
           f"{blackjax.__version__}; best of {args.repeats}; us = microseconds per chain-step, warm-up included")
-    print(f"{'target':<24}{'kernel':<6}{'chains':>7}{'steps':>11}"
+    print(f"{'target':<24}{'kernel':<6}{'mass':<9}{'chains':>7}{'steps':>11}"
           f"{'compile s: blackjax':>21}{'base':>7}{'default':>8}{'us: blackjax':>14}{'base':>8}{'default':>8}"
-          f"{'compile x':>10}{'step x':>8}{'dflt/base':>10}")
+          f"{'counted us: blackjax':>22}{'base':>8}{'default':>8}{'compile x':>10}{'step x':>8}{'dflt/base':>10}")
     summary = []
     cases = [(targets.get("correlated_gaussian", dim=20, rho=0.9), 0.05, args.warmup, args.steps, args.hmc_steps),
              (targets.get("logistic_breast_cancer"), 0.005, args.lr_steps, args.lr_steps, max(args.lr_steps // 5, 10))]
     for target, step_size, warmup, steps, hmc_steps in cases:
         for name in KERNELS:
             n, w = (steps, warmup) if name == "mala" else (hmc_steps, max(hmc_steps, 50))
-            for chains in chain_counts:
-                rows = continuous_rows(target, name, chains, w, n, args.repeats, step_size)
-                bj, base, default = rows["blackjax"], rows["srmc base"], rows["srmc default"]
-                compile_ratio = max(base[0], default[0]) / bj[0]
-                step_ratio, overhead = base[1] / bj[1], default[1] / base[1]
-                summary.append((target.name.split("(")[0], name, chains, compile_ratio, step_ratio, overhead))
-                print(f"{target.name.split('(')[0]:<24}{name:<6}{chains:>7}{f'{w}+{n}':>11}{bj[0]:>21.2f}"
-                      f"{base[0]:>7.2f}{default[0]:>8.2f}{bj[1]:>14.3f}{base[1]:>8.3f}{default[1]:>8.3f}"
-                      f"{compile_ratio:>10.2f}{step_ratio:>8.2f}{overhead:>10.2f}", flush=True)
-    print("compile x: the slower of srmc's two programs / blackjax; step x: srmc base / blackjax per chain-step; "
-          "dflt/base: default SRMC / srmc base per chain-step")
+            for mass in ("auto", EQUAL_MASS[name]):
+                for chains in chain_counts:
+                    repeats = args.repeats if chains > 1 else max(args.repeats, 5)  # 1 chain: a call's jitter
+                    rows = continuous_rows(target, name, chains, w, n, repeats, step_size, mass)
+                    bj, base, default = rows["blackjax"], rows["srmc base"], rows["srmc default"]
+                    compile_ratio = max(base[0], default[0]) / bj[0]
+                    step_ratio, overhead = base[2] / bj[2], default[2] / base[2]
+                    summary.append((target.name.split("(")[0], name, mass, chains, compile_ratio, step_ratio,
+                                    overhead))
+                    print(f"{target.name.split('(')[0]:<24}{name:<6}{mass:<9}{chains:>7}{f'{w}+{n}':>11}"
+                          f"{bj[0]:>21.2f}{base[0]:>7.2f}{default[0]:>8.2f}{bj[1]:>14.3f}{base[1]:>8.3f}"
+                          f"{default[1]:>8.3f}{bj[2]:>22.3f}{base[2]:>8.3f}{default[2]:>8.3f}{compile_ratio:>10.2f}"
+                          f"{step_ratio:>8.2f}{overhead:>10.2f}", flush=True)
+    print("mass: the form srmc's warm-up adapts (auto: srmc's default; none / diagonal: the BlackJAX loop's); "
+          "compile x: the slower of srmc's two programs / blackjax; us: per chain-step, warm-up and call included; "
+          "counted us: per counted step (a longer run minus the run); step x: srmc base / blackjax per counted "
+          "step; dflt/base: default SRMC / srmc base per counted step")
     print_engine_table("graph sampler", chain_counts, args.graph_steps, args.repeats, graph_rows)
     print_engine_table("walk-jump (walks)", chain_counts, args.walks, args.repeats, walk_jump_rows)
-    print("\nsrmc / hand-written (goals: compile <= 1.5x, default <= 1.1x base per step): " + "; ".join(
-        f"{t} {k} {c} ch compile {cr:.2f}x step {sr:.2f}x default/base {o:.2f}x" for t, k, c, cr, sr, o in summary))
+    print("\nsrmc / hand-written (goals: compile <= 1.5x, default <= 1.1x base per counted step): " + "; ".join(
+        f"{t} {k} mass {m} {c} ch compile {cr:.2f}x step {sr:.2f}x default/base {o:.2f}x"
+        for t, k, m, c, cr, sr, o in summary))
 
 
 if __name__ == "__main__":
