@@ -267,7 +267,7 @@ def main() -> None:
         args.steps, args.warmup, args.hmc_steps, args.lr_steps, args.graph_steps, args.walks = 100, 50, 20, 30, 200, 4
     print(f"{jax.devices()[0].platform} ({jax.device_count()} device), jax {jax.__version__}, blackjax "
           f"{blackjax.__version__}; best of {args.repeats}; us = microseconds per chain-step, warm-up included")
-    print(f"{'target':<24}{'kernel':<6}{'mass':<9}{'chains':>7}{'steps':>11}"
+    print(f"{'target':<24}{'kernel':<7}{'mass':<9}{'chains':>7}{'steps':>11}"
           f"{'compile s: blackjax':>21}{'base':>7}{'default':>8}{'us: blackjax':>14}{'base':>8}{'default':>8}"
           f"{'counted us: blackjax':>22}{'base':>8}{'default':>8}{'compile x':>10}{'step x':>8}{'dflt/base':>10}")
     summary = []
@@ -285,7 +285,7 @@ def main() -> None:
                     step_ratio, overhead = base[2] / bj[2], default[2] / base[2]
                     summary.append((target.name.split("(")[0], name, mass, chains, compile_ratio, step_ratio,
                                     overhead))
-                    print(f"{target.name.split('(')[0]:<24}{name:<6}{mass:<9}{chains:>7}{f'{w}+{n}':>11}"
+                    print(f"{target.name.split('(')[0]:<24}{name:<7}{mass:<9}{chains:>7}{f'{w}+{n}':>11}"
                           f"{bj[0]:>21.2f}{base[0]:>7.2f}{default[0]:>8.2f}{bj[1]:>14.3f}{base[1]:>8.3f}"
                           f"{default[1]:>8.3f}{bj[2]:>22.3f}{base[2]:>8.3f}{default[2]:>8.3f}{compile_ratio:>10.2f}"
                           f"{step_ratio:>8.2f}{overhead:>10.2f}", flush=True)
