@@ -11,9 +11,9 @@ Each function is compiled first, then the two libraries are timed alternately `r
 each is kept (the machine may be shared, so the minimum is the least noisy estimate). The last line prints the
 ratios srmc / BlackJAX (goal <= 1.05).
 
-``--dense`` adds HMC with a dense inverse mass matrix (the target's covariance where it has one, else its sample
-sample covariance from 4096 draws), one matrix shared by every chain, given to both kernels. BlackJAX's MALA
-takes no mass matrix, so there is no dense MALA pair.
+``--dense`` adds HMC with a dense inverse mass matrix (the sample covariance of 4096 exact draws of the target),
+one matrix shared by every chain, given to both kernels. BlackJAX's MALA takes no mass matrix, so there is no
+dense MALA pair.
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ def dense_hmc_pair(target: targets.Target, step_size: float, num_integration_ste
     """((srmc hmc, params), (blackjax hmc, params)) with the same dense M^{-1}."""
     draws = target.sample(jax.random.key(2), 4096)
     matrix = jnp.cov(draws.reshape(draws.shape[0], -1), rowvar=False)
-    common = {"step_size": step_size, "num_integration_steps": num_integration_steps}
-    params = {**common, "inverse_mass_matrix": matrix}
+    params = {"step_size": step_size, "num_integration_steps": num_integration_steps, "inverse_mass_matrix": matrix}
     return (samplers.hmc, params), (blackjax.hmc, params)
 
 

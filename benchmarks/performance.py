@@ -111,15 +111,13 @@ def blackjax_program(name: str, logdensity: Callable, dim: int, step_size: float
 
 
 EQUAL_MASS = {"mala": "none", "hmc": "diagonal"}  # the mass form of the BlackJAX loop's kernel
-
-
 LONG_FACTOR, LONG_FACTOR_ONE_CHAIN = 2, 20  # the longer run's steps / the run's (1 chain: a call's jitter)
 
 
-def marginal_us(short: tuple[float, float], long: tuple[float, float], work: int) -> float:
-    """Microseconds per counted chain-step: the wall-time difference of a run with more steps (`long`) and the
-    run (`short`), both (compile s, best wall s), over `work` = chains x the extra steps."""
-    return 1e6 * (long[1] - short[1]) / work
+def marginal_us(short_seconds: float, long_seconds: float, work: int) -> float:
+    """Microseconds per counted chain-step: the best wall seconds of a run with more steps minus the run's, over
+    `work` = chains x the extra steps."""
+    return 1e6 * (long_seconds - short_seconds) / work
 
 
 def continuous_rows(target: targets.Target, name: str, chains: int, warmup: int, steps: int, repeats: int,
@@ -135,10 +133,11 @@ def continuous_rows(target: targets.Target, name: str, chains: int, warmup: int,
     work = chains * (warmup + steps)
     rows = {}
     more = steps * (LONG_FACTOR if chains > 1 else LONG_FACTOR_ONE_CHAIN)  # counted steps of the longer run
-    programs = {n: blackjax_program(name, target.logdensity, target.dim, step_size, warmup, n) for n in (steps,
-                                                                                                         more)}
+    extra_work = chains * (more - steps)
+    programs = {n: blackjax_program(name, target.logdensity, target.dim, step_size, warmup, n)
+                for n in (steps, more)}
     short, long = (timed(lambda n=n: programs[n](key, positions), repeats) for n in (steps, more))
-    rows["blackjax"] = (short[0], 1e6 * short[1] / work, marginal_us(short, long, chains * (more - steps)))
+    rows["blackjax"] = (short[0], 1e6 * short[1] / work, marginal_us(short[1], long[1], extra_work))
     warm = srmc.Warmup(warmup, mass=mass)
     for label, algorithm in (("srmc base", srmc.base(ours, **params)),
                              ("srmc default", srmc.wrap(ours, alpha=1.0, **params))):
@@ -150,9 +149,9 @@ def continuous_rows(target: targets.Target, name: str, chains: int, warmup: int,
             sampled[n] = min(sampled.get(n, float("inf")), result.wall_time)
             return result.estimates
 
-        short, long = (timed(lambda n=n: run(n), repeats) for n in (steps, more))
-        rows[label] = (short[0], 1e6 * short[1] / work, marginal_us((0.0, sampled[steps]), (0.0, sampled[more]),
-                                                                    chains * (more - steps)))
+        short = timed(lambda: run(steps), repeats)
+        timed(lambda: run(more), repeats)  # fills sampled[more]
+        rows[label] = (short[0], 1e6 * short[1] / work, marginal_us(sampled[steps], sampled[more], extra_work))
     return rows
 
 
@@ -229,9 +228,9 @@ def dense_costs(chains: int = 1024, dim: int = 20, repeats: int = 50) -> None:
     print(f"{jax.devices()[0].platform}: us per chain, {chains} chains, d = {dim}")
     print(f"{'operation':<24}{'per-chain matrices':>20}{'one shared matrix':>19}")
     for name, operation in operations.items():
+        operand = matrix if name == "cholesky" else factor
         times = []
         for batched in (True, False):
-            operand = matrix if name == "cholesky" else factor
             program = jax.jit(jax.vmap(operation, in_axes=(0 if batched else None, 0)))
             argument = jnp.broadcast_to(operand, (chains, dim, dim)) if batched else operand
             jax.block_until_ready(program(argument, vectors))
