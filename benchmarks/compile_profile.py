@@ -2,6 +2,8 @@
 
     python benchmarks/compile_profile.py [--steps 5000] [--replicates 100] [--tilts score,linear,bounded]
                                          [--alphas 0,1,10] [--repeat]
+    python benchmarks/compile_profile.py --fusion-check
+    python benchmarks/compile_profile.py --first-call [--repeats 3]
 
 Runs the README's main job (``srmc bench correlated_gaussian --kernel mala --alpha 0,1,10 --tilt
 score,linear,bounded --steps 5000 --replicates 100``) in this process with JAX's compile logging on
@@ -25,6 +27,15 @@ op by op (each operation its own program, as `srmc.sample` runs its setup) and c
 operations (on CPU it contracts ``a * b + c`` into one fused multiply-add, rounded once) and may reorder a fused
 reduction; a run's results for a given key would change. It counts differing entries for three expressions on
 1024 x 20 standard normals.
+
+``--first-call [--repeats 3]`` prints what a user's first call compiles, each measurement in a fresh Python
+process (nothing compiled before it, no persistent cache): the hand-written BlackJAX loop of `performance.py`
+against ``srmc.sample`` of the base kernel and of the default SRMC with the BlackJAX loop's mass form (MALA
+"none", HMC "diagonal"; 1024 chains on the 20-d correlated Gaussian, MALA 500 + 1000 steps, HMC 200 + 200),
+each srmc run once as it is and once with its setup compiled: the initial states, the warm-up's end (`finish`:
+the pooled moments, the tilt's reference, alpha's prediction) and the restart after it as jitted programs instead
+of op by op. The second is a what-if, patched in here and nowhere in srmc: its draws differ from srmc's in their
+last bits (``--fusion-check``), which issue 31 rules out; it measures what keeping them costs.
 """
 
 from __future__ import annotations
@@ -129,6 +140,96 @@ def fusion_check() -> None:
         print(f"  {text:<34} {int(jnp.sum(op_by_op != compiled)):>6} of {op_by_op.size} entries differ")
 
 
+FIRST_CALL_CASES = (("mala", "none", 500, 1000), ("hmc", "diagonal", 200, 200))  # kernel, mass, warm-up, steps
+FIRST_CALL_CHAINS = 1024
+
+
+def compile_setup_as_programs() -> None:
+    """The ``--first-call`` what-if: srmc's op-by-op setup and warm-up end run as jitted programs in this process
+    (draws change in their last bits; never done by srmc itself)."""
+    from srmc.engine import adaptation, runner, warmup
+
+    def initial_states(algorithm: Any, target: Any, positions: Any, params: Any, params_axis: Any) -> Any:
+        return jax.jit(lambda x, p: jax.vmap(algorithm.init_fn, in_axes=(0, None, params_axis))(x, target, p))(
+            positions, params)
+
+    def apply_warmup(algorithm: Any, target: Any, states: Any, params: Any, kernel_states: Any, result: Any) -> Any:
+        states, params = adaptation._handover(states, params, kernel_states, result, kernel=algorithm.kernel,
+                                              adaptation=algorithm.adaptation, target=target)
+        if algorithm.adaptation is not None:
+            restart = jax.vmap(algorithm.adaptation.restart, in_axes=(0, None, 0))
+            states = jax.jit(lambda s, p: restart(s, target, p))(states, params)
+        return states, params
+
+    runner.initial_states = adaptation.initial_states = initial_states
+    adaptation.finish = jax.jit(warmup.finish, static_argnums=0)
+    adaptation.apply_warmup = apply_warmup
+
+
+def first_call(side: str, kernel: str, mass: str, compiled_setup: bool) -> None:
+    """Print ``compile_s wall_s programs`` for one first call (run in a fresh process by `first_call_table`)."""
+    import performance
+
+    import srmc
+    from srmc import samplers, targets
+    from srmc.engine.timing import compile_seconds
+
+    if compiled_setup:
+        compile_setup_as_programs()
+    profile = Profile()
+    logger = logging.getLogger("jax")
+    logger.addHandler(_Handler(profile))
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    target = targets.get("correlated_gaussian", dim=20, rho=0.9)
+    positions = jax.block_until_ready(target.sample(jax.random.key(1), FIRST_CALL_CHAINS))
+    warmup, steps = next((w, n) for k, _, w, n in FIRST_CALL_CASES if k == kernel)
+    params = {"step_size": 0.05} | ({"num_integration_steps": performance.HMC_LEAPFROG} if kernel == "hmc" else {})
+    jax.config.update("jax_log_compiles", True)
+    profile.reset()
+    before, start = compile_seconds(), time.perf_counter()
+    if side == "blackjax":
+        out = performance.blackjax_program(kernel, target.logdensity, target.dim, 0.05, warmup, steps)(
+            jax.random.key(0), positions)
+    else:
+        module = getattr(samplers, kernel)
+        algorithm = srmc.base(module, **params) if side == "base" else srmc.wrap(module, alpha=1.0, **params)
+        out = srmc.sample(jax.random.key(0), algorithm, target, steps, FIRST_CALL_CHAINS, initial_position=positions,
+                          warmup=srmc.Warmup(warmup, mass=mass), options=srmc.RunOptions(progress=False)).estimates
+    jax.block_until_ready(out)
+    print(f"{compile_seconds() - before:.3f} {time.perf_counter() - start:.3f} {sum(profile.compiles.values())}")
+
+
+def first_call_table(repeats: int) -> None:
+    """Each (side, kernel, setup) `repeats` times, alternating, each in a fresh process; medians and ratios."""
+    import statistics
+    import subprocess
+    import sys
+
+    runs = [(side, kernel, mass, compiled) for kernel, mass, _, _ in FIRST_CALL_CASES
+            for side, compiled in (("blackjax", False), ("base", False), ("base", True), ("default", False),
+                                   ("default", True))]
+    found: dict = collections.defaultdict(list)
+    for _ in range(repeats):
+        for side, kernel, mass, compiled in runs:
+            command = [sys.executable, __file__, "--one", side, kernel, mass] + (["--compiled-setup"] * compiled)
+            line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()[-3:]
+            found[side, kernel, compiled].append(tuple(float(v) for v in line))
+    print(f"first call in a fresh process, 1024 chains, median of {repeats}; {jax.devices()[0].platform}, "
+          f"jax {jax.__version__}")
+    print(f"{'kernel':<8}{'mass':<10}{'program':<26}{'compile s':>10}{'wall s':>8}{'programs':>9}{'x blackjax':>11}")
+    for kernel, mass, _, _ in FIRST_CALL_CASES:
+        reference = statistics.median(r[0] for r in found["blackjax", kernel, False])
+        for side, compiled in (("blackjax", False), ("base", False), ("base", True), ("default", False),
+                               ("default", True)):
+            rows = found[side, kernel, compiled]
+            median = [statistics.median(r[i] for r in rows) for i in range(3)]
+            label = f"{side}{' (setup compiled)' if compiled else ''}"
+            print(f"{kernel:<8}{mass:<10}{label:<26}{median[0]:>10.2f}{median[1]:>8.2f}{median[2]:>9.0f}"
+                  f"{median[0] / reference:>11.2f}")
+    print("setup compiled: a what-if (draws change in their last bits), not what srmc does")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="correlated_gaussian")
@@ -140,7 +241,19 @@ def main() -> None:
                         "nothing")
     parser.add_argument("--fusion-check", action="store_true", dest="fusion_check",
                         help="only show that compiling float operations together changes their last bits")
+    parser.add_argument("--first-call", action="store_true", dest="first_call",
+                        help="only the first call's compile time in fresh processes, against BlackJAX, with srmc's "
+                        "setup as it is and compiled (a what-if)")
+    parser.add_argument("--repeats", type=int, default=3, help="--first-call: fresh processes per measurement")
+    parser.add_argument("--one", nargs=3, metavar=("SIDE", "KERNEL", "MASS"), help=argparse.SUPPRESS)
+    parser.add_argument("--compiled-setup", action="store_true", dest="compiled_setup", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        first_call(*args.one, args.compiled_setup)
+        return
+    if args.first_call:
+        first_call_table(args.repeats)
+        return
     if args.fusion_check:
         fusion_check()
         return

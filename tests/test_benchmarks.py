@@ -37,7 +37,8 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
                     r"^configurations worse than their base kernel: \d+ of 1 \(default: \d+ of 1\)$"),
     "user_models.py": (["--models", "poisson_glm", "--kernels", "mala", "--alphas", "0", "1", "--steps", "20",
                         "--replicates", "4", "--warmup", "20"],
-                       r"^SRMC rows worse than their base kernel \(ratio \+ 2 SE < 1\): \d+ of 1; with \|z\| >= 4: \d+$"),
+                       r"^SRMC rows worse than their base kernel \(ratio \+ 2 SE < 1\): \d+ of 1; "
+                       r"with \|z\| >= 4: \d+$"),
     "held_out.py --hmc-probe": (["--hmc-probe", "banana_6d", "--chains", "4", "--steps", "20", "--warmup", "20"],
                                 r"^1 leapfrog step +ratio [\d.]+ \+- [\d.]+ +per coordinate( [\d.]+){6}$"),
     "prediction.py": (["--targets", "banana", "--kernels", "mala", "--chains", "4", "--steps", "20", "--warmup", "40"],
@@ -54,13 +55,16 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
                                r"provoked runs missed: .*; every code within the goal and detected: (yes|NO)$"),
     "warmup_cost.py": (["--target", "iid_gaussian", "--warmup", "40", "--steps", "20", "--chains", "4", "--repeats",
                         "1"], r"^ratio warm-up / plain: [\d.]+$"),
+    "compile_profile.py --first-call": (["--first-call", "--repeats", "1"],
+                                        r"^setup compiled: a what-if \(draws change in their last bits\), not what "
+                                        r"srmc does$"),
 }
 
 
 # the heaviest at their tiny size run with -m slow
 SLOW_SCRIPTS = {"numpy_protocol.py", "memory.py", "throughput.py", "bias_vs_chains.py", "discrete_variance.py",
                 "warmup_cost.py", "held_out.py", "held_out.py --hmc-probe", "prediction.py",
-                "prediction.py --tilt", "health_false_alarms.py"}
+                "prediction.py --tilt", "health_false_alarms.py", "compile_profile.py --first-call"}
 
 
 @pytest.mark.parametrize("script", [pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_SCRIPTS else [])
