@@ -4,6 +4,7 @@
                                          [--alphas 0,1,10] [--repeat]
     python benchmarks/compile_profile.py --fusion-check
     python benchmarks/compile_profile.py --first-call [--repeats 3]
+    python benchmarks/compile_profile.py --backend-levels [--repeats 3]
 
 Runs the README's main job (``srmc bench correlated_gaussian --kernel mala --alpha 0,1,10 --tilt
 score,linear,bounded --steps 5000 --replicates 100``) in this process with JAX's compile logging on
@@ -35,7 +36,13 @@ against ``srmc.sample`` of the base kernel and of the default SRMC with the Blac
 each srmc run once as it is and once with its setup compiled: the initial states, the warm-up's end (`finish`:
 the pooled moments, the tilt's reference, alpha's prediction) and the restart after it as jitted programs instead
 of op by op. The second is a what-if, patched in here and nowhere in srmc: its draws differ from srmc's in their
-last bits (``--fusion-check``), which issue 31 rules out; it measures what keeping them costs.
+last bits (``--fusion-check``), which issue 31 rules out; it measures what keeping them costs. Columns: the
+first call's compile and wall seconds, a second identical call's wall seconds, the XLA compilations, compile /
+BlackJAX's, and whether the results' bits are those of the first variant.
+
+``--backend-levels`` runs the same first calls with every program of the process compiled at XLA's default
+backend optimisation level (LLVM's -O3 on CPU) and at levels 2 and 1 (``XLA_FLAGS=--xla_backend_optimization_level``,
+BlackJAX's loop at the same level): another what-if, as it changes srmc's draws in their last bits.
 """
 
 from __future__ import annotations
@@ -167,7 +174,11 @@ def compile_setup_as_programs() -> None:
 
 
 def first_call(side: str, kernel: str, mass: str, compiled_setup: bool) -> None:
-    """Print ``compile_s wall_s programs`` for one first call (run in a fresh process by `first_call_table`)."""
+    """Print ``compile_s wall_s second_call_s programs digest`` for one first call (run in a fresh process by
+    `first_call_table`); the digest identifies the result's bits."""
+    import hashlib
+
+    import numpy as np
     import performance
 
     import srmc
@@ -185,49 +196,77 @@ def first_call(side: str, kernel: str, mass: str, compiled_setup: bool) -> None:
     positions = jax.block_until_ready(target.sample(jax.random.key(1), FIRST_CALL_CHAINS))
     warmup, steps = next((w, n) for k, _, w, n in FIRST_CALL_CASES if k == kernel)
     params = {"step_size": 0.05} | ({"num_integration_steps": performance.HMC_LEAPFROG} if kernel == "hmc" else {})
-    jax.config.update("jax_log_compiles", True)
-    profile.reset()
-    before, start = compile_seconds(), time.perf_counter()
     if side == "blackjax":
-        out = performance.blackjax_program(kernel, target.logdensity, target.dim, 0.05, warmup, steps)(
-            jax.random.key(0), positions)
+        program = performance.blackjax_program(kernel, target.logdensity, target.dim, 0.05, warmup, steps)
+
+        def call() -> Any:
+            return program(jax.random.key(0), positions)
     else:
         module = getattr(samplers, kernel)
         algorithm = srmc.base(module, **params) if side == "base" else srmc.wrap(module, alpha=1.0, **params)
-        out = srmc.sample(jax.random.key(0), algorithm, target, steps, FIRST_CALL_CHAINS, initial_position=positions,
-                          warmup=srmc.Warmup(warmup, mass=mass), options=srmc.RunOptions(progress=False)).estimates
-    jax.block_until_ready(out)
-    print(f"{compile_seconds() - before:.3f} {time.perf_counter() - start:.3f} {sum(profile.compiles.values())}")
+
+        def call() -> Any:
+            return srmc.sample(jax.random.key(0), algorithm, target, steps, FIRST_CALL_CHAINS,
+                               initial_position=positions, warmup=srmc.Warmup(warmup, mass=mass),
+                               options=srmc.RunOptions(progress=False)).estimates
+    jax.config.update("jax_log_compiles", True)
+    profile.reset()
+    before, start = compile_seconds(), time.perf_counter()
+    out = jax.block_until_ready(call())
+    compiled, wall = compile_seconds() - before, time.perf_counter() - start
+    start = time.perf_counter()
+    jax.block_until_ready(call())
+    again = time.perf_counter() - start
+    digest = hashlib.sha256(b"".join(np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(out))).hexdigest()[:12]
+    print(f"{compiled:.3f} {wall:.3f} {again:.3f} {sum(profile.compiles.values())} {digest}")
 
 
-def first_call_table(repeats: int) -> None:
-    """Each (side, kernel, setup) `repeats` times, alternating, each in a fresh process; medians and ratios."""
-    import statistics
+def _measure(side: str, kernel: str, mass: str, compiled_setup: bool, level: int | None) -> tuple:
+    """`first_call` in a fresh process (XLA's backend optimisation level `level` where given)."""
+    import os
     import subprocess
     import sys
 
-    runs = [(side, kernel, mass, compiled) for kernel, mass, _, _ in FIRST_CALL_CASES
-            for side, compiled in (("blackjax", False), ("base", False), ("base", True), ("default", False),
-                                   ("default", True))]
+    env = dict(os.environ)
+    if level is not None:
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_backend_optimization_level={level}".strip()
+    command = [sys.executable, __file__, "--one", side, kernel, mass] + (["--compiled-setup"] * compiled_setup)
+    *numbers, digest = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout.split()[-5:]
+    return (*(float(v) for v in numbers), digest)
+
+
+def first_call_table(repeats: int, levels: bool) -> None:
+    """Each (side, kernel, variant) `repeats` times, alternating, each in a fresh process; medians and ratios.
+    Variants: srmc's setup as it is and compiled (``levels`` False), or XLA's backend optimisation level at its
+    default, 2 and 1 for every program of the process (``levels`` True)."""
+    import statistics
+
+    variants = ([("", False, None), (" (setup compiled)", True, None)] if not levels else
+                [(" (XLA default)", False, None), (" (XLA level 2)", False, 2), (" (XLA level 1)", False, 1)])
     found: dict = collections.defaultdict(list)
     for _ in range(repeats):
-        for side, kernel, mass, compiled in runs:
-            command = [sys.executable, __file__, "--one", side, kernel, mass] + (["--compiled-setup"] * compiled)
-            line = subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()[-3:]
-            found[side, kernel, compiled].append(tuple(float(v) for v in line))
+        for kernel, mass, _, _ in FIRST_CALL_CASES:
+            for side in ("blackjax", "base", "default"):
+                for label, compiled, level in variants:
+                    if side == "blackjax" and compiled:
+                        continue
+                    found[side, kernel, label].append(_measure(side, kernel, mass, compiled, level))
     print(f"first call in a fresh process, 1024 chains, median of {repeats}; {jax.devices()[0].platform}, "
           f"jax {jax.__version__}")
-    print(f"{'kernel':<8}{'mass':<10}{'program':<26}{'compile s':>10}{'wall s':>8}{'programs':>9}{'x blackjax':>11}")
+    print(f"{'kernel':<8}{'mass':<10}{'program':<30}{'compile s':>10}{'wall s':>8}{'again s':>8}{'programs':>9}"
+          f"{'x blackjax':>11}  same bits as the first variant")
     for kernel, mass, _, _ in FIRST_CALL_CASES:
-        reference = statistics.median(r[0] for r in found["blackjax", kernel, False])
-        for side, compiled in (("blackjax", False), ("base", False), ("base", True), ("default", False),
-                               ("default", True)):
-            rows = found[side, kernel, compiled]
-            median = [statistics.median(r[i] for r in rows) for i in range(3)]
-            label = f"{side}{' (setup compiled)' if compiled else ''}"
-            print(f"{kernel:<8}{mass:<10}{label:<26}{median[0]:>10.2f}{median[1]:>8.2f}{median[2]:>9.0f}"
-                  f"{median[0] / reference:>11.2f}")
-    print("setup compiled: a what-if (draws change in their last bits), not what srmc does")
+        for side in ("blackjax", "base", "default"):
+            for label, compiled, _ in variants:
+                if side == "blackjax" and compiled:
+                    continue
+                rows = found[side, kernel, label]
+                median = [statistics.median(r[i] for r in rows) for i in range(4)]
+                reference = statistics.median(r[0] for r in found["blackjax", kernel, label if levels else ""])
+                same = {r[4] for r in rows} == {r[4] for r in found[side, kernel, variants[0][0]]}
+                print(f"{kernel:<8}{mass:<10}{side + label:<30}{median[0]:>10.2f}{median[1]:>8.2f}{median[2]:>8.2f}"
+                      f"{median[3]:>9.0f}{median[0] / reference:>11.2f}  {'yes' if same else 'NO'}")
+    print("setup compiled, XLA levels: what-ifs (draws change in their last bits), not what srmc does")
 
 
 def main() -> None:
@@ -244,15 +283,19 @@ def main() -> None:
     parser.add_argument("--first-call", action="store_true", dest="first_call",
                         help="only the first call's compile time in fresh processes, against BlackJAX, with srmc's "
                         "setup as it is and compiled (a what-if)")
-    parser.add_argument("--repeats", type=int, default=3, help="--first-call: fresh processes per measurement")
+    parser.add_argument("--backend-levels", action="store_true", dest="backend_levels",
+                        help="only the first call in fresh processes at XLA's default backend optimisation level "
+                        "and at levels 2 and 1 (a what-if)")
+    parser.add_argument("--repeats", type=int, default=3, help="--first-call, --backend-levels: fresh processes "
+                        "per measurement")
     parser.add_argument("--one", nargs=3, metavar=("SIDE", "KERNEL", "MASS"), help=argparse.SUPPRESS)
     parser.add_argument("--compiled-setup", action="store_true", dest="compiled_setup", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         first_call(*args.one, args.compiled_setup)
         return
-    if args.first_call:
-        first_call_table(args.repeats)
+    if args.first_call or args.backend_levels:
+        first_call_table(args.repeats, args.backend_levels)
         return
     if args.fusion_check:
         fusion_check()

@@ -56,8 +56,8 @@ SCRIPTS = {  # script arguments at a tiny size -> what its last line must say
     "warmup_cost.py": (["--target", "iid_gaussian", "--warmup", "40", "--steps", "20", "--chains", "4", "--repeats",
                         "1"], r"^ratio warm-up / plain: [\d.]+$"),
     "compile_profile.py --first-call": (["--first-call", "--repeats", "1"],
-                                        r"^setup compiled: a what-if \(draws change in their last bits\), not what "
-                                        r"srmc does$"),
+                                        r"^setup compiled, XLA levels: what-ifs \(draws change in their last bits\), "
+                                        r"not what srmc does$"),
 }
 
 
