@@ -107,6 +107,14 @@ class _Handler(logging.Handler):
         self.profile.on_log(record.getMessage())
 
 
+def listen(profile: Profile) -> None:
+    """Send JAX's compile log (on once ``jax_log_compiles`` is set) to `profile` instead of the terminal."""
+    logger = logging.getLogger("jax")
+    logger.addHandler(_Handler(profile))
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
 def instrument(profile: Profile) -> None:
     """Wrap the runner's phase functions so that compilations inside them are attributed to their phase."""
     from srmc.engine import runner
@@ -188,10 +196,7 @@ def first_call(side: str, kernel: str, mass: str, compiled_setup: bool) -> None:
     if compiled_setup:
         compile_setup_as_programs()
     profile = Profile()
-    logger = logging.getLogger("jax")
-    logger.addHandler(_Handler(profile))
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
+    listen(profile)
     target = targets.get("correlated_gaussian", dim=20, rho=0.9)
     positions = jax.block_until_ready(target.sample(jax.random.key(1), FIRST_CALL_CHAINS))
     warmup, steps = next((w, n) for k, _, w, n in FIRST_CALL_CASES if k == kernel)
@@ -303,10 +308,7 @@ def main() -> None:
     jax.config.update("jax_log_compiles", True)  # here only: never at import time
     profile = Profile()
     jax.monitoring.register_event_duration_secs_listener(profile.on_duration)
-    logger = logging.getLogger("jax")
-    logger.addHandler(_Handler(profile))
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False  # the compile log goes to the profile, not to the terminal
+    listen(profile)
     instrument(profile)
 
     from srmc.tools import cli
