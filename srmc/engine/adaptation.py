@@ -142,12 +142,12 @@ def run_adaptation(algorithm: Algorithm, target: Target, states: Any, params: An
                    ) -> tuple[Any, Any, WarmupResult]:
     """Run the warm-up of `plan` in chunks of `chunk_size` from `states` with `params` (per chain); return the
     states, the parameters and the `WarmupResult`. `progress(steps)` is told after each chunk."""
+    warmup_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, WARMUP_SALT)
     if plan.quick_start:  # the chains' starts moved towards the bulk first, their states made afresh there
         start = jax.vmap(algorithm.kernel.get_state)(states).position
         moved = _quick_start(start.astype(float_dtype_of(start)), target=target).astype(start.dtype)
         states = initial_states(algorithm, target, moved, params, 0)
-    carry, dynamic, warmup_keys = _start(states, params, algorithm.params.kernel, chain_keys, kernel=algorithm.kernel,
-                                         plan=plan)
+    carry, dynamic = _start(states, params, algorithm.params.kernel, kernel=algorithm.kernel, plan=plan)
     done = 0
     while done < plan.num_steps:
         size = min(chunk_size, plan.num_steps - done)
@@ -165,15 +165,13 @@ _warmup_chunk = jax.jit(run_warmup_chunk, static_argnames=("plan", "num_steps"))
 
 
 @functools.partial(jax.jit, static_argnames=("kernel", "plan"))
-def _start(states: Any, params: Any, initial_kernel_params: dict, chain_keys: Array, *, kernel: Any,
-           plan: WarmupPlan) -> tuple[Any, Any, Array]:
-    """The warm-up's first carry, its step-time parameters and each chain's warm-up key (its run key folded with
-    `WARMUP_SALT`), one compiled program (not one per operation; the keys' integer arithmetic is exact)."""
+def _start(states: Any, params: Any, initial_kernel_params: dict, *, kernel: Any, plan: WarmupPlan
+           ) -> tuple[Any, Any]:
+    """The warm-up's first carry and its step-time parameters, one compiled program (not one per operation)."""
     kernel_states = jax.vmap(kernel.get_state)(states)
     one_chain = jax.tree.map(lambda leaf: leaf[0], params.kernel)
     carry = initial_warmup_carry(plan, initial_kernel_params, kernel_states, kernel_states.position)
-    warmup_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(chain_keys, WARMUP_SALT)
-    return carry, warmup_dynamic_params(plan, one_chain), warmup_keys
+    return carry, warmup_dynamic_params(plan, one_chain)
 
 
 @functools.partial(jax.jit, static_argnames=("target",))

@@ -61,7 +61,6 @@ from srmc.engine.validation import (
     check_key,
     check_step,
     initial_states,
-    one_row,
     resolve_devices,
     resolve_target,
 )
@@ -225,30 +224,23 @@ def _prepare(rng_key: Array, algorithm: Algorithm, target: Any, num_steps: int, 
                          every, num_chains, options.num_batches,
                          batch_means.batch_length(num_steps, options.num_batches) if options.num_batches else 0,
                          0 if warmup is None else warmup.num_steps)
-    init_key, chain_keys = _run_keys(rng_key, num_chains)
+    init_key, run_key = jax.random.split(rng_key)
     positions = check_initial_positions(target, initial_position, num_chains, init_key)
     defaults = DEFAULT_FUNCTIONS if target.functions is None else target.functions
-    function_items = check_functions(defaults if functions is None else functions, one_row(positions))
+    function_items = check_functions(defaults if functions is None else functions, positions[0])
+    chain_keys = jax.random.split(run_key, num_chains)
     if mesh is not None:
         positions, chain_keys = _shard((positions, chain_keys), mesh)
     plan = None if warmup is None else warmup_plan(algorithm, target, warmup,
                                                    needs_of(algorithm, target, measured_steps(warmup)))
     state, config = _initial_state(algorithm, target, positions, function_items, options, plan, num_steps)
-    check_step(algorithm, target, state.states, one_row(chain_keys), state.params, config.params_axis)
+    check_step(algorithm, target, state.states, chain_keys[0], state.params, config.params_axis)
     if mesh is not None:
         state = _shard_run(state, mesh, config.params_axis)
     fingerprint = None if checkpoint is None else _fingerprint(rng_key, algorithm, config, lengths, positions,
                                                                 (state, chain_keys), warmup)
     return PreparedRun(rng_key, algorithm, config, lengths, options, state, chain_keys, plan, mesh, checkpoint,
                        fingerprint)
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def _run_keys(rng_key: Array, num_chains: int) -> tuple[Array, Array]:
-    """``(init_key, chain_keys)``: `rng_key` split in two, the second split again into one key per chain; one
-    compiled program (the keys' integer arithmetic is exact, so the keys are those of the same splits op by op)."""
-    init_key, run_key = jax.random.split(rng_key)
-    return init_key, jax.random.split(run_key, num_chains)
 
 
 def _initial_state(algorithm: Algorithm, target: Target, positions: Array, function_items: tuple,

@@ -71,7 +71,7 @@ def check_initial_positions(target: Target, initial_position: Any, num_chains: i
         )
     if target.score is None:  # a space without a score (a graph's)
         return positions
-    score_shape = jax.eval_shape(target.score, one_row(positions)).shape
+    score_shape = jax.eval_shape(target.score, positions[0]).shape
     expected = target.space.score_size
     if score_shape != (expected,):  # discrete scores have one entry per site and non-zero category
         raise ValueError(f"target.score must return shape ({expected},), got {score_shape}.")
@@ -100,8 +100,7 @@ def check_num_batches(num_batches: Any) -> int:
     return num_batches
 
 
-def check_functions(functions: Any, position: jax.Array | jax.ShapeDtypeStruct
-                    ) -> tuple[tuple[str, Callable | Histogram], ...]:
+def check_functions(functions: Any, position: jax.Array) -> tuple[tuple[str, Callable | Histogram], ...]:
     """``((name, f), ...)`` after checking that each f maps one position to a real or integer array, and each
     `targets.Histogram` to one integer.
 
@@ -198,12 +197,6 @@ def resolve_devices(devices: Any, num_chains: int) -> Mesh | None:
     return Mesh(np.asarray(chosen), ("chains",))
 
 
-def one_row(batched: jax.Array) -> jax.ShapeDtypeStruct:
-    """The shape and dtype of one row of `batched` (one chain's position or key), for checks that trace a function
-    and never read values: slicing the row itself would be a small program compiled and run op by op."""
-    return jax.ShapeDtypeStruct(batched.shape[1:], batched.dtype)
-
-
 def initial_states(algorithm: Any, target: Target, positions: jax.Array, params: Any, params_axis: int | None) -> Any:
     """``algorithm.init_fn`` vmapped over chains (`params` per chain with ``params_axis=0``, shared with None); a
     failure is a TypeError naming the algorithm and the target."""
@@ -226,7 +219,7 @@ def abstract_signature(tree: Any) -> tuple:
     return treedef, tuple((np.shape(leaf), str(getattr(leaf, "dtype", type(leaf)))) for leaf in leaves)
 
 
-def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array | jax.ShapeDtypeStruct, params: Any,
+def check_step(algorithm: Any, target: Target, state: Any, rng_key: jax.Array, params: Any,
                params_axis: int | None = 0) -> None:
     """Trace one step of one chain (``jax.eval_shape``, nothing compiled) and check what it returns; a check that
     passed is remembered per (algorithm, target, shapes), so repeated runs trace it once.
