@@ -248,29 +248,24 @@ def first_call_table(repeats: int, levels: bool) -> None:
 
     variants = ([("", False, None), (" (setup compiled)", True, None)] if not levels else
                 [(" (XLA default)", False, None), (" (XLA level 2)", False, 2), (" (XLA level 1)", False, 1)])
+    measured = [(kernel, mass, side, label, compiled, level) for kernel, mass, _, _ in FIRST_CALL_CASES
+                for side in ("blackjax", "base", "default") for label, compiled, level in variants
+                if not (side == "blackjax" and compiled)]  # BlackJAX has no setup to compile
     found: dict = collections.defaultdict(list)
     for _ in range(repeats):
-        for kernel, mass, _, _ in FIRST_CALL_CASES:
-            for side in ("blackjax", "base", "default"):
-                for label, compiled, level in variants:
-                    if side == "blackjax" and compiled:
-                        continue
-                    found[side, kernel, label].append(_measure(side, kernel, mass, compiled, level))
-    print(f"first call in a fresh process, 1024 chains, median of {repeats}; {jax.devices()[0].platform}, "
-          f"jax {jax.__version__}")
+        for kernel, mass, side, label, compiled, level in measured:
+            found[side, kernel, label].append(_measure(side, kernel, mass, compiled, level))
+    print(f"first call in a fresh process, {FIRST_CALL_CHAINS} chains, median of {repeats}; "
+          f"{jax.devices()[0].platform}, jax {jax.__version__}")
     print(f"{'kernel':<8}{'mass':<10}{'program':<30}{'compile s':>10}{'wall s':>8}{'again s':>8}{'programs':>9}"
           f"{'x blackjax':>11}  same bits as the first variant")
-    for kernel, mass, _, _ in FIRST_CALL_CASES:
-        for side in ("blackjax", "base", "default"):
-            for label, compiled, _ in variants:
-                if side == "blackjax" and compiled:
-                    continue
-                rows = found[side, kernel, label]
-                median = [statistics.median(r[i] for r in rows) for i in range(4)]
-                reference = statistics.median(r[0] for r in found["blackjax", kernel, label if levels else ""])
-                same = {r[4] for r in rows} == {r[4] for r in found[side, kernel, variants[0][0]]}
-                print(f"{kernel:<8}{mass:<10}{side + label:<30}{median[0]:>10.2f}{median[1]:>8.2f}{median[2]:>8.2f}"
-                      f"{median[3]:>9.0f}{median[0] / reference:>11.2f}  {'yes' if same else 'NO'}")
+    for kernel, mass, side, label, _, _ in measured:
+        rows = found[side, kernel, label]
+        median = [statistics.median(r[i] for r in rows) for i in range(4)]
+        reference = statistics.median(r[0] for r in found["blackjax", kernel, label if levels else ""])
+        same = {r[4] for r in rows} == {r[4] for r in found[side, kernel, variants[0][0]]}
+        print(f"{kernel:<8}{mass:<10}{side + label:<30}{median[0]:>10.2f}{median[1]:>8.2f}{median[2]:>8.2f}"
+              f"{median[3]:>9.0f}{median[0] / reference:>11.2f}  {'yes' if same else 'NO'}")
     print("setup compiled, XLA levels: what-ifs (draws change in their last bits), not what srmc does")
 
 
